@@ -43,7 +43,7 @@ def backend_options(name: str) -> list[str]:
 
 
 def get_backend(name: str, config: ModelConfig, **options: Any) -> Backend:
-    """Create backend ``name`` for ``config``; unknown options are rejected, naming the valid ones."""
+    """Create backend ``name`` for ``config``; unknown options are rejected, naming valid ones."""
     cls = backend_class(name)
     valid = backend_options(name)
     unknown = sorted(set(options) - set(valid))

@@ -15,7 +15,7 @@ from bench.model import ModelConfig, OptimConfig, param_shapes
 
 
 class BackendError(ValueError):
-    """A user-facing backend mistake (bad option, bad input, no adapter). Message is one clear line."""
+    """A user-facing backend mistake (bad option, input or adapter), in one clear line."""
 
 
 class Backend(ABC):
@@ -29,7 +29,9 @@ class Backend(ABC):
 
     def __init__(self, config: ModelConfig, *, optim: OptimConfig | None = None) -> None:
         if not isinstance(config, ModelConfig):
-            raise BackendError(f"config must be a bench.model.ModelConfig, got {type(config).__name__}")
+            raise BackendError(
+                f"config must be a bench.model.ModelConfig, got {type(config).__name__}"
+            )
         self.config = config
         self.optim = optim if optim is not None else OptimConfig()
 
@@ -65,7 +67,7 @@ class Backend(ABC):
         """
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless a backend holds devices
         """Release device resources early (optional; garbage collection does it too)."""
 
 
@@ -78,7 +80,9 @@ def check_batch(config: ModelConfig, tokens: Any, targets: Any) -> tuple[np.ndar
             raise BackendError(f"{what} must be an integer array, got dtype {a.dtype}")
         want = (config.batch, config.seq_len)
         if a.shape != want:
-            raise BackendError(f"{what} must have shape [batch, seq_len] = {list(want)}, got {list(a.shape)}")
+            raise BackendError(
+                f"{what} must have shape [batch, seq_len] = {list(want)}, got {list(a.shape)}"
+            )
         if a.size and (a.min() < 0 or a.max() >= config.vocab):
             raise BackendError(
                 f"{what} ids must be in 0..{config.vocab - 1}, got range {a.min()}..{a.max()}"
@@ -95,14 +99,16 @@ def check_params(config: ModelConfig, params: dict[str, np.ndarray]) -> dict[str
     missing = [n for n in shapes if n not in params]
     extra = sorted(n for n in params if n not in shapes)
     if missing:
-        raise BackendError(f"missing parameter(s): {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        raise BackendError(f"missing parameter(s): {', '.join(missing)}")
     if extra:
-        raise BackendError(f"unknown parameter(s): {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
+        raise BackendError(f"unknown parameter(s): {', '.join(extra)}")
     checked = {}
     for name, shape in shapes.items():
         a = np.asarray(params[name])
         if a.shape != shape:
-            raise BackendError(f"parameter {name} must have shape {list(shape)}, got {list(a.shape)}")
+            raise BackendError(
+                f"parameter {name} must have shape {list(shape)}, got {list(a.shape)}"
+            )
         if not np.all(np.isfinite(a)):
             raise BackendError(f"parameter {name} has non-finite values")
         checked[name] = a

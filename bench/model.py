@@ -87,9 +87,7 @@ def get_preset(name: str) -> ModelConfig:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}"
-        ) from None
+        raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ def n_params(config: ModelConfig) -> int:
 
 
 def init_params(config: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
-    """Weights N(0, 0.02), LayerNorm gain 1 and bias 0, drawn in canonical order from one seeded rng."""
+    """Weights N(0, 0.02), LayerNorm gain 1 and bias 0, drawn in canonical order from one rng."""
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for name, shape in param_shapes(config).items():
