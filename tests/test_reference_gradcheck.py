@@ -157,6 +157,7 @@ def test_whole_model():
                 return ref.model_loss_and_grads(params, tokens, targets, cfg)[0]
 
             num = numgrad(f, sub)
+            p[rows] = sub  # numgrad restored sub, but p still holds its last perturbed copy
             np.testing.assert_allclose(grads[name][rows], num, rtol=1e-6, atol=1e-9, err_msg=name)
             continue
 
