@@ -1,0 +1,166 @@
+"""Machine facts every run records: CPU, cores, BLAS, library versions, git commit, adapters.
+
+Nothing here imports wgpu unless adapters are asked for, so the CPU path stays light.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SOFTWARE_NAMES = ("llvmpipe", "lavapipe", "swiftshader", "warp", "softpipe", "microsoft basic")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            return subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                timeout=5,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the BLAS/OpenMP pools numpy loaded (library, version, threads)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keep = ("internal_api", "user_api", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: v for k, v in d.items() if k in keep} for d in threadpool_info()]
+
+
+def version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def git_commit() -> str:
+    """HEAD's hash, with ``-dirty`` when tracked files differ from it; empty outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + ("-dirty" if head and dirty else "")
+
+
+def is_software(info: dict[str, Any]) -> bool:
+    """A software rasteriser: adapter type CPU, or a known software implementation by name."""
+    if str(info.get("adapter_type", "")).lower() == "cpu":
+        return True
+    text = " ".join(str(info.get(k, "")) for k in ("adapter", "device", "vendor", "description"))
+    return any(n in text.lower() for n in SOFTWARE_NAMES)
+
+
+def adapters() -> list[dict[str, Any]]:
+    """Every wgpu adapter: name, vendor, type, backend, driver and the software flag.
+
+    Returns ``[]`` when wgpu is not installed; an enumeration failure becomes one entry with
+    ``error``.
+    """
+    try:
+        import wgpu
+    except ImportError:
+        return []
+    try:
+        found = wgpu.gpu.enumerate_adapters_sync()
+    except Exception as e:  # no driver at all is a fact, not a crash
+        return [{"error": f"{type(e).__name__}: {e}"}]
+    out = []
+    for a in found:
+        info = dict(a.info)
+        d = {
+            "adapter": info.get("device", ""),
+            "vendor": info.get("vendor", ""),
+            "adapter_type": info.get("adapter_type", ""),
+            "backend": info.get("backend_type", ""),
+            "driver": info.get("description", ""),
+        }
+        d["software"] = is_software(d)
+        out.append(d)
+    return out
+
+
+def cpu_peak_flops(seconds: float = 0.3, n: int = 512) -> float:
+    """Achieved float32 FLOP/s of a square NumPy matmul: the CPU's practical peak on this BLAS."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b  # warm-up
+    best = float("inf")
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best
+
+
+def environment(measure_peak: bool = False) -> dict[str, Any]:
+    """Facts about this machine and checkout (the JSON sidecar's ``environment``)."""
+    env: dict[str, Any] = {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "blas": blas_info(),
+        "numpy": np.__version__,
+        "wgpu": version("wgpu"),
+        "torch": version("torch"),
+        "git_commit": git_commit(),
+    }
+    if measure_peak:
+        env["cpu_peak_flops"] = cpu_peak_flops()
+    return env
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "unknown"
+
+
+def machine_name(adapter: str = "", software: bool = False) -> str:
+    """Directory name for results: the host, plus the GPU adapter when a real one is in use
+    (two GPUs in one host must never share a results directory)."""
+    name = slug(socket.gethostname())
+    if adapter and not software:
+        name += "-" + slug(adapter)
+    return name
+
+
+def device_title(cpu: str, adapter: str = "", software: bool = False) -> str:
+    """The device line of plot titles and reports."""
+    parts = [f"CPU: {cpu}"] if cpu else []
+    if adapter:
+        parts.append(
+            f"adapter: {adapter} (software adapter - not a GPU)" if software else f"GPU: {adapter}"
+        )
+    return "; ".join(parts)

@@ -1,0 +1,149 @@
+"""Measure one training step of one backend: the calls the CLI sweep and the asv suites share.
+
+``prepare_step`` builds a ready backend (parameters loaded) and a fixed random batch;
+``measure_step`` times its ``train_step`` with the timing engine and attaches the measured
+device/host split from ``profile_step``; ``check_parity`` compares a backend's gradients with the
+float64 reference on an awkward (non-square, non-multiple-of-tile) shape before any timing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backends import backend_options, get_backend
+from backends.base import Backend, BackendError
+from bench.model import ModelConfig, init_params
+from bench.timing import Measurement, time_fn
+
+PROFILE_RUNS = 3  # profile_step calls after one warm-up; each op's median is kept
+
+# Odd sizes on purpose: no dimension is a multiple of a 4/8/16 tile, nothing is square.
+PARITY_CONFIGS = (
+    ModelConfig(d_model=40, n_layer=2, n_head=2, seq_len=13, batch=3),
+    ModelConfig(d_model=16, n_layer=1, n_head=4, seq_len=16, batch=8),  # micro, if odd is refused
+)
+PARITY_RTOL = 2e-3  # relative L2 error per gradient allowed for a float32 backend
+
+
+def make_batch(config: ModelConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed random batch: tokens and targets, int32 [batch, seq_len] in 0..255."""
+    rng = np.random.default_rng(seed + 1)  # not the init stream
+    shape = (config.batch, config.seq_len)
+    tokens = rng.integers(0, config.vocab, size=shape, dtype=np.int32)
+    targets = rng.integers(0, config.vocab, size=shape, dtype=np.int32)
+    return tokens, targets
+
+
+def prepare_step(
+    backend: str, config: ModelConfig, options: dict[str, Any] | None = None, seed: int = 0
+) -> tuple[Backend, np.ndarray, np.ndarray]:
+    """A backend with ``init_params(config, seed)`` loaded, and its fixed batch.
+
+    Raises ``BackendError`` (unknown backend/option, no adapter, unsupported size).
+    """
+    b = get_backend(backend, config, **(options or {}))
+    b.load_params(init_params(config, seed))
+    tokens, targets = make_batch(config, seed)
+    return b, tokens, targets
+
+
+def profile_split(b: Backend, tokens: np.ndarray, targets: np.ndarray) -> dict[str, float] | None:
+    """Per-op seconds of one step, the median of ``PROFILE_RUNS`` after a warm-up; None if the
+    backend cannot profile."""
+    if b.profile_step(tokens, targets) is None:
+        return None
+    runs = [b.profile_step(tokens, targets) or {} for _ in range(PROFILE_RUNS)]
+    ops = sorted({k for r in runs for k in r})
+    return {op: float(np.median([r.get(op, 0.0) for r in runs])) for op in ops}
+
+
+def measure_step(
+    backend: str,
+    config: ModelConfig,
+    options: dict[str, Any] | None = None,
+    budget_s: float = 2.0,
+    *,
+    seed: int = 0,
+    profile: bool = True,
+) -> Measurement:
+    """Time ``backend.train_step`` at ``config`` within ``budget_s``; attach the measured split.
+
+    The step returns the loss as a Python float, so a GPU step is timed to completion (readback).
+    A backend that needs timestamp queries for ``profile_step`` (option ``timestamps``) is profiled
+    on a second instance, so the timed one runs without query overhead.
+    ``describe()`` of the timed instance lands in ``Measurement.extra["describe"]``.
+    """
+    options = dict(options or {})
+    second = profile and "timestamps" in _opts(backend) and not options.get("timestamps")
+    b, tokens, targets = prepare_step(backend, config, options, seed)
+    try:
+        m = time_fn(lambda: b.train_step(tokens, targets), budget_s, seed=seed)
+        m.extra["describe"] = _safe_describe(b)
+        if profile and not second:
+            m.with_split(profile_split(b, tokens, targets))
+    finally:
+        b.close()
+    if second:
+        try:
+            p, tokens, targets = prepare_step(
+                backend, config, {**options, "timestamps": True}, seed
+            )
+        except BackendError as e:  # e.g. adapter without timestamp queries: modelled split only
+            m.extra["profile_error"] = str(e)
+        else:
+            try:
+                m.with_split(profile_split(p, tokens, targets))
+            finally:
+                p.close()
+    return m
+
+
+def check_parity(backend: str, options: dict[str, Any] | None = None) -> tuple[bool, str]:
+    """Gradients of ``backend`` vs the float64 reference on an awkward shape, same init and batch.
+
+    Returns ``(passed, message)``. Raises ``BackendError`` when the backend cannot be created at
+    any parity shape, or when the reference itself is unavailable.
+    """
+    last: BackendError | None = None
+    for config in PARITY_CONFIGS:
+        try:
+            b, tokens, targets = prepare_step(backend, config, options)
+        except BackendError as e:
+            last = e
+            continue
+        try:
+            loss, grads = b.loss_and_grads(tokens, targets)
+        finally:
+            b.close()
+        ref, _, _ = prepare_step("reference", config)
+        ref_loss, ref_grads = ref.loss_and_grads(tokens, targets)
+        if not np.isfinite(loss) or abs(loss - ref_loss) > 1e-4 * max(1.0, abs(ref_loss)):
+            return False, f"loss {loss:.6g} vs reference {ref_loss:.6g} at {config.label()}"
+        worst, where = 0.0, ""
+        for name, g in ref_grads.items():
+            got = np.asarray(grads.get(name, np.full_like(g, np.nan)), np.float64)
+            err = np.linalg.norm(got - g) / max(np.linalg.norm(g), 1e-12)
+            if not np.isfinite(err) or err > worst:
+                worst, where = (np.inf if not np.isfinite(err) else err), name
+        if worst > PARITY_RTOL:
+            return False, f"grad {where} rel err {worst:.2g} > {PARITY_RTOL} at {config.label()}"
+        return True, f"ok at {config.label()} (worst grad rel err {worst:.1g})"
+    assert last is not None
+    raise last
+
+
+def _opts(backend: str) -> list[str]:
+    try:
+        return backend_options(backend)
+    except BackendError:
+        return []
+
+
+def _safe_describe(b: Backend) -> dict[str, Any]:
+    try:
+        d = b.describe()
+        return dict(d) if isinstance(d, dict) else {"describe": repr(d)}
+    except Exception as e:  # a describe() bug must not lose a measured point
+        return {"describe_error": f"{type(e).__name__}: {e}"}

@@ -1,0 +1,206 @@
+"""A sweep is data: which configs (presets or free axes), crossed with backends and variants.
+
+Free axes: ``d_model``, ``seq_len``, ``batch``, ``n_layer``, ``n_head`` (model dimensions) and
+``threads`` (a backend option). An axis spec is ``name=start:stop:step`` (stop inclusive) or
+``name=v1,v2,...``; several axes are crossed. Dimensions neither swept nor fixed take the values
+of the small..xl presets (n_layer 4, seq_len 128, batch 8, d_model 128).
+
+n_head on a free d_model axis, when ``--fix`` gives none: the divisor of d_model whose head_dim is
+closest to 32 (exactly 32 for every multiple of 32), so the curve changes d_model and nothing
+else, like the small..xl presets.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.model import ConfigError, ModelConfig, get_preset
+
+MODEL_AXES = ("d_model", "n_layer", "n_head", "seq_len", "batch")
+AXES = MODEL_AXES + ("threads",)
+BASE = {"d_model": 128, "n_layer": 4, "seq_len": 128, "batch": 8}  # the small..xl family
+HEAD_DIM = 32
+MAX_POINTS = 10_000
+
+QUICK_CPU_PRESETS = ("micro", "tiny", "small", "medium")
+QUICK_GPU_PRESETS = ("micro", "tiny")  # the only sizes a software adapter is asked to run
+SOFTWARE_MAX_PRESET = "tiny"  # above this a software adapter's GPU point is skipped
+
+
+def parse_values(name: str, text: str) -> list[int]:
+    """``64:1024:64`` (inclusive) or ``1,2,4`` -> ints; a malformed spec raises ConfigError."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            if len(parts) == 2:
+                parts.append(1)
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if step <= 0 or stop < start:
+                raise ConfigError(
+                    f"axis {name}={text}: need start <= stop and a positive step"
+                )
+            values = list(range(start, stop + 1, step))
+        else:
+            values = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"malformed axis {name}={text!r}; expected start:stop:step or v1,v2,..."
+        ) from None
+    if not values:
+        raise ConfigError(f"axis {name} has no values")
+    if any(v <= 0 for v in values):
+        raise ConfigError(f"axis {name} values must be positive, got {values}")
+    return values
+
+
+def parse_assignments(text: str, what: str) -> dict[str, list[int]]:
+    """``d_model=64:1024:64`` / ``n_layer=4,seq_len=128`` -> {name: values}.
+
+    For ``--fix`` (one value each) commas separate assignments; for ``--sweep`` a comma list is
+    the values of one axis, and several axes are separated by ``;`` or given as repeated options.
+    """
+    out: dict[str, list[int]] = {}
+    if what == "fix":
+        items = [i for i in text.split(",") if i.strip()]
+    else:
+        items = [i for i in text.split(";") if i.strip()]
+    if not items:
+        raise ConfigError(f"empty --{what} spec")
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"malformed --{what} item {item!r}; expected name=value")
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in AXES:
+            raise ConfigError(f"unknown axis {name!r} in --{what}; known: {', '.join(AXES)}")
+        if name in out:
+            raise ConfigError(f"axis {name} given twice in --{what}")
+        vals = parse_values(name, value)
+        if what == "fix" and len(vals) != 1:
+            raise ConfigError(f"--fix {name} needs one value, got {value!r}")
+        out[name] = vals
+    return out
+
+
+def head_count(d_model: int) -> int:
+    """n_head whose head_dim is closest to 32 (ties -> the larger head_dim)."""
+    divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
+    return min(divisors, key=lambda h: (abs(d_model // h - HEAD_DIM), h))
+
+
+@dataclass(frozen=True)
+class ConfigPoint:
+    """One model config of a sweep; ``preset`` is empty for a free-axis point."""
+
+    preset: str
+    config: ModelConfig
+    threads: int | None = None
+
+
+@dataclass
+class Sweep:
+    """A declared sweep. ``points()`` expands it into (backend, variant, config) points."""
+
+    backends: list[str]
+    presets: list[str] = field(default_factory=list)
+    axes: dict[str, list[int]] = field(default_factory=dict)
+    fix: dict[str, int] = field(default_factory=dict)
+    matmul: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)
+    threads: list[int] = field(default_factory=list)
+    # backend -> presets it runs at (``--quick`` restricts the GPU to micro/tiny); empty = all
+    only_presets: dict[str, list[str]] = field(default_factory=dict)
+
+    def configs(self) -> list[ConfigPoint]:
+        """Presets first, then the cross product of the free axes."""
+        out = [ConfigPoint(p, get_preset(p)) for p in self.presets]
+        model_axes = {k: v for k, v in self.axes.items() if k in MODEL_AXES}
+        if model_axes or (self.fix and not self.presets):
+            names = list(model_axes)
+            for combo in itertools.product(*(model_axes[n] for n in names)):
+                swept = dict(zip(names, combo, strict=True))
+                dims: dict[str, int] = {**BASE, **self.fix, **swept}
+                if "n_head" not in dims:
+                    dims["n_head"] = head_count(dims["d_model"])
+                out.append(ConfigPoint("", ModelConfig(**dims)))
+        if not out:
+            raise ConfigError("nothing to sweep: give --presets and/or --sweep")
+        return out
+
+    def thread_values(self) -> list[int | None]:
+        vals = list(self.threads) or list(self.axes.get("threads", []))
+        return vals or [None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sweep:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One row of a sweep: a backend with its options at one config."""
+
+    backend: str
+    preset: str
+    config: ModelConfig
+    matmul: str = ""
+    attention: str = ""
+    threads: int | None = None
+
+    def options(self) -> dict[str, Any]:
+        o: dict[str, Any] = {}
+        if self.matmul:
+            o["matmul"] = self.matmul
+        if self.attention:
+            o["attention"] = self.attention
+        if self.threads is not None:
+            o["threads"] = self.threads
+        return o
+
+    def key(self) -> tuple[str, ...]:
+        """Identity of the point in a results file (what --resume compares)."""
+        c = self.config
+        return tuple(
+            str(v)
+            for v in (
+                self.backend, self.matmul, self.attention,
+                "" if self.threads is None else self.threads, self.preset,
+                c.d_model, c.n_layer, c.n_head, c.seq_len, c.batch,
+            )
+        )
+
+    def series(self) -> str:
+        """Backend plus variant, e.g. ``gpu[matmul=tiled16,attention=fa2]``."""
+        opts = ",".join(f"{k}={v}" for k, v in self.options().items())
+        return f"{self.backend}[{opts}]" if opts else self.backend
+
+    def label(self) -> str:
+        return self.preset or self.config.label()
+
+
+def expand(sweep: Sweep, accepts: dict[str, list[str]]) -> list[Point]:
+    """All points of ``sweep``. ``accepts[backend]`` lists that backend's option names: a variant
+    list is crossed only with backends that take that option (the CPU has no matmul variants)."""
+    points: list[Point] = []
+    for backend in sweep.backends:
+        opts = accepts.get(backend, [])
+        mms = sweep.matmul if "matmul" in opts and sweep.matmul else [""]
+        atts = sweep.attention if "attention" in opts and sweep.attention else [""]
+        ths = sweep.thread_values() if "threads" in opts else [None]
+        only = sweep.only_presets.get(backend)
+        for cp in sweep.configs():
+            if only is not None and cp.preset not in only:
+                continue
+            for mm, att, th in itertools.product(mms, atts, ths):
+                points.append(Point(backend, cp.preset, cp.config, mm, att, th))
+    if len(points) > MAX_POINTS:
+        raise ConfigError(f"sweep has {len(points)} points (> {MAX_POINTS}); narrow it")
+    return points
