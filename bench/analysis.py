@@ -1,0 +1,174 @@
+"""From result rows to what reports and plots show: series, fits, speedups, d_model curves.
+
+A *series* is one backend with one variant (``gpu[matmul=tiled16]``, ``cpu[threads=2]``). The
+baseline of speedups is the first CPU series (else the first series). A *d_model curve* is a set
+of points that differ in d_model only (same n_layer, seq_len, batch and head_dim): presets such
+as micro/tiny/huge that change several dimensions at once never share a curve with others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.fit import Fit, Ratio, crossover, fit_overhead, speedup, verdict
+from bench.results import load_meta, load_rows, load_samples, ok_rows, row_key
+
+
+def series(row: dict[str, Any]) -> str:
+    keys = ("matmul", "attention", "threads")
+    opts = [f"{k}={row[k]}" for k in keys if row.get(k) not in ("", None)]
+    return f"{row['backend']}[{','.join(opts)}]" if opts else row["backend"]
+
+
+def config_key(row: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(row[k] for k in ("d_model", "n_layer", "n_head", "seq_len", "batch"))
+
+
+def family(row: dict[str, Any]) -> tuple[int, ...]:
+    """What a d_model curve holds fixed."""
+    return (row["n_layer"], row["seq_len"], row["batch"], row["d_model"] // row["n_head"])
+
+
+def point_label(row: dict[str, Any]) -> str:
+    return row["preset"] or f"d{row['d_model']}_L{row['n_layer']}_T{row['seq_len']}_B{row['batch']}"
+
+
+@dataclass
+class SpeedupPoint:
+    candidate: str
+    baseline: str
+    row: dict[str, Any]  # the candidate's row
+    ratio: Ratio
+
+
+@dataclass
+class Run:
+    """A loaded run: rows, raw samples, metadata, and what is derived from them."""
+
+    path: Path
+    rows: list[dict[str, Any]]
+    samples: dict[tuple[str, ...], dict[str, Any]]
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, csv_path: str | Path) -> Run:
+        p = Path(csv_path)
+        return cls(p, load_rows(p), load_samples(p), load_meta(p))
+
+    @property
+    def ok(self) -> list[dict[str, Any]]:
+        return ok_rows(self.rows)
+
+    def raw(self, row: dict[str, Any]) -> list[float]:
+        rec = self.samples.get(row_key({k: "" if v is None else v for k, v in row.items()}))
+        return list(rec["samples"]) if rec and rec.get("samples") else [row["median_s"]]
+
+    def per_op(self, row: dict[str, Any]) -> dict[str, float] | None:
+        rec = self.samples.get(row_key({k: "" if v is None else v for k, v in row.items()}))
+        return rec.get("per_op_s") if rec else None
+
+    def series_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for r in self.ok:
+            seen.setdefault(series(r), None)
+        return list(seen)
+
+    def baseline(self) -> str | None:
+        names = self.series_names()
+        cpu = [s for s in names if s.split("[")[0] == "cpu"]
+        return (cpu or names or [None])[0]
+
+    def by_series(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in self.ok:
+            out[series(r)].append(r)
+        return dict(out)
+
+    def fits(self) -> dict[str, Fit]:
+        """The modelled split per series (needs two distinct FLOP counts)."""
+        out = {}
+        for s, rows in self.by_series().items():
+            try:
+                out[s] = fit_overhead(
+                    [r["step_flops"] for r in rows], [r["median_s"] for r in rows],
+                    [self.raw(r) for r in rows],
+                )
+            except ValueError:
+                continue
+        return out
+
+    def speedups(self) -> list[SpeedupPoint]:
+        """Every non-baseline series vs the baseline at each config both measured."""
+        base = self.baseline()
+        if base is None:
+            return []
+        base_rows = {config_key(r): r for r in self.by_series().get(base, [])}
+        out = []
+        for s, rows in self.by_series().items():
+            if s == base:
+                continue
+            for r in rows:
+                b = base_rows.get(config_key(r))
+                if b is not None:
+                    out.append(SpeedupPoint(s, base, r, speedup(self.raw(b), self.raw(r))))
+        return out
+
+    def d_model_curves(self) -> dict[tuple[str, tuple[int, ...]], list[SpeedupPoint]]:
+        """Speedup points grouped into d_model curves (2+ distinct d_model, one family)."""
+        groups: dict[tuple[str, tuple[int, ...]], list[SpeedupPoint]] = defaultdict(list)
+        for sp in self.speedups():
+            groups[(sp.candidate, family(sp.row))].append(sp)
+        return {
+            k: sorted(v, key=lambda sp: sp.row["d_model"])
+            for k, v in groups.items()
+            if len({sp.row["d_model"] for sp in v}) >= 2
+        }
+
+    def crossovers(self) -> dict[tuple[str, tuple[int, ...]], str]:
+        out = {}
+        for key, pts in self.d_model_curves().items():
+            xs = [sp.row["d_model"] for sp in pts]
+            out[key] = verdict([sp.ratio.value for sp in pts], xs)
+        return out
+
+    def crossover_d_model(self, key: tuple[str, tuple[int, ...]]) -> float | None:
+        pts = self.d_model_curves()[key]
+        return crossover([sp.row["d_model"] for sp in pts], [sp.ratio.value for sp in pts])
+
+    def software_series(self) -> set[str]:
+        return {series(r) for r in self.rows if r.get("software")}
+
+    def device_title(self) -> str:
+        from bench.environment import device_title
+
+        env = self.meta.get("environment", {})
+        gpu = [r for r in self.rows if r.get("adapter")]
+        adapter = gpu[0]["adapter"] if gpu else ""
+        software = bool(gpu and gpu[0].get("software"))
+        return device_title(env.get("cpu", ""), adapter, software)
+
+    def split_agreement(self, s: str, fit: Fit) -> str:
+        """Do the measured overheads (wall - device time) agree with the fitted intercept ``a``?
+
+        Agree = the mean measured overhead lies inside a's 95% CI, or within 25% of ``a`` (or
+        within 0.1 ms, below which both are noise). Otherwise they disagree, and the report says
+        which is larger.
+        """
+        ovh = [r["overhead_s"] for r in self.by_series().get(s, []) if r["overhead_s"] is not None]
+        if not ovh:
+            return "no measured split"
+        m = sum(ovh) / len(ovh)
+        lo, hi = fit.a_ci
+        tol = max(0.25 * max(abs(fit.a), abs(m)), 1e-4)
+        if lo <= m <= hi or abs(m - fit.a) <= tol:
+            return f"agree (measured {m * 1e3:.3g} ms)"
+        side = "higher" if m > fit.a else "lower"
+        return f"disagree: measured {m * 1e3:.3g} ms is {side}"
+
+
+def fmt_ms(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v * 1e3:.3g}"
