@@ -1,0 +1,139 @@
+"""The float32 NumPy backend against the float64 reference, and its user-facing errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import AWKWARD, make_batch
+
+from backends import BackendError, get_backend
+from bench.model import PRESETS, OptimConfig, init_params
+
+# float32 through a few layers: relative error ~1e-6 on typical entries; 1e-4 leaves room for
+# accumulation order without hiding a wrong formula (those show as errors of order 1).
+GRAD_RTOL = 2e-4
+
+
+def assert_grads_close(got: dict, want: dict, rtol: float = GRAD_RTOL) -> None:
+    assert list(got) == list(want)
+    for name in want:
+        scale = np.abs(want[name]).max() + 1e-12
+        err = np.abs(got[name] - want[name]).max() / scale
+        assert err < rtol, f"{name}: relative error {err:.2e}"
+
+
+def assert_adam_params_close(got: np.ndarray, want: np.ndarray, lr: float, name: str) -> None:
+    """Parameters after a few AdamW steps agree, judged as Adam's arithmetic allows.
+
+    Adam's step is lr * m / sqrt(v): for an entry whose gradient is ~0, float32 round-off can flip
+    its sign and move that one entry by up to 2 lr. So the bulk (99% of entries) must agree to
+    1e-3 lr, which any wrong formula (decay, bias correction, betas) breaks by ~lr everywhere.
+    """
+    diff = np.abs(got - want).ravel()
+    assert np.quantile(diff, 0.99) < 1e-3 * lr, f"{name}: bulk differs"
+    assert diff.max() < 2.5 * lr, f"{name}: an entry differs by more than one sign flip"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_loss_and_grads_match_reference(parity_config, threads):
+    params = init_params(parity_config, seed=1)
+    tokens, targets = make_batch(parity_config, seed=2)
+    ref = get_backend("reference", parity_config)
+    ref.load_params(params)
+    cpu = get_backend("cpu", parity_config, threads=threads)
+    cpu.load_params(params)
+    loss_r, grads_r = ref.loss_and_grads(tokens, targets)
+    loss_c, grads_c = cpu.loss_and_grads(tokens, targets)
+    assert abs(loss_c - loss_r) < 1e-5 * abs(loss_r)
+    assert_grads_close(grads_c, grads_r)
+    # loss_and_grads does not update the parameters
+    assert all(np.array_equal(cpu.get_params()[n], params[n]) for n in params)
+
+
+def test_adamw_trajectory_matches_reference():
+    cfg = AWKWARD
+    params = init_params(cfg, seed=3)
+    opt = OptimConfig(lr=3e-3)  # larger than default so the parameters move visibly
+    ref = get_backend("reference", cfg, optim=opt)
+    cpu = get_backend("cpu", cfg, optim=opt)
+    ref.load_params(params)
+    cpu.load_params(params)
+    for step in range(5):
+        tokens, targets = make_batch(cfg, seed=10 + step)
+        lr_, lc = ref.train_step(tokens, targets), cpu.train_step(tokens, targets)
+        assert abs(lr_ - lc) < 1e-5 * lr_, f"step {step}"
+    pr, pc = ref.get_params(), cpu.get_params()
+    for n in params:
+        moved = np.abs(pr[n] - params[n]).max()
+        assert moved > 1e-3, f"{n} did not move"
+        assert_adam_params_close(pc[n], pr[n], opt.lr, n)
+
+
+def test_overfit_gate_one_batch():
+    """On one fixed batch the loss falls from ~ln(256) = 5.5 to near zero (memorisation)."""
+    cfg = PRESETS["micro"]
+    cpu = get_backend("cpu", cfg, optim=OptimConfig(lr=1e-2, weight_decay=0.0))
+    cpu.load_params(init_params(cfg, seed=0))
+    tokens, targets = make_batch(cfg, seed=0)
+    losses = [cpu.train_step(tokens, targets) for _ in range(300)]
+    assert 5.3 < losses[0] < 5.8
+    assert losses[-1] < 0.05, f"final loss {losses[-1]:.3f}"
+
+
+def test_determinism_same_threads():
+    cfg = PRESETS["tiny"]
+    runs = []
+    for _ in range(2):
+        b = get_backend("cpu", cfg, threads=2)
+        b.load_params(init_params(cfg, seed=4))
+        for s in range(3):
+            b.train_step(*make_batch(cfg, seed=s))
+        runs.append(b.get_params())
+    assert all(np.array_equal(runs[0][n], runs[1][n]) for n in runs[0])
+
+
+def test_describe_reports_cpu_and_threads():
+    d = get_backend("cpu", PRESETS["micro"], threads=1).describe()
+    assert d["threads"] == 1 and d["cores"] >= 1
+    assert d["cpu"] and "openblas" in d["blas"].lower() or "mkl" in d["blas"].lower()
+
+
+@pytest.mark.parametrize(
+    "tokens, match",
+    [
+        (np.zeros((8, 16), np.float32), "integer array"),
+        (np.zeros((8, 15), np.int64), r"shape \[batch, seq_len\] = \[8, 16\]"),
+        (np.full((8, 16), 256), r"ids must be in 0..255"),
+        (np.full((8, 16), -1), r"ids must be in 0..255"),
+    ],
+)
+def test_bad_batches(tokens, match):
+    cfg = PRESETS["micro"]
+    b = get_backend("cpu", cfg)
+    b.load_params(init_params(cfg))
+    with pytest.raises(BackendError, match=match):
+        b.train_step(tokens, np.zeros((8, 16), np.int64))
+
+
+def test_bad_params():
+    cfg = PRESETS["micro"]
+    b = get_backend("cpu", cfg)
+    p = init_params(cfg)
+    with pytest.raises(BackendError, match="missing parameter.*lnf.g"):
+        b.load_params({n: a for n, a in p.items() if n != "lnf.g"})
+    with pytest.raises(BackendError, match=r"h0.mlp.fc must have shape \[16, 64\]"):
+        b.load_params({**p, "h0.mlp.fc": np.zeros((16, 63), np.float32)})
+    with pytest.raises(BackendError, match="unknown parameter.*extra"):
+        b.load_params({**p, "extra": np.zeros(3)})
+    with pytest.raises(BackendError, match="no parameters loaded"):
+        b.train_step(*make_batch(cfg))
+
+
+def test_bad_backend_and_options():
+    cfg = PRESETS["micro"]
+    with pytest.raises(BackendError, match="unknown backend 'tpu'.*cpu"):
+        get_backend("tpu", cfg)
+    with pytest.raises(BackendError, match="unknown option.*'thread'.*threads"):
+        get_backend("cpu", cfg, thread=2)
+    with pytest.raises(BackendError, match="threads must be a positive int"):
+        get_backend("cpu", cfg, threads=0)
