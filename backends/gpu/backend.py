@@ -1,0 +1,212 @@
+"""GpuBackend: the training step in WGSL kernels through wgpu, resident on the device.
+
+One command buffer per ``train_step`` (the per-step batch and AdamW's step terms go up with
+``queue.write_buffer`` first); the only readback is the 4-byte loss. ``loss_and_grads`` reads the
+gradients back too (it is for tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import wgpu
+
+from backends.base import Backend, BackendError, check_batch, check_params
+from backends.gpu.buffers import BufferPool, FlatLayout, View
+from backends.gpu.device import get_device
+from backends.gpu.graph import per_kernel_seconds
+from backends.gpu.pipelines import pipelines_for
+from backends.gpu.step import StepGraph, activation_sizes
+from bench.model import ModelConfig, OptimConfig, init_params, param_shapes
+from kernels import registry
+
+_READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+
+
+def check_limits(
+    config: ModelConfig, dev, attention: registry.AttentionVariant, n_params_padded: int
+) -> None:
+    """Refuse, up front and naming the limit, a config the device or a kernel cannot run."""
+    if config.head_dim > attention.max_head_dim:
+        raise BackendError(
+            f"attention {attention.name!r} supports head_dim <= {attention.max_head_dim}; "
+            f"config has head_dim {config.head_dim} (d_model {config.d_model} / n_head "
+            f"{config.n_head})"
+        )
+    if config.seq_len > attention.max_seq_len:
+        raise BackendError(
+            f"attention {attention.name!r} supports seq_len <= "
+            f"{attention.max_seq_len}; config has seq_len {config.seq_len}"
+        )
+    bind_max = dev.limits.get("max-storage-buffer-binding-size", 1 << 27)
+    buf_max = dev.limits.get("max-buffer-size", 1 << 28)
+    sizes = dict(activation_sizes(config, attention), params=n_params_padded)
+    name, floats = max(sizes.items(), key=lambda kv: kv[1])
+    nbytes = 4 * floats
+    for limit_name, limit in (
+        ("max-storage-buffer-binding-size", bind_max),
+        ("max-buffer-size", buf_max),
+    ):
+        if nbytes > limit:
+            raise BackendError(
+                f"config {config.label()} needs a {nbytes / 2**20:.0f} MiB buffer ({name}); "
+                f"device limit {limit_name} is {limit / 2**20:.0f} MiB"
+            )
+    groups = dev.limits.get("max-compute-workgroups-per-dimension", 65535)
+    if config.batch * config.n_head > groups:
+        raise BackendError(
+            f"batch*n_head = {config.batch * config.n_head} exceeds the device "
+            f"limit max-compute-workgroups-per-dimension = {groups}"
+        )
+
+
+class GpuBackend(Backend):
+    """The GPT of ``bench.model`` trained by WGSL kernels on one WebGPU adapter."""
+
+    name = "gpu"
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        matmul: str = "tiled16",
+        attention: str = "naive",
+        adapter: str | None = None,
+        optim: OptimConfig | None = None,
+        timestamps: bool = False,
+    ) -> None:
+        super().__init__(config, optim=optim)
+        try:
+            self.matmul = registry.matmul_variant(matmul)
+            self.attention = registry.attention_variant(attention)
+        except registry.VariantError as e:
+            raise BackendError(str(e)) from None
+        self.dev = get_device(adapter, want_timestamps=timestamps)
+        self.timestamps = timestamps and "timestamp-query" in self.dev.features
+
+        check_limits(config, self.dev, self.attention, FlatLayout(param_shapes(config)).total)
+        device = self.dev.device
+        self.pool = BufferPool(device)
+        dummies = {
+            "read": self.pool.floats("dummy_read", 4),
+            "read_write": self.pool.floats("dummy_rw", 4),
+        }
+        self.step_graph = StepGraph(
+            config, self.pool, pipelines_for(self.dev), self.matmul, self.attention, dummies
+        )
+        self.readback = device.create_buffer(label="loss_readback", size=16, usage=_READBACK)
+        self.step = 0
+        self._query_set = None
+        if self.timestamps:
+            n = 2 * len(self.step_graph.graph.dispatches)
+            self._query_set = device.create_query_set(
+                label="step_timestamps", type=wgpu.QueryType.timestamp, count=n
+            )
+            self._stamps = device.create_buffer(
+                label="timestamps",
+                size=8 * n,
+                usage=wgpu.BufferUsage.QUERY_RESOLVE | wgpu.BufferUsage.COPY_SRC,
+            )
+            self._stamps_read = device.create_buffer(
+                label="timestamps_readback", size=8 * n, usage=_READBACK
+            )
+        self.load_params(init_params(config, 0))
+
+    # parameters ----------------------------------------------------------------------------
+    def load_params(self, params: dict[str, np.ndarray]) -> None:
+        params = check_params(self.config, params)
+        sg, q = self.step_graph, self.dev.device.queue
+        q.write_buffer(sg.params.buffer, 0, sg.layout.pack(params))
+        zeros = np.zeros(sg.layout.total, np.float32)
+        for v in (sg.grads, sg.m, sg.v):
+            q.write_buffer(v.buffer, 0, zeros)
+        self.step = 0
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        return self._read_flat(self.step_graph.params)
+
+    def _read_flat(self, view: View) -> dict[str, np.ndarray]:
+        raw = self.dev.device.queue.read_buffer(view.buffer)
+        return self.step_graph.layout.unpack(np.frombuffer(raw, np.float32))
+
+    # steps ---------------------------------------------------------------------------------
+    def _run(self, tokens, targets, train: bool, profile: bool = False) -> float:
+        tokens, targets = check_batch(self.config, tokens, targets)
+        sg, device = self.step_graph, self.dev.device
+        device.queue.write_buffer(sg.batch_buf.buffer, 0, sg.batch.pack(tokens, targets))
+        if train:
+            o = self.optim
+            sg.graph.write_uniform(
+                sg.adamw,
+                sg.adam_values(self.step + 1, o.lr, o.beta1, o.beta2, o.eps, o.weight_decay),
+            )
+        dispatches = sg.graph.dispatches if train else sg.grad_dispatches
+        enc = device.create_command_encoder(label="train_step" if train else "loss_and_grads")
+        qs = self._query_set if profile else None
+        sg.graph.encode(enc, dispatches, query_set=qs)
+        enc.copy_buffer_to_buffer(sg.act["LOSS"].buffer, 0, self.readback, 0, 4)
+        if qs is not None:
+            n = 2 * len(dispatches)
+            enc.resolve_query_set(qs, 0, n, self._stamps, 0)
+            enc.copy_buffer_to_buffer(self._stamps, 0, self._stamps_read, 0, 8 * n)
+        device.queue.submit([enc.finish()])
+        self.readback.map_sync(wgpu.MapMode.READ, 0, 16)
+        loss = float(np.frombuffer(self.readback.read_mapped(0, 4), np.float32)[0])
+        self.readback.unmap()
+        if train:
+            self.step += 1
+        return loss
+
+    def loss_and_grads(self, tokens, targets) -> tuple[float, dict[str, np.ndarray]]:
+        loss = self._run(tokens, targets, train=False)
+        return loss, self._read_flat(self.step_graph.grads)
+
+    def train_step(self, tokens, targets) -> float:
+        return self._run(tokens, targets, train=True)
+
+    def profile_step(self, tokens, targets) -> dict[str, float] | None:
+        """One training step timed per kernel on the device: ``{label: seconds}``, summed by label.
+
+        Labels are registry kernel names, with the form for matmuls (``matmul_tiled16:nt``).
+        Each kernel runs in its own timed compute pass, so the sum is device busy time without
+        the inter-dispatch gaps of the fused single-pass step. ``None`` unless the backend was
+        created with ``timestamps=True`` on an adapter offering ``timestamp-query``.
+        """
+        if not self.timestamps:
+            return None
+        self._run(tokens, targets, train=True, profile=True)
+        n = 2 * len(self.step_graph.graph.dispatches)
+        self._stamps_read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
+        stamps = np.frombuffer(self._stamps_read.read_mapped(0, 8 * n), np.uint64).copy()
+        self._stamps_read.unmap()
+        labels = [d.label for d in self.step_graph.graph.dispatches]
+        return per_kernel_seconds(labels, stamps)
+
+    # description ---------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        if self.timestamps:
+            ts = "on"
+        elif "timestamp-query" in self.dev.adapter.features:
+            ts = "off (create with timestamps=True)"
+        else:
+            ts = "unavailable: adapter lacks timestamp-query"
+        sg = self.step_graph
+        return {
+            "name": "gpu",
+            **self.dev.info(),  # adapter, vendor, adapter_type, backend (Vulkan...), driver, ...
+            "device": self.dev.info()["adapter"],
+            "matmul": self.matmul.name,
+            "attention": self.attention.name,
+            "kernel_variants": {"matmul": self.matmul.name, "attention": self.attention.name},
+            "known_variants": registry.variants(),
+            "dispatches_per_step": len(sg.graph.dispatches),
+            "command_buffers_per_step": 1,
+            "timestamps": ts,
+            "buffer_bytes": self.pool.total_bytes(),
+        }
+
+    def close(self) -> None:
+        for buf in self.pool.buffers.values():
+            buf.destroy()
+        self.pool.buffers.clear()

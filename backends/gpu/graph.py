@@ -1,0 +1,132 @@
+"""A recorded list of dispatches (a step graph) and how it is encoded.
+
+Building a graph compiles pipelines, packs every dispatch's uniform into one arena buffer and
+creates every bind group once. Encoding a step is then only set_pipeline / set_bind_group /
+dispatch per entry, all inside ONE compute pass (wgpu inserts the barriers between dispatches), or
+one pass per dispatch with timestamp writes when profiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import wgpu
+
+from backends.base import BackendError
+from backends.gpu.buffers import View
+from backends.gpu.pipelines import Compiled, Pipelines
+
+
+@dataclass
+class Dispatch:
+    label: str  # name the timings are summed by (kernel, plus the form for matmuls)
+    compiled: Compiled
+    views: dict[str, View]
+    grid: tuple[int, int, int]
+    uniform_at: int
+    uniform_size: int
+    bind_group: object = None
+
+
+class Graph:
+    """Dispatches in order; ``finalize`` makes the uniform arena and the bind groups."""
+
+    def __init__(self, pipelines: Pipelines, dummies: dict[str, View], name: str) -> None:
+        self.pipelines = pipelines
+        self.dummies = dummies
+        self.name = name
+        self.dispatches: list[Dispatch] = []
+        self._arena = bytearray()
+        self._blobs: dict[bytes, int] = {}
+        self.uniform_buffer = None
+        dev = pipelines.dev
+        self._ualign = dev.limits.get("min-uniform-buffer-offset-alignment", 256)
+        self._max_groups = dev.limits.get("max-compute-workgroups-per-dimension", 65535)
+
+    def add(
+        self,
+        kernel: str,
+        views: dict[str, View],
+        values: dict,
+        constants=None,
+        label: str | None = None,
+        shared_uniform: bool = True,
+    ) -> Dispatch:
+        """Record one dispatch of registry kernel ``kernel``; ``values`` fill its uniform/grid."""
+        c = self.pipelines.get(kernel, constants)
+        blob = c.pack_uniform(values) if c.fields else b"\0" * 16
+        if shared_uniform and blob in self._blobs:
+            at = self._blobs[blob]
+        else:
+            at = len(self._arena)
+            self._arena += blob + b"\0" * (-(len(blob)) % self._ualign)
+            if shared_uniform:
+                self._blobs[blob] = at
+        grid = tuple(int(g) for g in c.kernel.grid(values))
+        if max(grid) > self._max_groups:
+            raise BackendError(
+                f"{label or kernel}: grid {grid} exceeds the device limit "
+                f"max-compute-workgroups-per-dimension = {self._max_groups}"
+            )
+        d = Dispatch(label or kernel, c, views, grid, at, len(blob))
+        self.dispatches.append(d)
+        return d
+
+    def finalize(self) -> None:
+        dev = self.pipelines.dev.device
+        arena = bytes(self._arena) or b"\0" * 16
+        self.uniform_buffer = dev.create_buffer(
+            label=f"{self.name}.uniforms",
+            size=len(arena),
+            usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST,
+        )
+        dev.queue.write_buffer(self.uniform_buffer, 0, arena)
+        for d in self.dispatches:
+            views = dict(d.views)
+            uni = [b.name for b in d.compiled.bindings if b.kind == "uniform"]
+            for name in uni:
+                views[name] = View(self.uniform_buffer, d.uniform_at, d.uniform_size)
+            d.bind_group = self.pipelines.bind(d.compiled, views, self.dummies, d.label)
+
+    def write_uniform(self, d: Dispatch, values: dict) -> None:
+        """Rewrite one dispatch's uniform (e.g. AdamW's step-dependent terms) before a submit."""
+        blob = d.compiled.pack_uniform(values)
+        self.pipelines.dev.device.queue.write_buffer(self.uniform_buffer, d.uniform_at, blob)
+
+    def encode(self, encoder, dispatches: list[Dispatch] | None = None, query_set=None) -> None:
+        """Encode ``dispatches`` (default all): one pass, or one timed pass each."""
+        ds = self.dispatches if dispatches is None else dispatches
+        if query_set is None:
+            cp = encoder.begin_compute_pass(label=self.name)
+            last = None
+            for d in ds:
+                if d.compiled.pipeline is not last:
+                    cp.set_pipeline(d.compiled.pipeline)
+                    last = d.compiled.pipeline
+                cp.set_bind_group(0, d.bind_group)
+                cp.dispatch_workgroups(*d.grid)
+            cp.end()
+            return
+        for i, d in enumerate(ds):
+            cp = encoder.begin_compute_pass(
+                label=d.label,
+                timestamp_writes={
+                    "query_set": query_set,
+                    "beginning_of_pass_write_index": 2 * i,
+                    "end_of_pass_write_index": 2 * i + 1,
+                },
+            )
+            cp.set_pipeline(d.compiled.pipeline)
+            cp.set_bind_group(0, d.bind_group)
+            cp.dispatch_workgroups(*d.grid)
+            cp.end()
+
+
+def per_kernel_seconds(labels: list[str], stamps: np.ndarray) -> dict[str, float]:
+    """Sum (end - begin) per label; ``stamps`` are begin/end pairs in nanoseconds."""
+    out: dict[str, float] = {}
+    ticks = stamps.astype(np.int64).reshape(-1, 2)
+    for label, (t0, t1) in zip(labels, ticks, strict=True):
+        out[label] = out.get(label, 0.0) + max(int(t1 - t0), 0) * 1e-9
+    return out

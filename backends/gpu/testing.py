@@ -1,0 +1,97 @@
+"""Run one registry kernel on NumPy arrays: the kernel-level test API.
+
+``run_kernel("layernorm_fwd", inputs={"x": x, "g": g, "bias": b}, outputs={"y": (N, C),
+"stats": (N, 2)}, values={"rows": N, "C": C, "eps": 1e-5})`` uploads the inputs, fills every
+output with NaN (so an element the kernel fails to write shows up), dispatches once with the
+grid from the registry row, and returns the outputs as float32 (u32 for integer inputs).
+An output given as an array instead of a shape starts from that array (for accumulating kernels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backends.base import BackendError
+from backends.gpu.buffers import BufferPool
+from backends.gpu.device import get_device
+from backends.gpu.graph import Graph
+from backends.gpu.pipelines import pipelines_for
+from kernels import registry
+
+
+def run_kernel(
+    name: str,
+    inputs: dict,
+    outputs: dict,
+    values: dict,
+    constants: dict | None = None,
+    adapter: str | None = None,
+) -> dict[str, np.ndarray]:
+    dev = get_device(adapter)
+    pool = BufferPool(dev.device)
+    try:
+        views = {}
+        for key, arr in inputs.items():
+            arr = np.asarray(arr)
+            arr = arr.astype(np.uint32 if arr.dtype.kind in "iu" else np.float32)
+            views[key] = pool.upload(f"in.{key}", arr.ravel())
+        shapes = {}
+        for key, spec in outputs.items():
+            if isinstance(spec, np.ndarray):
+                init = spec.astype(np.float32)
+            else:
+                init = np.full(spec, np.nan, np.float32)
+            shapes[key] = init.shape
+            views[key] = pool.upload(f"out.{key}", init.ravel())
+        dummies = {"read": pool.floats("dummy_read", 4), "read_write": pool.floats("dummy_rw", 4)}
+        g = Graph(pipelines_for(dev), dummies, f"test.{name}")
+        d = g.add(name, views, values, constants=constants)
+        extra = set(views) - {b.name for b in d.compiled.bindings}
+        if extra:
+            raise BackendError(f"kernel {name} has no binding(s) {sorted(extra)}")
+        g.finalize()
+        enc = dev.device.create_command_encoder()
+        g.encode(enc)
+        dev.device.queue.submit([enc.finish()])
+        result = {}
+        for key, shape in shapes.items():
+            raw = dev.device.queue.read_buffer(views[key].buffer)
+            n = int(np.prod(shape))
+            result[key] = np.frombuffer(raw, np.float32)[:n].reshape(shape).copy()
+        return result
+    finally:
+        for buf in pool.buffers.values():
+            buf.destroy()
+
+
+def run_matmul(
+    a: np.ndarray,
+    b: np.ndarray,
+    form: str = "nn",
+    variant: str = "tiled16",
+    epilogue: str = "store",
+    r: np.ndarray | None = None,
+    c: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """One matmul of ``variant`` in ``form`` ("nn", "nt", "tn") with ``epilogue``.
+
+    Shapes as stored: nn a [M,K] b [K,N]; nt a [M,K] b [N,K]; tn a [K,M] b [K,N]. Returns
+    {"c": [M,N]} (and "aux" for the gelu epilogue). ``c`` seeds the output (accumulate).
+    """
+    v = registry.matmul_variant(variant)
+    kernel, consts = v.forms[form]
+    M, K = (a.shape[1], a.shape[0]) if form == "tn" else a.shape
+    N = b.shape[0] if form == "nt" else b.shape[1]
+    inputs = {"a": a, "b": b}
+    if r is not None:
+        inputs["r"] = r
+    outputs = {"c": c if c is not None else (M, N)}
+    if epilogue == "gelu":
+        outputs["aux"] = (M, N)
+    return run_kernel(
+        kernel,
+        inputs,
+        outputs,
+        {"M": M, "N": N, "K": K},
+        constants={**consts, "EPILOGUE": registry.EPILOGUES[epilogue]},
+    )
