@@ -41,7 +41,7 @@ def _save(fig: Any, out: Path, name: str) -> list[Path]:
     files = []
     for ext in ("png", "svg"):
         p = out / f"{name}.{ext}"
-        fig.savefig(p, dpi=120, bbox_inches="tight")
+        fig.savefig(p, dpi=100)
         files.append(p)
     plt.close(fig)
     return files
@@ -51,7 +51,7 @@ def plot_speedup_curves(run: Run, out: Path) -> list[Path]:
     curves = run.d_model_curves()
     if not curves:
         return []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.5))
     shown = set()
     for (cand, fam), pts in curves.items():
         xs = [sp.row["d_model"] for sp in pts]
@@ -78,7 +78,7 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
     sps = run.speedups()
     if not sps:
         return []
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(sps) + 2), 4.5))
+    fig, ax = plt.subplots(layout="constrained", figsize=(max(6, 0.6 * len(sps) + 2), 4.5))
     labels = [f"{sp.candidate}\n{point_label(sp.row)}" for sp in sps]
     vals = [sp.ratio.value for sp in sps]
     err = [[v - sp.ratio.ci_low for v, sp in zip(vals, sps, strict=True)],
@@ -97,21 +97,28 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
 
 
 def plot_overhead_vs_math(run: Run, out: Path) -> list[Path]:
+    """Shares of each step (stacked to 1) so points of very different sizes compare; the median
+    step time is written above each bar. A profile longer than the wall median (noise) is clipped
+    and marked with a '*'."""
     rows = [r for r in run.ok if r["device_s"] is not None]
     if not rows:
         return []
-    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(rows) + 2), 4.5))
-    x = range(len(rows))
-    math_ms = [r["device_s"] * 1e3 for r in rows]
-    ovh_ms = [max(r["overhead_s"], 0.0) * 1e3 for r in rows]
-    ax.bar(x, math_ms, label="math (measured device / op time)", color="tab:orange")
-    ax.bar(x, ovh_ms, bottom=math_ms, label="fixed overhead (wall - device)", color="tab:blue")
-    ax.set_xticks(list(x), [f"{_label(run, series(r))}\n{point_label(r)}" for r in rows],
+    fig, ax = plt.subplots(layout="constrained", figsize=(max(6, 0.6 * len(rows) + 2), 4.5))
+    x = list(range(len(rows)))
+    math_share = [min(r["device_s"] / r["median_s"], 1.0) for r in rows]
+    ax.bar(x, math_share, label="math (measured device / op time)", color="tab:orange")
+    ax.bar(x, [1 - m for m in math_share], bottom=math_share,
+           label="fixed overhead (wall - device)", color="tab:blue")
+    for i, r in enumerate(rows):
+        star = "*" if r["device_s"] > r["median_s"] else ""
+        ax.text(i, 1.01, f"{r['median_s'] * 1e3:.3g} ms{star}", ha="center", fontsize=7)
+    ax.set_xticks(x, [f"{_label(run, series(r))}\n{point_label(r)}" for r in rows],
                   fontsize=6, rotation=45, ha="right")
-    ax.set_ylabel("ms per step")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    _title(ax, run, "Fixed overhead vs math cost per step (measured)", {series(r) for r in rows})
+    ax.set_ylabel("share of the median step")
+    ax.set_ylim(0, 1.12)
+    ax.legend(fontsize=7, loc="lower left")
+    _title(ax, run, "Fixed overhead vs math cost per step (measured; * profile > wall: noisy)",
+           {series(r) for r in rows})
     return _save(fig, out, "overhead_vs_math")
 
 
@@ -119,7 +126,7 @@ def plot_step_time(run: Run, out: Path) -> list[Path]:
     by = run.by_series()
     if not by:
         return []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.5))
     for s, rows in by.items():
         rows = sorted(rows, key=lambda r: r["step_flops"])
         xs = [r["step_flops"] for r in rows]
@@ -145,7 +152,7 @@ def plot_kernel_share(run: Run, out: Path) -> list[Path]:
             picks.append(max(prof, key=lambda rp: rp[0]["step_flops"]))
     if not picks:
         return []
-    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.6 * len(picks)))
+    fig, ax = plt.subplots(layout="constrained", figsize=(8, 2.0 + 0.6 * len(picks)))
     cmap = plt.get_cmap("tab20")
     all_ops: dict[str, int] = {}
     for i, (_r, prof) in enumerate(picks):
@@ -160,8 +167,7 @@ def plot_kernel_share(run: Run, out: Path) -> list[Path]:
     ax.set_xlabel("share of measured device / op time")
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles, strict=True))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=6, ncol=4, loc="upper center",
-              bbox_to_anchor=(0.5, -0.25 - 0.05 * len(picks)))
+    fig.legend(uniq.values(), uniq.keys(), fontsize=6, ncol=6, loc="outside lower center")
     _title(ax, run, "Per-kernel share of a step (largest profiled point)",
            {series(r) for r, _ in picks})
     return _save(fig, out, "kernel_share")
@@ -171,7 +177,7 @@ def plot_achieved_flops(run: Run, out: Path) -> list[Path]:
     by = run.by_series()
     if not by:
         return []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.5))
     for s, rows in by.items():
         rows = sorted(rows, key=lambda r: r["step_flops"])
         ax.plot([r["step_flops"] for r in rows],

@@ -33,24 +33,21 @@ def parse_values(name: str, text: str) -> list[int]:
     """``64:1024:64`` (inclusive) or ``1,2,4`` -> ints; a malformed spec raises ConfigError."""
     text = text.strip()
     try:
-        if ":" in text:
-            parts = [int(p) for p in text.split(":")]
-            if len(parts) == 2:
-                parts.append(1)
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if step <= 0 or stop < start:
-                raise ConfigError(
-                    f"axis {name}={text}: need start <= stop and a positive step"
-                )
-            values = list(range(start, stop + 1, step))
-        else:
-            values = [int(p) for p in text.split(",") if p.strip()]
+        parts = [int(p) for p in text.split(":")] if ":" in text else []
+        values = [] if parts else [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise ConfigError(
             f"malformed axis {name}={text!r}; expected start:stop:step or v1,v2,..."
         ) from None
+    if parts:
+        if len(parts) == 2:
+            parts.append(1)
+        if len(parts) != 3:
+            raise ConfigError(f"malformed axis {name}={text!r}; expected start:stop:step")
+        start, stop, step = parts
+        if step <= 0 or stop < start:
+            raise ConfigError(f"axis {name}={text}: need start <= stop and a positive step")
+        values = list(range(start, stop + 1, step))
     if not values:
         raise ConfigError(f"axis {name} has no values")
     if any(v <= 0 for v in values):
