@@ -8,6 +8,8 @@ PY="${PYTHON:-python3}"
 VENV=.venv
 stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
 
+# pip, minus the noise of this host's unused local index folders; pip's own exit status is kept.
+pip_q() { "$VENV/bin/pip" install -q "$@" 2>&1 | { grep -v '^WARNING: Location' || true; } >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
   echo "need root to run: $*" >&2; return 1; fi; }
 
@@ -15,12 +17,12 @@ if [ ! -f "$stamp" ]; then
   echo "== setting up $VENV (python: $($PY --version 2>&1))" >&2
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  "$VENV/bin/pip" install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' >&2
+  pip_q --upgrade pip
+  pip_q -e '.[test]'
   "$VENV/bin/python" -c "import bench, backends, wgpu, numpy" >/dev/null
   # torch is only the optional peer backend and the independent test oracle; the CPU build is
   # enough. Pinned so pip never pulls a multi-GB CUDA build in as a "newer" release.
-  "$VENV/bin/pip" install -q 'torch==2.13.0' 2>&1 | grep -v '^WARNING: Location' >&2 ||
+  pip_q 'torch==2.13.0' ||
     echo "== torch unavailable: the torch peer backend and oracle tests will be skipped" >&2
   touch "$stamp"
 fi
