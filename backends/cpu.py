@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from backends import cpu_attention
 from backends.base import Backend, BackendError, check_batch, check_params
 from bench.model import ModelConfig, OptimConfig, param_shapes
 
@@ -36,7 +37,7 @@ GELU_C = np.float32(math.sqrt(2.0 / math.pi))
 GELU_A = np.float32(0.044715)
 # Below this many elements an op runs inline: handing it to the pool costs more than it saves.
 PARALLEL_MIN_ELEMENTS = 1 << 15
-ATTENTION_VARIANTS = ("naive",)
+ATTENTION_VARIANTS = ("naive", "fa2")
 
 _controller: ThreadpoolController | None = None
 
@@ -85,7 +86,10 @@ class _OpTimers:
 
 
 class CpuBackend(Backend):
-    """Multithreaded float32 NumPy training step. Options: ``threads`` (default: all cores)."""
+    """Multithreaded float32 NumPy training step.
+
+    Options: ``threads`` (default: all cores), ``attention`` ("naive" or "fa2", see cpu_attention).
+    """
 
     name = "cpu"
 
@@ -130,9 +134,6 @@ class CpuBackend(Backend):
         self.g = self._views(self.flat_g)
         self.step = 0
         self._loaded = False
-        T = config.seq_len
-        # Additive causal mask: -inf above the diagonal, so softmax gives those entries exactly 0.
-        self._mask = np.triu(np.full((T, T), -np.inf, np.float32), k=1)
 
     # ------------------------------------------------------------------ plumbing
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -259,59 +260,55 @@ class CpuBackend(Backend):
         return out
 
     def _attention_fwd(self, qkv: np.ndarray):
-        """qkv (B, T, 3d) -> out (B, T, d); saves q, k, v (B*H, T, hd) and probs (B*H, T, T)."""
+        """qkv (B, T, 3d) -> out (B, T, d), split by head into (B*H, T, hd) groups on the pool.
+
+        Saves what the chosen variant's backward needs: P (naive) or O and the row LSE (fa2).
+        """
         c = self.config
         B, T, H, hd = c.batch, c.seq_len, c.n_head, c.head_dim
         heads = np.ascontiguousarray(qkv.reshape(B, T, 3, H, hd).transpose(2, 0, 3, 1, 4))
         q, k, v = (heads[i].reshape(B * H, T, hd) for i in range(3))
-        probs = np.empty((B * H, T, T), np.float32)
         o = np.empty((B * H, T, hd), np.float32)
+        saved = np.empty((B * H, T, T) if self.attention == "naive" else (B * H, T), np.float32)
         scale = np.float32(1.0 / math.sqrt(hd))
+        fwd = cpu_attention.naive_fwd if self.attention == "naive" else cpu_attention.fa2_fwd
 
         def groups(lo: int, hi: int) -> None:
-            s = np.matmul(q[lo:hi], k[lo:hi].transpose(0, 2, 1), out=probs[lo:hi])
-            s *= scale
-            s += self._mask
-            s -= s.max(axis=2, keepdims=True)
-            np.exp(s, out=s)
-            s /= s.sum(axis=2, keepdims=True)
-            np.matmul(s, v[lo:hi], out=o[lo:hi])
+            o[lo:hi], saved[lo:hi] = fwd(q[lo:hi], k[lo:hi], v[lo:hi], scale)
 
-        self._set_blas_threads(1)
-        try:
-            self._par(groups, B * H, T * T)
-        finally:
-            self._set_blas_threads(self.threads)
+        self._on_pool(groups, B * H, T * T)
         out = o.reshape(B, H, T, hd).transpose(0, 2, 1, 3).reshape(B, T, H * hd)
-        return out, (q, k, v, probs)
+        return out, (q, k, v, o, saved)
 
     def _attention_bwd(self, dout: np.ndarray, cache) -> np.ndarray:
-        q, k, v, probs = cache
+        q, k, v, o, saved = cache
         c = self.config
         B, T, H, hd = c.batch, c.seq_len, c.n_head, c.head_dim
-        do = np.ascontiguousarray(dout.reshape(B, T, H, hd).transpose(0, 2, 1, 3)).reshape(
-            B * H, T, hd
-        )
+        do = np.ascontiguousarray(dout.reshape(B, T, H, hd).transpose(0, 2, 1, 3))
+        do = do.reshape(B * H, T, hd)
         dheads = np.empty((3, B * H, T, hd), np.float32)
         scale = np.float32(1.0 / math.sqrt(hd))
 
         def groups(lo: int, hi: int) -> None:
-            p = probs[lo:hi]
-            np.matmul(p.transpose(0, 2, 1), do[lo:hi], out=dheads[2, lo:hi])
-            dp = np.matmul(do[lo:hi], v[lo:hi].transpose(0, 2, 1))
-            dp -= np.einsum("gij,gij->gi", dp, p)[:, :, None]
-            dp *= p
-            dp *= scale
-            np.matmul(dp, k[lo:hi], out=dheads[0, lo:hi])
-            np.matmul(dp.transpose(0, 2, 1), q[lo:hi], out=dheads[1, lo:hi])
+            sl = slice(lo, hi)
+            if self.attention == "naive":
+                grads = cpu_attention.naive_bwd(do[sl], q[sl], k[sl], v[sl], saved[sl], scale)
+            else:
+                grads = cpu_attention.fa2_bwd(do[sl], q[sl], k[sl], v[sl], o[sl], saved[sl], scale)
+            dheads[0, sl], dheads[1, sl], dheads[2, sl] = grads
 
-        self._set_blas_threads(1)
-        try:
-            self._par(groups, B * H, T * T)
-        finally:
-            self._set_blas_threads(self.threads)
+        self._on_pool(groups, B * H, T * T)
         # (3, B, H, T, hd) -> (B, T, 3, H, hd) -> (B*T, 3d)
         return dheads.reshape(3, B, H, T, hd).transpose(1, 3, 0, 2, 4).reshape(B * T, 3 * H * hd)
+
+    def _on_pool(self, fn: Callable[[int, int], None], n_rows: int, row_size: int) -> None:
+        """``_par`` for work made of many small GEMMs: the pool already keeps every core busy,
+        so the BLAS is held at one thread meanwhile."""
+        self._set_blas_threads(1)
+        try:
+            self._par(fn, n_rows, row_size)
+        finally:
+            self._set_blas_threads(self.threads)
 
     def _cross_entropy(self, logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
         """Mean CE over rows; turns ``logits`` (N, V) into dlogits in place and returns the loss."""

@@ -137,3 +137,32 @@ def test_bad_backend_and_options():
         get_backend("cpu", cfg, thread=2)
     with pytest.raises(BackendError, match="threads must be a positive int"):
         get_backend("cpu", cfg, threads=0)
+
+
+@pytest.mark.parametrize("attention", ["naive", "fa2"])
+def test_attention_variants_match_reference(attention):
+    """Both CPU attention variants, at a seq_len that is not a multiple of the fa2 block."""
+    cfg = AWKWARD.replace(seq_len=150, d_model=24)  # 150 = 2 full 64-blocks + a ragged 22
+    params = init_params(cfg, seed=8)
+    tokens, targets = make_batch(cfg, seed=9)
+    ref = get_backend("reference", cfg)
+    ref.load_params(params)
+    cpu = get_backend("cpu", cfg, attention=attention, threads=2)
+    cpu.load_params(params)
+    loss_r, grads_r = ref.loss_and_grads(tokens, targets)
+    loss_c, grads_c = cpu.loss_and_grads(tokens, targets)
+    assert abs(loss_c - loss_r) < 1e-5 * loss_r
+    assert_grads_close(grads_c, grads_r)
+
+
+def test_fa2_holds_no_score_matrix():
+    """fa2 saves O(T) per group for the backward, never a (T, T) probability matrix."""
+    cfg = PRESETS["tiny"]
+    b = get_backend("cpu", cfg, attention="fa2")
+    b.load_params(init_params(cfg))
+    qkv = np.random.default_rng(0).standard_normal((cfg.batch, cfg.seq_len, 3 * cfg.d_model))
+    _, saved = b._attention_fwd(qkv.astype(np.float32))
+    G, T = cfg.batch * cfg.n_head, cfg.seq_len
+    assert all(a.size <= G * T * cfg.head_dim for a in saved), [a.shape for a in saved]
+    with pytest.raises(BackendError, match="unknown CPU attention variant 'flash'.*naive, fa2"):
+        get_backend("cpu", cfg, attention="flash")
