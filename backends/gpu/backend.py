@@ -22,6 +22,11 @@ from bench.model import ModelConfig, OptimConfig, init_params, param_shapes
 from kernels import registry
 
 _READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+# wgpu-py's map for READ first submits an empty command buffer (a workaround for wgpu-native
+# issue 305, reading a buffer no submission has touched yet). Our readback buffers are always
+# written by the step's own submission just before the map, so we use wgpu-py's internal
+# "READ_NOSYNC" mode (wgpu is pinned) and keep the step at exactly one submit.
+_MAP_READ = "READ_NOSYNC"
 
 
 def check_limits(
@@ -151,7 +156,7 @@ class GpuBackend(Backend):
             enc.resolve_query_set(qs, 0, n, self._stamps, 0)
             enc.copy_buffer_to_buffer(self._stamps, 0, self._stamps_read, 0, 8 * n)
         device.queue.submit([enc.finish()])
-        self.readback.map_sync(wgpu.MapMode.READ, 0, 16)
+        self.readback.map_sync(_MAP_READ, 0, 16)
         loss = float(np.frombuffer(self.readback.read_mapped(0, 4), np.float32)[0])
         self.readback.unmap()
         if train:
@@ -177,7 +182,7 @@ class GpuBackend(Backend):
             return None
         self._run(tokens, targets, train=True, profile=True)
         n = 2 * len(self.step_graph.graph.dispatches)
-        self._stamps_read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
+        self._stamps_read.map_sync(_MAP_READ, 0, 8 * n)
         stamps = np.frombuffer(self._stamps_read.read_mapped(0, 8 * n), np.uint64).copy()
         self._stamps_read.unmap()
         labels = [d.label for d in self.step_graph.graph.dispatches]

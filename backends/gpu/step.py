@@ -8,8 +8,8 @@ its branch's input gradient into it. Every weight gradient is *stored* by the on
 makes it (each weight is used once), except wte (tied): the unembedding stores it and the
 embedding backward adds to it. So no gradient zeroing pass is needed; grads start zeroed.
 
-Dispatches per step: 5 + 7L forward, 6 + 14L backward, 1 AdamW (L = n_layer); with
-naive attention 12 + 21L.
+Dispatches per step with naive attention: 5 + 7L forward, 5 + 14L backward, 1 AdamW = 11 + 21L
+(L = n_layer): 32 at micro, 95 at medium.
 """
 
 from __future__ import annotations
