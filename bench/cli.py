@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from backends import BACKENDS
 from backends.base import BackendError
 from bench.model import PRESETS, ConfigError
+from bench.sweep import ALIASES
 
 DEFAULT_PRESETS = ("micro", "tiny", "small", "medium", "large", "xl")
 QUICK_BUDGET_S = 0.6
@@ -51,7 +52,8 @@ def build_parser() -> Parser:
     s = sub.add_parser("sweep", help="measure a sweep into results/<machine>/<run>.csv",
                        description="Measure backends x variants x configs; write CSV, JSON, "
                        "plots and print a markdown report.")
-    s.add_argument("--backends", help=f"comma list of {', '.join(BACKENDS)} (default cpu,gpu)")
+    s.add_argument("--backends", help=f"comma list of {', '.join(BACKENDS + tuple(ALIASES))} "
+                   "(default cpu,gpu; torch-cuda-graph = the whole step in a CUDA graph)")
     s.add_argument("--presets", help=f"comma list of {', '.join(PRESETS)}")
     s.add_argument("--sweep", action="append", default=[], metavar="AXIS=SPEC",
                    help="free axis, e.g. d_model=64:1024:64 (stop inclusive) or seq_len=64,128; "
@@ -150,28 +152,24 @@ def _check_variants(kind: str, names: list[str]) -> None:
 
 
 def _registry_variants(kind: str) -> set[str] | None:
-    if kind == "attention":
-        base = {"naive", "fa2"}
-    else:
-        base = None
+    """Variant names the kernel registry knows (plus the CPU's attention variants); None when
+    there is no registry to ask (then get_backend judges each name)."""
     try:
         reg = importlib.import_module("kernels.registry")
+        table = reg.variants()
     except Exception:
-        return base
-    for attr in ("variants", "list_variants", "names"):
-        fn = getattr(reg, attr, None)
-        if callable(fn):
-            try:
-                return set(fn(kind)) | (base or set())
-            except Exception:
-                continue
-    for attr in (f"{kind.upper()}_VARIANTS", f"{kind.upper()}", "VARIANTS"):
-        table = getattr(reg, attr, None)
-        if isinstance(table, dict) and kind in table and isinstance(table[kind], (dict, list)):
-            return set(table[kind]) | (base or set())
-        if isinstance(table, (dict, list, tuple)) and attr != "VARIANTS":
-            return set(table) | (base or set())
-    return base
+        return None
+    if not isinstance(table, dict) or kind not in table:
+        return None
+    extra = _cpu_attention() if kind == "attention" else set()
+    return set(table[kind]) | extra
+
+
+def _cpu_attention() -> set[str]:
+    try:
+        return set(importlib.import_module("backends.cpu").ATTENTION_VARIANTS)
+    except Exception:
+        return set()
 
 
 def build_sweep(args: argparse.Namespace) -> Any:
@@ -185,9 +183,10 @@ def build_sweep(args: argparse.Namespace) -> Any:
         ) + ["gpu"]
         presets = presets or ([] if args.sweep else list(QUICK_CPU_PRESETS))
     backends = backends or ["cpu", "gpu"]
+    known = list(BACKENDS) + list(ALIASES)
     for b in backends:
-        if b not in BACKENDS:
-            raise UsageError(f"unknown backend {b!r}; known backends: {', '.join(BACKENDS)}")
+        if b not in known:
+            raise UsageError(f"unknown backend {b!r}; known backends: {', '.join(known)}")
     for p in presets:
         if p not in PRESETS:
             raise UsageError(f"unknown preset {p!r}; known presets: {', '.join(PRESETS)}")

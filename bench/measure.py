@@ -18,6 +18,7 @@ from bench.model import ModelConfig, init_params
 from bench.timing import Measurement, time_fn
 
 PROFILE_RUNS = 3  # profile_step calls after one warm-up; each op's median is kept
+SLOW_STEP_S = 1.0  # above this a step is profiled once after the warm-up, not PROFILE_RUNS times
 
 # Odd sizes on purpose: no dimension is a multiple of a 4/8/16 tile, nothing is square.
 PARITY_CONFIGS = (
@@ -49,14 +50,16 @@ def prepare_step(
     return b, tokens, targets
 
 
-def profile_split(b: Backend, tokens: np.ndarray, targets: np.ndarray) -> dict[str, float] | None:
-    """Per-op seconds of one step, the median of ``PROFILE_RUNS`` after a warm-up; None if the
-    backend cannot profile."""
+def profile_split(
+    b: Backend, tokens: np.ndarray, targets: np.ndarray, runs: int = PROFILE_RUNS
+) -> dict[str, float] | None:
+    """Per-op seconds of one step, the median of ``runs`` profiled steps after a warm-up; None
+    if the backend cannot profile."""
     if b.profile_step(tokens, targets) is None:
         return None
-    runs = [b.profile_step(tokens, targets) or {} for _ in range(PROFILE_RUNS)]
-    ops = sorted({k for r in runs for k in r})
-    return {op: float(np.median([r.get(op, 0.0) for r in runs])) for op in ops}
+    profiles = [b.profile_step(tokens, targets) or {} for _ in range(runs)]
+    ops = sorted({k for r in profiles for k in r})
+    return {op: float(np.median([r.get(op, 0.0) for r in profiles])) for op in ops}
 
 
 def measure_step(
@@ -82,7 +85,7 @@ def measure_step(
         m = time_fn(lambda: b.train_step(tokens, targets), budget_s, seed=seed)
         m.extra["describe"] = _safe_describe(b)
         if profile and not second:
-            m.with_split(profile_split(b, tokens, targets))
+            m.with_split(profile_split(b, tokens, targets, _runs(m)))
     finally:
         b.close()
     if second:
@@ -94,7 +97,7 @@ def measure_step(
             m.extra["profile_error"] = str(e)
         else:
             try:
-                m.with_split(profile_split(p, tokens, targets))
+                m.with_split(profile_split(p, tokens, targets, _runs(m)))
             finally:
                 p.close()
     return m
@@ -132,6 +135,10 @@ def check_parity(backend: str, options: dict[str, Any] | None = None) -> tuple[b
         return True, f"ok at {config.label()} (worst grad rel err {worst:.1g})"
     assert last is not None
     raise last
+
+
+def _runs(m: Measurement) -> int:
+    return 1 if m.median_s > SLOW_STEP_S else PROFILE_RUNS
 
 
 def _opts(backend: str) -> list[str]:

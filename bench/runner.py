@@ -18,7 +18,7 @@ from backends.base import BackendError
 from bench.measure import check_parity, measure_step
 from bench.model import ConfigError, get_preset
 from bench.results import RunStore, make_row
-from bench.sweep import SOFTWARE_MAX_PRESET, Point, Sweep, expand
+from bench.sweep import ALIASES, SOFTWARE_MAX_PRESET, Point, Sweep, expand
 
 
 def accepted_options(
@@ -29,7 +29,7 @@ def accepted_options(
     out: dict[str, list[str]] = {}
     for b in backends:
         try:
-            out[b] = backend_options(b)
+            out[b] = backend_options(ALIASES.get(b, (b,))[0])
         except Exception as e:  # ImportError inside, a half-written module, ...
             out[b] = []
             if unavailable is not None:
@@ -104,7 +104,8 @@ def run_sweep(
             status = f"skipped: software adapter ({adapter}) above {SOFTWARE_MAX_PRESET}"
         if status == "ok":
             try:
-                m = measure(point.backend, point.config, point.options(), budget_s)
+                name, options = point.target()
+                m = measure(name, point.config, options, budget_s)
                 describe = m.extra.get("describe", describe)
             except (BackendError, ConfigError) as e:
                 status = f"skipped: {_line(e)}"
@@ -129,7 +130,7 @@ def _check_series(point: Point, parity: Callable[..., tuple[bool, str]]) -> tupl
     if point.backend == "reference":
         return "ok", {}
     try:
-        ok, msg = parity(point.backend, point.options())
+        ok, msg = parity(*point.target())
     except (BackendError, ConfigError) as e:
         return f"skipped: {_line(e)}", {}
     except Exception as e:
@@ -144,7 +145,8 @@ def _describe_of(point: Point) -> dict[str, Any]:
     from bench.measure import _safe_describe, prepare_step
 
     try:
-        b, _, _ = prepare_step(point.backend, get_preset("micro"), point.options())
+        name, options = point.target()
+        b, _, _ = prepare_step(name, get_preset("micro"), options)
     except Exception:
         return {}
     try:

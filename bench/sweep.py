@@ -18,6 +18,12 @@ from typing import Any
 
 from bench.model import ConfigError, ModelConfig, get_preset
 
+# Backend names a sweep accepts besides the registered ones: a registered backend with options.
+ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "torch-cuda": ("torch", {"device": "cuda"}),
+    "torch-cuda-graph": ("torch", {"device": "cuda", "graph": True}),
+}
+
 MODEL_AXES = ("d_model", "n_layer", "n_head", "seq_len", "batch")
 AXES = MODEL_AXES + ("threads",)
 BASE = {"d_model": 128, "n_layer": 4, "seq_len": 128, "batch": 8}  # the small..xl family
@@ -152,7 +158,13 @@ class Point:
     attention: str = ""
     threads: int | None = None
 
+    def target(self) -> tuple[str, dict[str, Any]]:
+        """The registered backend name and every option to create it with."""
+        name, fixed = ALIASES.get(self.backend, (self.backend, {}))
+        return name, {**fixed, **self.options()}
+
     def options(self) -> dict[str, Any]:
+        """The swept options (variants, threads); an alias's own options are in ``target``."""
         o: dict[str, Any] = {}
         if self.matmul:
             o["matmul"] = self.matmul
@@ -188,7 +200,7 @@ def expand(sweep: Sweep, accepts: dict[str, list[str]]) -> list[Point]:
     list is crossed only with backends that take that option (the CPU has no matmul variants)."""
     points: list[Point] = []
     for backend in sweep.backends:
-        opts = accepts.get(backend, [])
+        opts = accepts.get(backend, accepts.get(ALIASES.get(backend, (backend,))[0], []))
         mms = sweep.matmul if "matmul" in opts and sweep.matmul else [""]
         atts = sweep.attention if "attention" in opts and sweep.attention else [""]
         ths = sweep.thread_values() if "threads" in opts else [None]

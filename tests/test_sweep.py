@@ -138,3 +138,10 @@ def test_point_key_matches_row_key(tmp_path):
     from bench.results import make_row, row_key
     p = Point("gpu", "", ModelConfig(64, 4, 2, 128, 8), matmul="tiled16", threads=None)
     assert row_key({k: str(v) for k, v in make_row("r", p, None, "skipped: x").items()}) == p.key()
+
+
+def test_alias_backends_resolve_to_registered_ones_with_options():
+    sweep = Sweep(["torch-cuda-graph"], presets=["micro"], threads=[2])
+    (p,) = expand(sweep, {"torch-cuda-graph": ["device", "graph", "threads"]})
+    assert p.backend == "torch-cuda-graph"
+    assert p.target() == ("torch", {"device": "cuda", "graph": True, "threads": 2})
