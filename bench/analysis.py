@@ -1,7 +1,10 @@
 """From result rows to what reports and plots show: series, fits, speedups, d_model curves.
 
-A *series* is one backend with one variant (``gpu[matmul=tiled16]``, ``cpu[threads=2]``). The
-baseline of speedups is the first CPU series (else the first series). A *d_model curve* is a set
+A *series* is one backend with one variant (``gpu[matmul=tiled16]``, ``cpu[threads=2]``).
+Speedups are taken, from points of the same run at the same config, for three kinds of pair:
+every other backend's series vs the first CPU series (else the first series); each further
+variant of a backend vs that backend's first series; each GPU series vs the first torch peer
+series (``torch``, ``torch-cuda``...). A *d_model curve* is a set
 of points that differ in d_model only (same n_layer, seq_len, batch and head_dim): presets such
 as micro/tiny/huge that change several dimensions at once never share a curve with others.
 """
@@ -101,41 +104,56 @@ class Run:
                 continue
         return out
 
-    def speedups(self) -> list[SpeedupPoint]:
-        """Every non-baseline series vs the baseline at each config both measured."""
+    def pairs(self) -> list[tuple[str, str]]:
+        """(candidate, baseline) series pairs, in the order described in the module doc."""
+        names = self.series_names()
         base = self.baseline()
-        if base is None:
-            return []
-        base_rows = {config_key(r): r for r in self.by_series().get(base, [])}
+        out: list[tuple[str, str]] = []
+        first_of: dict[str, str] = {}
+        for s in names:
+            first_of.setdefault(_backend(s), s)
+        for s in names:
+            if base is not None and _backend(s) != _backend(base):
+                out.append((s, base))
+            if s != first_of[_backend(s)]:
+                out.append((s, first_of[_backend(s)]))
+        peer = next((s for s in names if _backend(s).startswith("torch")), None)
+        if peer is not None and peer != base:
+            out += [(s, peer) for s in names if _backend(s) == "gpu"]
+        return list(dict.fromkeys(out))
+
+    def speedups(self) -> list[SpeedupPoint]:
+        """Every pair of ``pairs()`` at each config both series measured."""
+        by = self.by_series()
         out = []
-        for s, rows in self.by_series().items():
-            if s == base:
-                continue
-            for r in rows:
+        for cand, base in self.pairs():
+            base_rows = {config_key(r): r for r in by.get(base, [])}
+            for r in by.get(cand, []):
                 b = base_rows.get(config_key(r))
                 if b is not None:
-                    out.append(SpeedupPoint(s, base, r, speedup(self.raw(b), self.raw(r))))
+                    out.append(SpeedupPoint(cand, base, r, speedup(self.raw(b), self.raw(r))))
         return out
 
-    def d_model_curves(self) -> dict[tuple[str, tuple[int, ...]], list[SpeedupPoint]]:
-        """Speedup points grouped into d_model curves (2+ distinct d_model, one family)."""
-        groups: dict[tuple[str, tuple[int, ...]], list[SpeedupPoint]] = defaultdict(list)
+    def d_model_curves(self) -> dict[tuple[str, str, tuple[int, ...]], list[SpeedupPoint]]:
+        """Speedup points grouped into d_model curves (2+ distinct d_model, one family), keyed
+        by (candidate, baseline, family)."""
+        groups: dict[tuple[str, str, tuple[int, ...]], list[SpeedupPoint]] = defaultdict(list)
         for sp in self.speedups():
-            groups[(sp.candidate, family(sp.row))].append(sp)
+            groups[(sp.candidate, sp.baseline, family(sp.row))].append(sp)
         return {
             k: sorted(v, key=lambda sp: sp.row["d_model"])
             for k, v in groups.items()
             if len({sp.row["d_model"] for sp in v}) >= 2
         }
 
-    def crossovers(self) -> dict[tuple[str, tuple[int, ...]], str]:
+    def crossovers(self) -> dict[tuple[str, str, tuple[int, ...]], str]:
         out = {}
         for key, pts in self.d_model_curves().items():
             xs = [sp.row["d_model"] for sp in pts]
             out[key] = verdict([sp.ratio.value for sp in pts], xs)
         return out
 
-    def crossover_d_model(self, key: tuple[str, tuple[int, ...]]) -> float | None:
+    def crossover_d_model(self, key: tuple[str, str, tuple[int, ...]]) -> float | None:
         pts = self.d_model_curves()[key]
         return crossover([sp.row["d_model"] for sp in pts], [sp.ratio.value for sp in pts])
 
@@ -168,6 +186,10 @@ class Run:
             return f"agree (measured {m * 1e3:.3g} ms)"
         side = "higher" if m > fit.a else "lower"
         return f"disagree: measured {m * 1e3:.3g} ms is {side}"
+
+
+def _backend(s: str) -> str:
+    return s.split("[")[0]
 
 
 def fmt_ms(v: float | None) -> str:

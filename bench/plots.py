@@ -1,6 +1,6 @@
 """Plots of one run (matplotlib, Agg backend, PNG and SVG), every title naming the device.
 
-* ``speedup_vs_d_model``: each series vs the baseline along d_model curves, CI band, crossover.
+* ``speedup_vs_d_model``: each speedup pair along d_model curves, CI band, crossover marked.
 * ``speedup_by_point``: the same ratios per point (presets that are not on a d_model curve).
 * ``overhead_vs_math``: stacked measured overhead and math time per series and point.
 * ``step_time``: median step time vs step FLOPs per series/variant, CI error bars (variants).
@@ -53,14 +53,14 @@ def plot_speedup_curves(run: Run, out: Path) -> list[Path]:
         return []
     fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.5))
     shown = set()
-    for (cand, fam), pts in curves.items():
+    for (cand, base, fam), pts in curves.items():
         xs = [sp.row["d_model"] for sp in pts]
         L, T, B, hd = fam
         line = ax.plot(xs, [sp.ratio.value for sp in pts], marker="o",
-                       label=f"{_label(run, cand)} (L{L} T{T} B{B} hd{hd})")[0]
+                       label=f"{_label(run, cand)} vs {base} (L{L} T{T} B{B} hd{hd})")[0]
         ax.fill_between(xs, [sp.ratio.ci_low for sp in pts], [sp.ratio.ci_high for sp in pts],
                         color=line.get_color(), alpha=0.2)
-        c = run.crossover_d_model((cand, fam))
+        c = run.crossover_d_model((cand, base, fam))
         if c is not None:
             ax.axvline(c, color=line.get_color(), ls=":")
             ax.annotate(f"crossover d={c:.0f}", (c, 1.0), xytext=(5, 10),
@@ -68,9 +68,9 @@ def plot_speedup_curves(run: Run, out: Path) -> list[Path]:
         shown.add(cand)
     ax.axhline(1.0, color="gray", lw=1)
     ax.set_xlabel("d_model")
-    ax.set_ylabel(f"speedup vs {run.baseline()} (x)")
+    ax.set_ylabel("speedup (x, >1: the series is faster than its baseline)")
     ax.legend(fontsize=7)
-    _title(ax, run, f"Speedup vs {run.baseline()} along d_model (95% CI)", shown)
+    _title(ax, run, "Speedup along d_model (95% CI; dotted: crossover)", shown)
     return _save(fig, out, "speedup_vs_d_model")
 
 
@@ -79,7 +79,7 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
     if not sps:
         return []
     fig, ax = plt.subplots(layout="constrained", figsize=(max(6, 0.6 * len(sps) + 2), 4.5))
-    labels = [f"{sp.candidate}\n{point_label(sp.row)}" for sp in sps]
+    labels = [f"{sp.candidate} vs {sp.baseline}\n{point_label(sp.row)}" for sp in sps]
     vals = [sp.ratio.value for sp in sps]
     err = [[v - sp.ratio.ci_low for v, sp in zip(vals, sps, strict=True)],
            [sp.ratio.ci_high - v for v, sp in zip(vals, sps, strict=True)]]
@@ -88,11 +88,11 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
     ax.bar(range(len(sps)), vals, yerr=err, color=colors, capsize=3)
     ax.axhline(1.0, color="black", lw=1)
     ax.set_xticks(range(len(sps)), labels, fontsize=7, rotation=45, ha="right")
-    ax.set_ylabel(f"speedup vs {run.baseline()} (x)")
+    ax.set_ylabel("speedup (x)")
     if soft & {sp.candidate for sp in sps}:
         ax.bar([], [], color="tab:gray", label=f"gray: {SOFT}")
         ax.legend(fontsize=7)
-    _title(ax, run, f"Speedup vs {run.baseline()} per point (95% CI)", {sp.candidate for sp in sps})
+    _title(ax, run, "Speedup per point (95% CI)", {sp.candidate for sp in sps})
     return _save(fig, out, "speedup_by_point")
 
 

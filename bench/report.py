@@ -57,21 +57,23 @@ def report(run: Run) -> str:
         lines.append("(needs two or more timed points with different FLOP counts per series)")
 
     sps = run.speedups()
-    lines += ["", f"## Speedups vs {run.baseline() or '-'} (same run)", ""]
+    lines += ["", "## Speedups (both sides measured in this run)", ""]
     if sps:
-        lines += ["| series | point | d_model | speedup | 95% CI |", "|---|---|---:|---:|---:|"]
+        lines += ["| series | vs | point | d_model | speedup | 95% CI |",
+                  "|---|---|---|---:|---:|---:|"]
         for sp in sps:
             tag = " (software)" if sp.candidate in soft else ""
             lines.append(
-                f"| {sp.candidate}{tag} | {point_label(sp.row)} | {sp.row['d_model']} "
+                f"| {sp.candidate}{tag} | {sp.baseline} | {point_label(sp.row)} "
+                f"| {sp.row['d_model']} "
                 f"| {sp.ratio.value:.3g}x | {sp.ratio.ci_low:.3g}-{sp.ratio.ci_high:.3g} |"
             )
         cross = run.crossovers()
         lines += ["", "## Crossover along d_model curves", ""]
         if cross:
-            for (cand, fam), text in cross.items():
+            for (cand, base, fam), text in cross.items():
                 L, T, B, hd = fam
-                lines.append(f"- {cand} vs {run.baseline()} (n_layer {L}, seq_len {T}, batch {B}, "
+                lines.append(f"- {cand} vs {base} (n_layer {L}, seq_len {T}, batch {B}, "
                              f"head_dim {hd}): {text}")
         else:
             lines.append("(no d_model curve: needs 2+ points that differ only in d_model)")

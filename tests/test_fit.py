@@ -49,3 +49,45 @@ def test_crossover_interpolates_and_sorts():
     assert verdict([1.2, 1.5], [64, 128]) == "faster at every point"
     assert verdict([0.2, 0.5], [64, 128]) == "slower at every point"
     assert verdict([0.5, 1.5], [64, 128]) == "crossover at 96"
+
+
+def _write_run(path, series_medians):
+    """A results CSV of ok rows {(backend, matmul): {d_model: median_s}}, L4 T128 B8 family."""
+    import csv
+
+    from bench.model import ModelConfig, step_flops
+    from bench.results import COLUMNS
+
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, COLUMNS)
+        w.writeheader()
+        for (backend, mm), meds in series_medians.items():
+            for d, med in meds.items():
+                cfg = ModelConfig(d, 4, d // 32, 128, 8)
+                w.writerow({c: "" for c in COLUMNS} | {
+                    "run_id": "syn", "backend": backend, "matmul": mm, "d_model": d,
+                    "n_layer": 4, "n_head": d // 32, "seq_len": 128, "batch": 8,
+                    "step_flops": step_flops(cfg), "samples": 1, "median_s": med,
+                    "ci_low_s": med, "ci_high_s": med, "status": "ok", "noisy": "false"})
+
+
+def test_run_level_speedups_crossover_and_fit(tmp_path):
+    from bench.analysis import Run
+    from bench.report import report
+
+    p = tmp_path / "syn.csv"
+    _write_run(p, {
+        ("cpu", ""): {96: 0.010, 128: 0.020, 192: 0.040, 256: 0.080},
+        ("gpu", "a"): {96: 0.020, 128: 0.020, 192: 0.020, 256: 0.020},  # wins from 128 on
+        ("gpu", "b"): {96: 0.010, 128: 0.010, 192: 0.010, 256: 0.010},  # 2x variant a
+    })
+    run = Run.load(p)
+    assert ("gpu[matmul=a]", "cpu") in run.pairs()
+    assert ("gpu[matmul=b]", "gpu[matmul=a]") in run.pairs()  # variant vs first variant
+    key = ("gpu[matmul=a]", "cpu", (4, 128, 8, 32))
+    assert run.crossover_d_model(key) == pytest.approx(128.0)
+    variant = [sp for sp in run.speedups() if sp.baseline == "gpu[matmul=a]"]
+    assert [sp.ratio.value for sp in variant] == pytest.approx([2.0] * 4)
+    text = report(run)
+    assert "crossover at 128" in text and "| gpu[matmul=b] | gpu[matmul=a] |" in text
+    assert run.fits()["gpu[matmul=a]"].a == pytest.approx(0.020, rel=1e-6)
