@@ -115,6 +115,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
     for b in env["blas"]:
         print(f"BLAS: {b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} threads)")
     print(f"numpy {env['numpy']}, wgpu {env['wgpu'] or '-'}, torch {env['torch'] or '-'}")
+    from backends import backend_class
+
+    for name in BACKENDS:
+        try:
+            backend_class(name)
+            state = "importable"
+        except Exception as e:
+            state = f"unavailable ({_line(e)[:120]})"
+        print(f"backend {name}: {state}")
     if not ads:
         print("GPU adapters: none (wgpu missing or no driver)")
     for a in ads:
