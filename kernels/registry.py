@@ -68,6 +68,10 @@ class MatmulVariant:
     forms: dict[str, tuple[str, dict[str, int]]]
     tile: tuple[int, int]  # (rows of C, columns of C) per workgroup
     notes: str = ""
+    # Shape rule: (form, M, N, K) -> whether this variant runs that call; where it does not, the
+    # step uses ``fallback`` for that call and records it (describe()["matmul_fallbacks"]).
+    accepts: Callable[[str, int, int, int], bool] = lambda form, M, N, K: True
+    fallback: str | None = None
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,8 @@ def test_adapter_env_var(monkeypatch):
 @pytest.mark.parametrize("changes, limit", [
     (dict(d_model=1028, n_head=2), "head_dim"),
     (dict(seq_len=2048), "seq_len"),
-    (dict(d_model=256, n_head=1, seq_len=1024, batch=64, n_layer=1), "max-storage-buffer"),
+    # probs [B,H,T,T] of 4.6 GB: over every device's binding limit (a u32 byte count)
+    (dict(d_model=16, n_head=1, seq_len=1024, batch=1100), "max-storage-buffer"),
 ])
 def test_oversized_config_is_refused(changes, limit):
     config = MICRO.replace(**changes)
@@ -167,3 +168,26 @@ def test_bad_batch_is_refused():
     tokens, targets = batch(MICRO)
     with pytest.raises(BackendError):
         gpu.train_step(tokens[:, :-1], targets)
+
+
+def test_matmul_shape_rule_falls_back_and_records(monkeypatch):
+    """A variant whose shape rule refuses a call gets its fallback for that call, recorded."""
+    from kernels import registry
+
+    base = registry.MATMULS["tiled16"]
+    picky = registry.MatmulVariant("picky", forms=base.forms, tile=base.tile,
+                                   accepts=lambda form, M, N, K: K % 4 == 0, fallback="tiled16")
+    monkeypatch.setitem(registry.MATMULS, "picky", picky)
+    gpu = get_backend("gpu", MICRO, matmul="picky")
+    fallbacks = gpu.describe()["matmul_fallbacks"]
+    assert fallbacks == []  # micro: every K is a multiple of 4
+    odd = MICRO.replace(batch=3, seq_len=7)  # K = B*T = 21 in the weight-gradient matmuls
+    gpu = get_backend("gpu", odd, matmul="picky")
+    assert any("picky->tiled16 tn" in f for f in gpu.describe()["matmul_fallbacks"])
+    ref = get_backend("reference", odd)
+    params = init_params(odd, 1)
+    gpu.load_params(params)
+    ref.load_params(params)
+    tokens, targets = batch(odd)
+    assert gpu.loss_and_grads(tokens, targets)[0] == pytest.approx(
+        ref.loss_and_grads(tokens, targets)[0], rel=1e-5)

@@ -123,9 +123,12 @@ class GpuBackend(Backend):
         params = check_params(self.config, params)
         sg, q = self.step_graph, self.dev.device.queue
         q.write_buffer(sg.params.buffer, 0, sg.layout.pack(params))
-        zeros = np.zeros(sg.layout.total, np.float32)
+        # Gradients and moments start at zero (and the padding between tensors stays zero). The
+        # step never zeroes gradients again: each is stored by the one kernel that makes it.
+        enc = self.dev.device.create_command_encoder(label="load_params")
         for v in (sg.grads, sg.m, sg.v):
-            q.write_buffer(v.buffer, 0, zeros)
+            enc.clear_buffer(v.buffer)
+        q.submit([enc.finish()])
         self.step = 0
 
     def get_params(self) -> dict[str, np.ndarray]:
@@ -205,6 +208,7 @@ class GpuBackend(Backend):
             "attention": self.attention.name,
             "kernel_variants": {"matmul": self.matmul.name, "attention": self.attention.name},
             "known_variants": registry.variants(),
+            "matmul_fallbacks": list(sg.fallbacks),
             "dispatches_per_step": len(sg.graph.dispatches),
             "command_buffers_per_step": 1,
             "timestamps": ts,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backends.base import BackendError
 from backends.gpu.buffers import ALIGN, BufferPool, FlatLayout, View, aligned
 from backends.gpu.graph import Dispatch, Graph
 from backends.gpu.pipelines import Pipelines
@@ -144,6 +145,7 @@ class StepGraph:
             for name, size in activation_sizes(config, attention).items()
         }
         self.graph = Graph(pipelines, dummies, f"step.{config.label()}")
+        self.fallbacks: list[str] = []  # matmul calls a variant's shape rule sent elsewhere
         self._build()
         self.graph.finalize()
 
@@ -171,7 +173,14 @@ class StepGraph:
         r: View | None = None,
         aux: View | None = None,
     ) -> None:
-        kernel, consts = self.matmul_variant.forms[form]
+        variant = self.matmul_variant
+        while not variant.accepts(form, M, N, K):
+            if variant.fallback is None:
+                raise BackendError(f"matmul {variant.name} cannot run {form} {M}x{N}x{K} and "
+                                   "has no fallback")
+            self.fallbacks.append(f"{variant.name}->{variant.fallback} {form} {M}x{N}x{K}")
+            variant = registry.matmul_variant(variant.fallback)
+        kernel, consts = variant.forms[form]
         views = {"a": a, "b": b, "c": c}
         if r is not None:
             views["r"] = r
