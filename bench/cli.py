@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from backends import BACKENDS
 from backends.base import BackendError
+from bench.asv_tools import AsvError, asv_curves, asv_machine
 from bench.model import PRESETS, ConfigError
 from bench.sweep import ALIASES
 
@@ -42,7 +43,8 @@ def _csv_list(text: str | None) -> list[str]:
 def build_parser() -> Parser:
     p = Parser(prog="python -m bench", description="Performance curves of the tiny-GPT backends.")
     sub = p.add_subparsers(
-        dest="command", metavar="{devices,sweep,plot,report}", parser_class=Parser
+        dest="command", metavar="{devices,sweep,plot,report,asv-machine,asv-curves}",
+        parser_class=Parser
     )
     sub.required = True
 
@@ -82,6 +84,12 @@ def build_parser() -> Parser:
 
     r = sub.add_parser("report", help="print a markdown report of a run")
     r.add_argument("run", metavar="RUN.csv")
+
+    sub.add_parser("asv-machine", help="register this host + GPU adapter as an asv machine "
+                   "(asv's machine.json has no GPU field) and print its name")
+    ac = sub.add_parser("asv-curves", help="draw step time and speedup vs d_model from asv results")
+    ac.add_argument("results", nargs="?", default="results/asv", help="asv results_dir")
+    ac.add_argument("--out", help="directory for the plots (default: results/asv-curves)")
     return p
 
 
@@ -89,8 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"devices": cmd_devices, "sweep": cmd_sweep, "plot": cmd_plot,
-                "report": cmd_report}[args.command](args)
-    except (UsageError, ConfigError, BackendError) as e:
+                "report": cmd_report, "asv-machine": cmd_asv_machine,
+                "asv-curves": cmd_asv_curves}[args.command](args)
+    except (UsageError, ConfigError, BackendError, AsvError) as e:
         print(f"python -m bench {args.command}: error: {_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -328,4 +337,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report import report
 
     print(report(_load(args.run)))
+    return 0
+
+
+def cmd_asv_machine(args: argparse.Namespace) -> int:
+    name, info = asv_machine()
+    print(name)
+    print(f"registered asv machine {name!r} ({info['cpu']}); run: asv run --machine {name}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_asv_curves(args: argparse.Namespace) -> int:
+    for path in asv_curves(args.results, args.out):
+        print(path)
     return 0

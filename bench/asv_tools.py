@@ -1,0 +1,151 @@
+"""asv glue: a machine name that includes the GPU, and curves drawn from asv's results.
+
+asv's ``machine.json`` has no GPU field, so two GPUs in one host would merge under one machine.
+``asv_machine`` registers a name that includes the adapter and writes the adapter into the
+machine's ``cpu`` description, which asv copies into every result file.
+
+asv's web UI plots one benchmark against commits; ``asv_curves`` instead reads the newest result
+of each machine and draws what this project is about: step time and GPU-vs-CPU speedup against
+d_model, one line per backend/variant series.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.environment import adapters, cpu_model, device_title, machine_name
+from bench.model import D_MODEL_CURVE_PRESETS, get_preset
+
+
+class AsvError(ValueError):
+    """A user-facing problem with asv results (missing folder, no usable results)."""
+
+
+def pick_adapter() -> dict[str, Any] | None:
+    """The adapter the GPU backend would use: a hardware one if any, else a software one."""
+    found = adapters()
+    hardware = [a for a in found if not a.get("software")]
+    return (hardware or found or [None])[0]
+
+
+def asv_machine(dry_run: bool = False) -> tuple[str, dict[str, str]]:
+    """Register this host + adapter in asv's machine file; returns (machine name, its fields).
+
+    Written through asv's own ``MachineCollection`` rather than ``asv machine --yes``, which fails
+    when the chosen name equals the host name (asv 0.6.6).
+    """
+    from asv.machine import Machine, MachineCollection
+
+    a = pick_adapter() or {}
+    adapter = a.get("adapter") or ""
+    software = bool(a.get("software"))
+    name = machine_name(adapter, software)
+    kind = f"{a.get('adapter_type', '?')}, {a.get('backend', '?')}"
+    gpu = f"{adapter} ({kind})" if adapter else "none"
+    if software:
+        gpu += " software adapter - not a GPU"
+    info = {**Machine.get_defaults(), "machine": name, "cpu": f"{cpu_model()} | GPU: {gpu}"}
+    if not dry_run:
+        MachineCollection.save(name, info)
+    return name, info
+
+
+def _newest_results(machine_dir: Path) -> list[dict[str, Any]]:
+    """The result files of a machine's newest commit (one per environment)."""
+    files = [p for p in machine_dir.glob("*.json") if p.name != "machine.json"]
+    if not files:
+        return []
+    data = [json.loads(p.read_text()) for p in files]
+    newest = max(d.get("date") or 0 for d in data)
+    return [d for d in data if (d.get("date") or 0) == newest]
+
+
+def result_table(result: dict[str, Any], benchmark: str) -> dict[tuple[str, ...], float]:
+    """{param tuple: value} for one benchmark of an asv result file (None results dropped)."""
+    import itertools
+
+    columns = result["result_columns"]
+    row = result["results"].get(benchmark)
+    if row is None:
+        return {}
+    entry = dict(zip(columns, row, strict=False))
+    values = entry.get("result") or []
+    params = entry.get("params") or []
+    combos = list(itertools.product(*params)) if params else [()]
+    out = {}
+    for combo, v in zip(combos, values, strict=False):
+        if v is not None and v == v:  # skip failed/skipped (None) and NaN
+            out[tuple(str(p).strip("'") for p in combo)] = float(v)
+    return out
+
+
+def asv_curves(results_dir: str | Path = "results/asv", out: str | Path | None = None) -> list:
+    """Plot step time and speedup vs d_model per machine from asv results; returns the files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise AsvError(f"no asv results folder {root} (run `asv run` first)")
+    out_dir = Path(out) if out else root.parent / "asv-curves"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for machine_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for result in _newest_results(machine_dir):
+            written += _plot_machine(plt, result, machine_dir.name, out_dir)
+    if not written:
+        raise AsvError(f"no TrainStep.time_step results under {root}")
+    return written
+
+
+def _plot_machine(plt: Any, result: dict[str, Any], machine: str, out_dir: Path) -> list[Path]:
+    times = result_table(result, "train_step.TrainStep.time_step")
+    if not times:
+        return []
+    cpu_desc = result.get("params", {}).get("cpu", "")
+    cpu, _, gpu = cpu_desc.partition(" | GPU: ")
+    software = "software adapter" in gpu
+    title_dev = device_title(cpu, gpu.replace(" software adapter - not a GPU", ""), software)
+    curve = [p for p in D_MODEL_CURVE_PRESETS if any(k[0] == p for k in times)]
+    if not curve:  # only presets that change several dimensions: no d_model curve to draw
+        curve = sorted({k[0] for k in times}, key=lambda p: get_preset(p).d_model)
+        x_label = "preset (several dimensions change: not a d_model curve)"
+        xs_of = {p: i for i, p in enumerate(curve)}
+    else:
+        x_label = "d_model (n_layer 4, seq_len 128, batch 8, head_dim 32)"
+        xs_of = {p: get_preset(p).d_model for p in curve}
+    series = sorted({k[1] for k in times})
+    files: list[Path] = []
+    fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(13, 5))
+    base = "cpu/naive"
+    for s in series:
+        pts = [(xs_of[p], times[(p, s)]) for p in curve if (p, s) in times]
+        if not pts:
+            continue
+        label = s + (" (software adapter - not a GPU)" if software and s.startswith("gpu") else "")
+        ax_t.plot(*zip(*pts, strict=True), marker="o", label=label)
+        ratio = [(xs_of[p], times[(p, base)] / times[(p, s)]) for p in curve
+                 if (p, s) in times and (p, base) in times]  # fmt: skip
+        if ratio and s != base:
+            ax_s.plot(*zip(*ratio, strict=True), marker="o", label=label)
+    ax_t.set(xlabel=x_label, ylabel="step time (s, asv median)", yscale="log",
+             title="Training step time")  # fmt: skip
+    ax_s.axhline(1.0, color="grey", lw=1, ls="--")
+    ax_s.set(xlabel=x_label, ylabel=f"speedup vs {base} (x)", yscale="log",
+             title=f"Speedup over {base}")  # fmt: skip
+    for ax in (ax_t, ax_s):
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(f"asv results, machine {machine}, commit {result.get('commit_hash', '?')[:8]}\n"
+                 f"{title_dev}", fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        path = out_dir / f"{machine}-train-step.{ext}"
+        fig.savefig(path, dpi=120)
+        files.append(path)
+    plt.close(fig)
+    return files

@@ -1,0 +1,18 @@
+"""asv: GPU vs CPU step-time ratio per preset, both measured in the same process."""
+
+from bench.model import get_preset
+from bench.suites import SPEEDUP_PRESETS, speedup_ratio
+
+
+class Speedup:
+    params = (SPEEDUP_PRESETS,)
+    param_names = ("preset",)
+    timeout = 300
+
+    def setup(self, preset):
+        self.config = get_preset(preset)
+
+    def track_gpu_vs_cpu(self, preset):
+        return speedup_ratio(self.config)
+
+    track_gpu_vs_cpu.unit = "x (CPU time / GPU time)"
