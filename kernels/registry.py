@@ -58,6 +58,8 @@ class Kernel:
     features: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()  # bindings a caller may leave unbound (a dummy is bound)
     workgroup_bytes: int = 0  # workgroup memory it declares (checked against the device limit)
+    # binding -> the binding whose view it shares (e.g. a vec4 view "a4" of the buffer bound as "a")
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,28 @@ def _attn(u: dict) -> tuple[int, int, int]:
 
 
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
+_MM_INCLUDES = ("common.wgsl", "matmul_common.wgsl")
+_MM8_INCLUDES = (*_MM_INCLUDES, "matmul_block8x8.wgsl")
+_MM8_BYTES = 2 * 2 * 8 * 33 * 16  # two buffers of op(A) and op(B) tiles, 8 x 33 vec4 each
+
+
+def _vec4_accepts(form: str, M: int, N: int, K: int) -> bool:
+    """matmul_vec4 reads every row of A and B along its contiguous axis as whole vec4s."""
+    contiguous = {"nn": (K, N), "nt": (K,), "tn": (M, N)}[form]
+    return all(n % 4 == 0 for n in contiguous)
+
+
+def _fa2_q(u: dict) -> tuple[int, int, int]:
+    return (ceil(u["T"] / 16), u["B"] * u["H"], 1)  # BQ = 16 query rows per workgroup
+
+
+def _fa2_kv(u: dict) -> tuple[int, int, int]:
+    return (ceil(u["T"] / 8), u["B"] * u["H"], 1)  # BKV = 8 key rows per workgroup
+
+
+_FA2_BWD = ("common.wgsl", "attn_fa2_common.wgsl", "attn_fa2_bwd_common.wgsl")
+# qs, dos [16][132] + ks, vs [8][129] + two [16][8] blocks + lse/delta [16] each (floats)
+_FA2_BYTES = 4 * (2 * 16 * 132 + 2 * 8 * 129 + 2 * 128 + 32) + 256
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -113,6 +137,15 @@ KERNELS: dict[str, Kernel] = {
         Kernel("matmul_tiled16", "matmul_tiled16.wgsl", _mm_grid(16, 16), "ref_matmul",
                includes=("common.wgsl", "matmul_common.wgsl"), constants=_MATMUL_CONSTANTS,
                optional=("r", "aux"), workgroup_bytes=2 * 16 * 16 * 4),
+        Kernel("matmul_blocked4x4", "matmul_blocked4x4.wgsl", _mm_grid(64, 64), "ref_matmul",
+               includes=_MM_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
+               workgroup_bytes=2 * 2 * 16 * 17 * 16),
+        Kernel("matmul_blocked8x8", "matmul_blocked8x8.wgsl", _mm_grid(128, 128), "ref_matmul",
+               includes=_MM8_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
+               workgroup_bytes=_MM8_BYTES),
+        Kernel("matmul_vec4", "matmul_vec4.wgsl", _mm_grid(128, 128), "ref_matmul",
+               includes=_MM8_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
+               workgroup_bytes=_MM8_BYTES, aliases={"a4": "a", "b4": "b"}),
         Kernel("layernorm_fwd", "layernorm_fwd.wgsl", _rows, "ref_layernorm_fwd",
                workgroup_bytes=256),
         Kernel("layernorm_bwd_dx", "layernorm_bwd_dx.wgsl", _rows, "ref_layernorm_bwd",
@@ -129,6 +162,15 @@ KERNELS: dict[str, Kernel] = {
         Kernel("attn_naive_bwd_q", "attn_naive_bwd_q.wgsl", _attn, "ref_attention_bwd",
                workgroup_bytes=4 * (1024 + 256 + 64)),
         Kernel("attn_naive_bwd_kv", "attn_naive_bwd_kv.wgsl", _attn, "ref_attention_bwd"),
+        Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_q, "ref_attention_fwd",
+               includes=("common.wgsl", "attn_fa2_common.wgsl"), workgroup_bytes=_FA2_BYTES),
+        Kernel("attn_fa2_bwd_pre", "attn_fa2_bwd_pre.wgsl",
+               lambda u: fold(ceil(u["B"] * u["H"] * u["T"] / 64)), "ref_attention_bwd",
+               includes=("common.wgsl", "attn_fa2_common.wgsl"), workgroup_bytes=_FA2_BYTES),
+        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_kv, "ref_attention_bwd",
+               includes=_FA2_BWD, workgroup_bytes=_FA2_BYTES),
+        Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_q, "ref_attention_bwd",
+               includes=_FA2_BWD, workgroup_bytes=_FA2_BYTES),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),
@@ -149,6 +191,41 @@ MATMULS: dict[str, MatmulVariant] = {
             tile=(16, 16),
             notes="baseline: 16x16 shared-memory tiles, one output per invocation, any shape",
         ),
+        MatmulVariant(
+            "blocked4x4",
+            forms={
+                "nn": ("matmul_blocked4x4", {}),
+                "nt": ("matmul_blocked4x4", {"TRANS_B": 1}),
+                "tn": ("matmul_blocked4x4", {"TRANS_A": 1}),
+            },
+            tile=(64, 64),
+            notes="64x64 tile, 256 invocations with 4x4 outputs in vec4 registers, k-tiles of 16 "
+            "double-buffered in workgroup memory, scalar global loads; any shape",
+        ),
+        MatmulVariant(
+            "blocked8x8",
+            forms={
+                "nn": ("matmul_blocked8x8", {}),
+                "nt": ("matmul_blocked8x8", {"TRANS_B": 1}),
+                "tn": ("matmul_blocked8x8", {"TRANS_A": 1}),
+            },
+            tile=(128, 128),
+            notes="128x128 tile, 256 invocations with 8x8 outputs in vec4 registers, k-tiles of 8 "
+            "double-buffered, scalar global loads prefetched a tile ahead; any shape",
+        ),
+        MatmulVariant(
+            "vec4",
+            forms={
+                "nn": ("matmul_vec4", {}),
+                "nt": ("matmul_vec4", {"TRANS_B": 1}),
+                "tn": ("matmul_vec4", {"TRANS_A": 1}),
+            },
+            tile=(128, 128),
+            notes="blocked8x8 with vec4<f32> global loads; needs the contiguous axis of A and B "
+            "a multiple of 4 (nn: K, N; nt: K; tn: M, N), else that call falls back to blocked8x8",
+            accepts=_vec4_accepts,
+            fallback="blocked8x8",
+        ),
     ]
 }
 
@@ -164,6 +241,18 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             max_seq_len=1024,  # MAX_T: one score row in workgroup memory
             max_head_dim=256,  # MAX_HD: one q / dO row in workgroup memory
             notes="scores materialised [B,H,T,T]; one workgroup per query row",
+        ),
+        AttentionVariant(
+            "fa2",
+            forward="attn_fa2_fwd",
+            backward=("attn_fa2_bwd_pre", "attn_fa2_bwd_kv", "attn_fa2_bwd_q"),
+            saved={"lse": "BHT"},
+            scratch={"delta": "BHT"},
+            max_seq_len=8 * MAX_GROUPS,  # grid x = ceil(T / 8) workgroups
+            max_head_dim=128,  # MAX_HD: a head_dim row is 16 slots over 8 invocations
+            notes="FlashAttention-2: online softmax over 8-key blocks in workgroup memory, one "
+            "log-sum-exp per query row; backward recomputes P per block (D = rowsum(dO*O), then "
+            "dK/dV over query blocks, dQ over key blocks); O(T) extra memory, no atomics",
         ),
     ]
 }

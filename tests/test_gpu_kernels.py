@@ -119,9 +119,9 @@ def test_registry_rows_are_consistent():
 def test_unknown_constant_and_variant_are_refused():
     with pytest.raises(registry.VariantError, match="TRANS_A"):
         registry.check_constants("matmul_tiled16", {"TRANSA": 1})
-    with pytest.raises(BackendError, match="known: tiled16"):
+    with pytest.raises(BackendError, match="known: .*tiled16"):
         get_backend("gpu", PRESETS["micro"], matmul="tiled99")
-    with pytest.raises(BackendError, match="known: naive"):
+    with pytest.raises(BackendError, match="known: .*naive"):
         get_backend("gpu", PRESETS["micro"], attention="flash9")
 
 

@@ -117,7 +117,7 @@ class Pipelines:
             )
         entries, read_bufs, rw_bufs = [], {}, {}
         for b in c.bindings:
-            v = views.get(b.name)
+            v = views.get(b.name, views.get(c.kernel.aliases.get(b.name, "")))
             if v is None:
                 if b.name not in c.kernel.optional:
                     raise BackendError(f"{label}: binding {b.name} of {c.kernel.name} not given")

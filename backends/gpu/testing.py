@@ -79,9 +79,11 @@ def run_matmul(
     {"c": [M,N]} (and "aux" for the gelu epilogue). ``c`` seeds the output (accumulate).
     """
     v = registry.matmul_variant(variant)
-    kernel, consts = v.forms[form]
     M, K = (a.shape[1], a.shape[0]) if form == "tn" else a.shape
     N = b.shape[0] if form == "nt" else b.shape[1]
+    while not v.accepts(form, M, N, K) and v.fallback is not None:  # as the step does
+        v = registry.matmul_variant(v.fallback)
+    kernel, consts = v.forms[form]
     inputs = {"a": a, "b": b}
     if r is not None:
         inputs["r"] = r

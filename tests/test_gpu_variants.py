@@ -1,0 +1,203 @@
+"""Kernel variants (issue 4) on the software adapter: every matmul variant x form, fa2 forward and
+backward, end-to-end parity for every matmul x attention pair, and fa2's O(T) memory.
+
+Outputs are NaN-poisoned before each dispatch (``run_kernel``), so an unwritten element fails.
+Shapes are small (lavapipe is ~1000x slower than a GPU) but cross the 64/128 tile edges, and the
+vec4 shapes are chosen so that its vectorised path (not its fallback) is what runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gpu_fixtures import requires_adapter
+
+from backends import BackendError, get_backend
+from backends import reference as R
+from bench.model import ModelConfig, init_params
+from kernels import registry
+
+pytestmark = requires_adapter
+
+RNG = np.random.default_rng(4321)
+VARIANTS = [v for v in sorted(registry.MATMULS) if v != "tiled16"]  # tiled16: test_gpu_kernels
+# (M, K, N): odd, single row/column, K = 1, and tiles overhanging 64 and 128 on every side.
+ODD_SHAPES = [(37, 23, 29), (1, 50, 17), (33, 1, 65), (150, 7, 131)]
+# Multiples of 4 on the contiguous axes, so vec4 runs its vector path in every form.
+VEC_SHAPES = [(132, 12, 68), (4, 4, 8), (140, 44, 136)]
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def operands(form, M, K, N):
+    a = rand(K, M) if form == "tn" else rand(M, K)
+    b = rand(N, K) if form == "nt" else rand(K, N)
+    return a, b
+
+
+def product(a, b, form):
+    A = a.T if form == "tn" else a
+    B = b.T if form == "nt" else b
+    return A.astype(np.float64) @ B.astype(np.float64)
+
+
+# ---------------------------------------------------------------- matmul
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("form", ["nn", "nt", "tn"])
+def test_matmul_variant_shapes(variant, form):
+    from backends.gpu import run_matmul
+
+    for M, K, N in ODD_SHAPES + VEC_SHAPES:
+        a, b = operands(form, M, K, N)
+        got = run_matmul(a, b, form, variant)["c"]
+        np.testing.assert_allclose(got, product(a, b, form), rtol=1e-4, atol=1e-4,
+                                   err_msg=f"{variant} {form} M,K,N={M},{K},{N}")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_matmul_variant_epilogues(variant):
+    """Each epilogue through each variant's own kernel (a vec4-friendly shape)."""
+    from backends.gpu import run_matmul
+
+    M, K, N = 132, 12, 68
+    for form, epilogue in [("nn", "add"), ("nn", "gelu"), ("nt", "gelu_bwd"),
+                           ("tn", "accumulate")]:
+        a, b = operands(form, M, K, N)
+        acc = product(a, b, form)
+        r = rand(M, N)
+        c = rand(M, N)
+        got = run_matmul(a, b, form, variant, epilogue, r=r, c=c if epilogue == "accumulate"
+                         else None)
+        want = {"add": acc + r, "gelu": R.gelu_fwd(acc)[0],
+                "gelu_bwd": R.gelu_bwd(acc, r.astype(np.float64)), "accumulate": c + acc}
+        np.testing.assert_allclose(got["c"], want[epilogue], rtol=1e-4, atol=1e-4,
+                                   err_msg=f"{variant} {form} {epilogue}")
+        if epilogue == "gelu":
+            np.testing.assert_allclose(got["aux"], acc, rtol=1e-4, atol=1e-4)
+
+
+def test_vec4_shape_rule():
+    v = registry.matmul_variant("vec4")
+    for M, K, N in VEC_SHAPES:
+        assert all(v.accepts(form, M, N, K) for form in ("nn", "nt", "tn"))
+    assert not v.accepts("nn", 8, 8, 6) and not v.accepts("nt", 8, 8, 6)
+    assert not v.accepts("tn", 6, 8, 8) and v.accepts("nt", 6, 7, 8)
+    assert v.fallback == "blocked8x8" and registry.matmul_variant(v.fallback).fallback is None
+
+
+# ---------------------------------------------------------------- fa2 kernels
+def run_attention(variant, B, T, H, hd):
+    """Forward then the backward kernels in order, like the step; returns out, dqkv, saved."""
+    from backends.gpu import run_kernel
+
+    av = registry.attention_variant(variant)
+    C = H * hd
+    qkv, dout = rand(B, T, 3 * C), rand(B, T, C)
+    vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1 / math.sqrt(hd)}
+    dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
+    size = {n: math.prod(dims[ch] for ch in e) for n, e in {**av.saved, **av.scratch}.items()}
+    fwd = run_kernel(av.forward, {"qkv": qkv},
+                     {"out": (B * T, C), **{n: (size[n],) for n in av.saved}}, vals)
+    state = {"qkv": qkv, "out": fwd["out"], "dout": dout, **{n: fwd[n] for n in av.saved}}
+    state.update({n: np.full(size[n], np.nan, np.float32) for n in av.scratch})
+    dqkv = np.full((B * T, 3 * C), np.nan, np.float32)
+    for k in av.backward:
+        names = {b.name for b in registry.bindings(registry.source(k))}
+        outs = {n: state[n] for n in names if n in av.scratch}
+        if "dqkv" in names:
+            outs["dqkv"] = dqkv
+        ins = {n: state[n] for n in names if n in state and n not in outs}
+        got = run_kernel(k, ins, outs, vals)
+        state.update({n: got[n] for n in av.scratch if n in got})
+        dqkv = got.get("dqkv", dqkv)
+    return qkv, dout, fwd, dqkv
+
+
+# T not a multiple of the 16-row / 8-key blocks, head_dim across the 32/64/96 slot groups.
+@pytest.mark.parametrize("B,T,H,hd", [(2, 13, 3, 5), (1, 37, 2, 16), (2, 33, 1, 33),
+                                      (1, 20, 2, 72), (1, 17, 1, 128), (1, 41, 2, 100)])
+def test_fa2_kernels(B, T, H, hd):
+    qkv, dout, fwd, dqkv = run_attention("fa2", B, T, H, hd)
+    out, cache = R.attention_fwd(qkv.astype(np.float64), H)
+    np.testing.assert_allclose(fwd["out"], out.reshape(B * T, -1), rtol=2e-5, atol=2e-5)
+    q, k = (qkv.astype(np.float64).reshape(B, T, 3, H, hd)[:, :, i].transpose(0, 2, 1, 3)
+            for i in (0, 1))
+    s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd) + np.triu(np.full((T, T), -np.inf), 1)
+    lse = np.log(np.exp(s - s.max(-1, keepdims=True)).sum(-1)) + s.max(-1)
+    np.testing.assert_allclose(fwd["lse"], lse.reshape(-1), rtol=1e-5, atol=1e-5)
+    want = R.attention_bwd(dout.astype(np.float64), cache).reshape(B * T, -1)
+    np.testing.assert_allclose(dqkv, want, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- the step
+AWKWARD = ModelConfig(d_model=36, n_layer=1, n_head=3, seq_len=19, batch=3)  # hd 12, N = 57
+ODD_D = ModelConfig(d_model=30, n_layer=1, n_head=3, seq_len=11, batch=2)  # K = 30: vec4 falls back
+
+
+@pytest.fixture(scope="module")
+def reference_grads():
+    out = {}
+    for cfg in (AWKWARD, ODD_D):
+        ref = get_backend("reference", cfg)
+        ref.load_params(init_params(cfg, 3))
+        rng = np.random.default_rng(1)
+        batch = tuple(rng.integers(0, cfg.vocab, (cfg.batch, cfg.seq_len)) for _ in range(2))
+        out[cfg] = (batch, *ref.loss_and_grads(*batch))
+    return out
+
+
+@pytest.mark.parametrize("attention", sorted(registry.ATTENTIONS))
+@pytest.mark.parametrize("matmul", sorted(registry.MATMULS))
+def test_step_parity_every_combination(matmul, attention, reference_grads):
+    cfg = ODD_D if (matmul, attention) == ("vec4", "fa2") else AWKWARD
+    batch, want_loss, want = reference_grads[cfg]
+    b = get_backend("gpu", cfg, matmul=matmul, attention=attention)
+    try:
+        b.load_params(init_params(cfg, 3))
+        loss, grads = b.loss_and_grads(*batch)
+        d = b.describe()
+    finally:
+        b.close()
+    assert d["matmul"] == matmul and d["attention"] == attention
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    for name, g in want.items():
+        err = np.abs(grads[name] - g).max() / (np.abs(g).max() + 1e-12)
+        assert err < 1e-4, f"{matmul}/{attention} {name}: relative error {err:.2e}"
+    if matmul == "vec4":
+        fell = d["matmul_fallbacks"]
+        assert bool(fell) == (cfg is ODD_D), fell
+        assert all(f.startswith("vec4->blocked8x8") for f in fell)
+    else:
+        assert d["matmul_fallbacks"] == []
+
+
+def _largest_buffer(config, attention):
+    b = get_backend("gpu", config, attention=attention)
+    try:
+        return max(buf.size // 4 for buf in b.pool.buffers.values())
+    finally:
+        b.close()
+
+
+def test_fa2_allocates_no_t_squared_buffer():
+    cfg = ModelConfig(d_model=32, n_layer=1, n_head=4, seq_len=96, batch=1)
+    bhtt = cfg.batch * cfg.n_head * cfg.seq_len**2
+    assert _largest_buffer(cfg, "naive") >= bhtt  # the check can see a T^2 buffer
+    assert _largest_buffer(cfg, "fa2") < bhtt
+
+
+def test_fa2_refuses_head_dim_over_128():
+    cfg = ModelConfig(d_model=258, n_layer=1, n_head=2, seq_len=8, batch=1)
+    with pytest.raises(BackendError, match=r"'fa2' supports head_dim <= 128.*head_dim 129"):
+        get_backend("gpu", cfg, attention="fa2")
+
+
+def test_unknown_variant_lists_the_new_ones():
+    with pytest.raises(BackendError, match="blocked4x4, blocked8x8, tiled16, vec4"):
+        get_backend("gpu", AWKWARD, matmul="blocked2x2")
+    with pytest.raises(BackendError, match="fa2, naive"):
+        get_backend("gpu", AWKWARD, attention="fa3")
