@@ -148,9 +148,11 @@ def slug(text: str) -> str:
 
 
 def machine_name(adapter: str = "", software: bool = False) -> str:
-    """Directory name for results: the host, plus the GPU adapter when a real one is in use
-    (two GPUs in one host must never share a results directory)."""
-    name = slug(socket.gethostname())
+    """Directory name for results: host, CPU and core count, plus the GPU adapter when a real one
+    is in use. Two GPUs in one host must never share a results directory, and neither may two
+    machines whose virtual hosts share a generic name (cloud VMs are often all called "vm")."""
+    cpu = re.sub(r"\b(r|tm|cpu|processor)\b", "", slug(cpu_model()).replace("-", " ")).split()
+    name = f"{slug(socket.gethostname())}-{'-'.join(cpu)[:24].strip('-')}-{os.cpu_count() or 1}c"
     if adapter and not software:
         name += "-" + slug(adapter)
     return name
