@@ -43,7 +43,7 @@ def _csv_list(text: str | None) -> list[str]:
 def build_parser() -> Parser:
     p = Parser(prog="python -m bench", description="Performance curves of the tiny-GPT backends.")
     sub = p.add_subparsers(
-        dest="command", metavar="{devices,sweep,plot,report,asv-machine,asv-curves}",
+        dest="command", metavar="{devices,sweep,plot,report,asv-machine,asv-curves,kernels}",
         parser_class=Parser
     )
     sub.required = True
@@ -90,6 +90,17 @@ def build_parser() -> Parser:
     ac = sub.add_parser("asv-curves", help="draw step time and speedup vs d_model from asv results")
     ac.add_argument("results", nargs="?", default="results/asv", help="asv results_dir")
     ac.add_argument("--out", help="directory for the plots (default: results/asv-curves)")
+    k = sub.add_parser("kernels", help="kernel micro-benchmarks (matmul GFLOP/s, attention time, "
+                       "FMA and copy peaks) into DIR/kernels-<time>.csv")
+    k.add_argument("--sizes", help="comma list of square matmul sizes (default 1024,2048,4096)")
+    k.add_argument("--seq", help="comma list of attention seq_len (default 128,...,2048)")
+    k.add_argument("--matmul", help="comma list of matmul variants (default all)")
+    k.add_argument("--attention", help="comma list of attention variants (default all)")
+    k.add_argument("--budget", type=float, default=1.0, help="seconds per timed point")
+    k.add_argument("--vendor-gflops", type=float, help="a vendor library's GFLOP/s (e.g. cuBLAS "
+                   "SGEMM) to report matmuls as a share of")
+    k.add_argument("--adapter", help="adapter name substring")
+    k.add_argument("--out", default="results/kernels", help="output directory")
     return p
 
 
@@ -98,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"devices": cmd_devices, "sweep": cmd_sweep, "plot": cmd_plot,
                 "report": cmd_report, "asv-machine": cmd_asv_machine,
-                "asv-curves": cmd_asv_curves}[args.command](args)
+                "asv-curves": cmd_asv_curves, "kernels": cmd_kernels}[args.command](args)
     except (UsageError, ConfigError, BackendError, AsvError) as e:
         print(f"python -m bench {args.command}: error: {_line(e)}", file=sys.stderr)
         return 2
@@ -351,4 +362,24 @@ def cmd_asv_machine(args: argparse.Namespace) -> int:
 def cmd_asv_curves(args: argparse.Namespace) -> int:
     for path in asv_curves(args.results, args.out):
         print(path)
+    return 0
+
+
+def cmd_kernels(args: argparse.Namespace) -> int:
+    from bench.kernel_bench import DEFAULT_SEQ, DEFAULT_SIZES, run_kernels, write_csv
+    from kernels.registry import VariantError
+
+    try:
+        sizes = [int(v) for v in _csv_list(args.sizes)] or list(DEFAULT_SIZES)
+        seqs = [int(v) for v in _csv_list(args.seq)] or list(DEFAULT_SEQ)
+    except ValueError as e:
+        raise UsageError(f"--sizes/--seq take comma lists of integers: {e}") from None
+    try:
+        rows = run_kernels(sizes, seqs, _csv_list(args.matmul) or None,
+                           _csv_list(args.attention) or None, budget_s=args.budget,
+                           adapter=args.adapter, vendor_gflops=args.vendor_gflops,
+                           progress=lambda line: print(line, file=sys.stderr))
+    except VariantError as e:
+        raise UsageError(str(e)) from None
+    print(write_csv(rows, args.out))
     return 0

@@ -175,6 +175,10 @@ KERNELS: dict[str, Kernel] = {
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),
         Kernel("adamw", "adamw.wgsl", lambda u: fold(ceil(u["n"] / 256)), "ref_adamw"),
+        # peak probes of the micro-benchmarks (backends/gpu/microbench.py), not model kernels
+        Kernel("probe_fma", "probe_fma.wgsl", lambda u: fold(ceil(u["n"] / 256)), "ref_probe_fma"),
+        Kernel("probe_copy", "probe_copy.wgsl", lambda u: fold(ceil(u["n4"] / 256)),
+               "ref_probe_copy"),
     ]
 }
 

@@ -97,6 +97,16 @@ def ref_adamw(p, g, m, v, step, opt):
     return p, m, v
 
 
+def ref_probe_fma(n, iters, mul, add):  # the peak probes' references (tests/test_gpu_variants.py)
+    from test_gpu_variants import ref_probe_fma as ref
+
+    return ref(n, iters, mul, add)
+
+
+def ref_probe_copy(src):
+    return src
+
+
 # ---------------------------------------------------------------- registry
 def test_registry_rows_are_consistent():
     for name, k in registry.KERNELS.items():

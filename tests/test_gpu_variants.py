@@ -201,3 +201,46 @@ def test_unknown_variant_lists_the_new_ones():
         get_backend("gpu", AWKWARD, matmul="blocked2x2")
     with pytest.raises(BackendError, match="fa2, naive"):
         get_backend("gpu", AWKWARD, attention="fa3")
+
+
+# ---------------------------------------------------------------- micro-benchmarks
+def ref_probe_fma(n, iters, mul, add):
+    x = (np.arange(n) % 7).astype(np.float64)[:, None] + np.arange(32)[None, :]
+    for _ in range(iters):
+        x = x * mul + add
+    return x.sum(1)
+
+
+def test_peak_probes():
+    from backends.gpu import run_kernel
+
+    n, iters = 1000, 9
+    got = run_kernel("probe_fma", {}, {"out": (n,)}, {"n": n, "iters": iters, "mul": 0.75,
+                                                       "add": 0.25})
+    np.testing.assert_allclose(got["out"], ref_probe_fma(n, iters, 0.75, 0.25), rtol=1e-5)
+    src = rand(4 * 300)
+    got = run_kernel("probe_copy", {"src": src}, {"dst": (4 * 300,)}, {"n4": 300})
+    np.testing.assert_array_equal(got["dst"], src)
+
+
+def test_kernel_bench_gates_then_times(monkeypatch):
+    from backends.gpu.microbench import MicroBench
+    from bench import kernel_bench
+
+    real = MicroBench.check_matmul
+    monkeypatch.setattr(MicroBench, "check_matmul", lambda self, v: (False, "broken on purpose")
+                        if v == "blocked4x4" else real(self, v))
+    monkeypatch.setattr(kernel_bench, "ATTENTION_SHAPE", {"B": 1, "H": 2, "hd": 8})
+    rows = kernel_bench.run_kernels(sizes=[24], seqs=[12], matmuls=["blocked4x4", "vec4"],
+                                    attentions=["fa2"], forms=["tn"], budget_s=0.05)
+    by_kind = {(r["kind"], r["variant"]): r for r in rows}
+    assert by_kind[("matmul", "blocked4x4")]["status"] == "failed: broken on purpose"
+    assert "seconds" not in by_kind[("matmul", "blocked4x4")]  # never timed
+    for key in [("peak_fma", "probe_fma"), ("peak_copy", "probe_copy"), ("matmul", "vec4"),
+                ("attention", "fa2")]:
+        r = by_kind[key]
+        assert r["status"] == "ok" and r["seconds"] > 0 and r["software"] is True, key
+    assert by_kind[("matmul", "vec4")]["share_of_peak"] > 0
+    assert by_kind[("peak_copy", "probe_copy")]["gbps"] > 0
+    with pytest.raises(BackendError, match="seq_len <= 1024"):
+        MicroBench().attention("naive", B=1, H=1, T=2048, hd=8)

@@ -1,0 +1,250 @@
+"""Kernel micro-benchmarks on one device: the GPU side of ``bench/kernel_bench.py``.
+
+A ``Case`` is a ready batch of ``repeats`` identical repetitions (a matmul dispatch; attention's
+forward + backward dispatches; a peak probe) recorded in ONE command buffer, buffers allocated and
+bind groups built up front. ``Case.run()`` encodes, submits and waits for it, and returns the
+device seconds per repetition from timestamp queries (one timed pass per dispatch, so the sum is
+busy time without inter-dispatch gaps) when the adapter has ``timestamp-query``, else ``None``:
+the caller then divides its wall time by ``repeats``. No timing loop lives here: the harness
+drives ``run`` with ``bench.timing.time_fn``.
+
+Parity gates: ``check_matmul`` / ``check_attention`` run a variant on random awkward shapes on
+this adapter against NumPy (float64); the harness times a variant only after its gate passed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import wgpu
+
+from backends import reference as R
+from backends.base import BackendError
+from backends.gpu.buffers import BufferPool, View
+from backends.gpu.device import get_device
+from backends.gpu.graph import Graph
+from backends.gpu.pipelines import pipelines_for
+from backends.gpu.testing import run_kernel
+from kernels import registry
+
+MAX_QUERIES = 4096  # wgpu's cap on one query set: 2 per timed dispatch
+_READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+
+# Awkward parity shapes: odd sizes, K = 1, tiles overhanging 64/128, and vec4-aligned ones.
+MATMUL_CHECK_SHAPES = ((37, 23, 29), (1, 50, 17), (150, 7, 131), (132, 12, 68))  # (M, K, N)
+ATTENTION_CHECK_SHAPES = ((2, 37, 3, 12), (1, 19, 1, 72))  # (B, T, H, hd)
+
+
+def resolve_matmul(variant: str, form: str, M: int, N: int, K: int) -> registry.MatmulVariant:
+    """The variant that runs this call: ``variant`` or, off its shape rule, its fallback chain."""
+    v = registry.matmul_variant(variant)
+    while not v.accepts(form, M, N, K) and v.fallback is not None:
+        v = registry.matmul_variant(v.fallback)
+    return v
+
+
+@dataclass
+class Case:
+    """``repeats`` repetitions of ``dispatches_per_rep`` dispatches in one command buffer."""
+
+    name: str
+    graph: Graph
+    pool: BufferPool
+    repeats: int
+    flops: float = 0.0  # per repetition
+    bytes: float = 0.0  # per repetition (memory traffic the kernel must do at least)
+    info: dict[str, Any] = field(default_factory=dict)
+    _qs: Any = None
+    _resolve: Any = None
+    _read: Any = None
+
+    def run(self) -> float | None:
+        dev = self.graph.pipelines.dev.device
+        enc = dev.create_command_encoder(label=self.name)
+        self.graph.encode(enc, query_set=self._qs)
+        n = 2 * len(self.graph.dispatches)
+        if self._qs is not None:
+            enc.resolve_query_set(self._qs, 0, n, self._resolve, 0)
+            enc.copy_buffer_to_buffer(self._resolve, 0, self._read, 0, 8 * n)
+        dev.queue.submit([enc.finish()])
+        if self._qs is None:
+            dev.queue.on_submitted_work_done_sync()
+            return None
+        self._read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
+        ticks = np.frombuffer(self._read.read_mapped(0, 8 * n), np.uint64).astype(np.int64)
+        self._read.unmap()
+        busy = np.maximum(ticks[1::2] - ticks[0::2], 0).sum() * 1e-9
+        return float(busy) / self.repeats
+
+    def close(self) -> None:
+        for buf in self.pool.buffers.values():
+            buf.destroy()
+        self.pool.buffers.clear()
+
+
+class MicroBench:
+    """Builds cases and parity gates on one adapter (timestamps requested where offered)."""
+
+    def __init__(self, adapter: str | None = None) -> None:
+        self.adapter = adapter
+        self.dev = get_device(adapter, want_timestamps=True)
+        self.timestamps = "timestamp-query" in self.dev.features
+        self.pipelines = pipelines_for(self.dev)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.dev.info(), "timing": "timestamps" if self.timestamps else "wall"}
+
+    # building blocks -----------------------------------------------------------------------
+    def _start(self, name: str) -> tuple[BufferPool, Graph]:
+        pool = BufferPool(self.dev.device)
+        dummies = {"read": pool.floats("dummy_read", 4), "read_write": pool.floats("dummy_rw", 4)}
+        return pool, Graph(self.pipelines, dummies, name)
+
+    def _random(self, pool: BufferPool, name: str, n: int, seed: int) -> View:
+        data = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+        return pool.upload(name, data)
+
+    def _finish(self, name, pool, graph, repeats, **kw) -> Case:
+        graph.finalize()
+        case = Case(name, graph, pool, repeats, **kw)
+        n = 2 * len(graph.dispatches)
+        if self.timestamps:
+            if n > MAX_QUERIES:
+                raise BackendError(f"{name}: {n} timestamp queries exceed {MAX_QUERIES}")
+            device = self.dev.device
+            case._qs = device.create_query_set(label=f"{name}.ts", type="timestamp", count=n)
+            usage = wgpu.BufferUsage.QUERY_RESOLVE | wgpu.BufferUsage.COPY_SRC
+            case._resolve = device.create_buffer(label=f"{name}.ts", size=8 * n, usage=usage)
+            case._read = device.create_buffer(label=f"{name}.ts_read", size=8 * n,
+                                              usage=_READBACK)
+        return case
+
+    # cases ---------------------------------------------------------------------------------
+    def matmul(self, variant: str, form: str, M: int, N: int, K: int, repeats: int = 10) -> Case:
+        """C[M,N] = op(A) @ op(B) in ``form``, plain store epilogue."""
+        v = resolve_matmul(variant, form, M, N, K)
+        kernel, consts = v.forms[form]
+        name = f"matmul.{variant}.{form}.{M}x{N}x{K}"
+        pool, g = self._start(name)
+        views = {
+            "a": self._random(pool, "a", M * K, 1),
+            "b": self._random(pool, "b", K * N, 2),
+            "c": pool.floats("c", M * N),
+        }
+        for _ in range(repeats):
+            g.add(kernel, views, {"M": M, "N": N, "K": K}, constants=consts, label=kernel)
+        return self._finish(name, pool, g, repeats, flops=2.0 * M * N * K,
+                            bytes=4.0 * (M * K + K * N + M * N),
+                            info={"ran": v.name, "fallback": v.name != variant})
+
+    def attention(self, variant: str, B: int, H: int, T: int, hd: int, repeats: int = 3) -> Case:
+        """Forward then backward of causal attention on [B*T, 3C] qkv, as the step runs them."""
+        av = registry.attention_variant(variant)
+        if hd > av.max_head_dim or T > av.max_seq_len:
+            raise BackendError(f"attention {variant!r} supports head_dim <= {av.max_head_dim} "
+                               f"and seq_len <= {av.max_seq_len}; asked hd {hd}, T {T}")
+        C = H * hd
+        name = f"attention.{variant}.B{B}H{H}T{T}hd{hd}"
+        pool, g = self._start(name)
+        dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
+        views = {
+            "qkv": self._random(pool, "qkv", B * T * 3 * C, 1),
+            "dout": self._random(pool, "dout", B * T * C, 2),
+            "out": pool.floats("out", B * T * C),
+            "dqkv": pool.floats("dqkv", B * T * 3 * C),
+        }
+        for n, e in {**av.saved, **av.scratch}.items():
+            views[n] = pool.floats(n, math.prod(dims[ch] for ch in e))
+        vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1.0 / math.sqrt(hd)}
+        for _ in range(repeats):
+            for k in (av.forward, *av.backward):
+                g.add(k, views, vals)
+        # causal: half of each T x T product; forward 2 products, backward 5 (recomputed P
+        # included for fa2, 4 for naive): nominal work, for a rate only.
+        products = 7 if variant == "fa2" else 6
+        return self._finish(name, pool, g, repeats, flops=products * B * H * T * T * hd,
+                            bytes=4.0 * B * T * 9 * C, info={"ran": variant, "fallback": False})
+
+    def fma_probe(self, repeats: int = 5) -> Case:
+        """Peak FMA throughput: 64 FLOPs per invocation per iteration."""
+        n, iters = (256 * 64, 64) if self.dev.software else (256 * 8192, 2048)
+        pool, g = self._start("probe_fma")
+        out = pool.floats("out", n)
+        for _ in range(repeats):
+            g.add("probe_fma", {"out": out}, {"n": n, "iters": iters, "mul": 0.5, "add": 0.5})
+        return self._finish("probe_fma", pool, g, repeats, flops=64.0 * n * iters)
+
+    def copy_probe(self, repeats: int = 5, nbytes: int | None = None) -> Case:
+        """Peak copy bandwidth: read + write of ``nbytes`` (256 MiB on a GPU)."""
+        nbytes = nbytes or ((4 << 20) if self.dev.software else (256 << 20))
+        limit = self.dev.limits.get("max-storage-buffer-binding-size", 1 << 27)
+        n4 = min(nbytes, limit) // 16
+        pool, g = self._start("probe_copy")
+        src = pool.floats("src", 4 * n4)
+        dst = pool.floats("dst", 4 * n4)
+        for _ in range(repeats):
+            g.add("probe_copy", {"src": src, "dst": dst}, {"n4": n4})
+        return self._finish("probe_copy", pool, g, repeats, bytes=32.0 * n4)
+
+    # parity gates --------------------------------------------------------------------------
+    def check_matmul(self, variant: str, seed: int = 0) -> tuple[bool, str]:
+        """Every form on MATMUL_CHECK_SHAPES vs NumPy, outputs NaN-poisoned first."""
+        rng = np.random.default_rng(seed)
+        worst = 0.0
+        for form in ("nn", "nt", "tn"):
+            for M, K, N in MATMUL_CHECK_SHAPES:
+                a = rng.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
+                b = rng.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
+                kernel, consts = resolve_matmul(variant, form, M, N, K).forms[form]
+                got = run_kernel(kernel, {"a": a, "b": b}, {"c": (M, N)},
+                                 {"M": M, "N": N, "K": K}, constants=consts,
+                                 adapter=self.adapter)["c"]
+                A = a.T if form == "tn" else a
+                Bm = b.T if form == "nt" else b
+                want = A.astype(np.float64) @ Bm.astype(np.float64)
+                err = float(np.max(np.abs(got - want)) / max(1.0, np.abs(want).max()))
+                if not np.isfinite(err) or err > 1e-4:
+                    return False, f"{form} M,K,N={M},{K},{N}: max rel err {err:.2g}"
+                worst = max(worst, err)
+        return True, f"ok (worst rel err {worst:.1g})"
+
+    def check_attention(self, variant: str, seed: int = 0) -> tuple[bool, str]:
+        """Forward and backward on ATTENTION_CHECK_SHAPES vs the float64 reference."""
+        av = registry.attention_variant(variant)
+        rng = np.random.default_rng(seed)
+        worst = 0.0
+        for B, T, H, hd in ATTENTION_CHECK_SHAPES:
+            C = H * hd
+            qkv = rng.standard_normal((B * T, 3 * C)).astype(np.float32)
+            dout = rng.standard_normal((B * T, C)).astype(np.float32)
+            vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1.0 / math.sqrt(hd)}
+            dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
+            size = {n: math.prod(dims[ch] for ch in e) for n, e in {**av.saved, **av.scratch}
+                    .items()}
+            state = run_kernel(av.forward, {"qkv": qkv},
+                               {"out": (B * T, C), **{n: (size[n],) for n in av.saved}}, vals,
+                               adapter=self.adapter)
+            state.update(qkv=qkv, dout=dout)
+            state.update({n: np.zeros(size[n], np.float32) for n in av.scratch})
+            dqkv = np.full((B * T, 3 * C), np.nan, np.float32)
+            for k in av.backward:
+                names = {b.name for b in registry.bindings(registry.source(k))}
+                outs = {n: state[n] for n in names if n in av.scratch}
+                if "dqkv" in names:
+                    outs["dqkv"] = dqkv
+                ins = {n: state[n] for n in names if n in state and n not in outs}
+                got = run_kernel(k, ins, outs, vals, adapter=self.adapter)
+                state.update({n: got[n] for n in av.scratch if n in got})
+                dqkv = got.get("dqkv", dqkv)
+            out, cache = R.attention_fwd(qkv.reshape(B, T, 3 * C).astype(np.float64), H)
+            want = R.attention_bwd(dout.reshape(B, T, C).astype(np.float64), cache)
+            for name, got, ref in (("out", state["out"], out), ("dqkv", dqkv, want)):
+                ref = ref.reshape(got.shape)
+                err = float(np.max(np.abs(got - ref)) / max(1.0, np.abs(ref).max()))
+                if not np.isfinite(err) or err > 1e-4:
+                    return False, f"{name} at B,T,H,hd={B},{T},{H},{hd}: max rel err {err:.2g}"
+                worst = max(worst, err)
+        return True, f"ok (worst rel err {worst:.1g})"

@@ -1,0 +1,162 @@
+"""Kernel micro-benchmarks: matmul GFLOP/s vs size per variant and form, attention forward+backward
+time vs seq_len per variant, and the device's own peaks (an FMA-throughput probe in GFLOP/s, a
+copy-bandwidth probe in GB/s) so each kernel is also reported as a share of the measured peak (and
+of a vendor library's figure when one is given).
+
+Timing is ``bench.timing.time_fn`` around ``Case.run`` of ``backends.gpu.microbench``: one call =
+one command buffer of ``repeats`` repetitions. With timestamp queries the row's seconds are device
+busy time per repetition (the wall median per repetition is kept beside it); without, the wall
+time of submit + wait divided by ``repeats``.
+
+Parity gate: each variant is checked against NumPy on random awkward shapes on this adapter in
+this run first; a variant that fails gets one row with ``status = failed: ...`` and is never timed.
+A shape a variant refuses (naive attention beyond its seq_len) gets ``status = unsupported: ...``.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from backends.base import BackendError
+from bench.environment import cpu_model, git_commit
+from bench.timing import Measurement, summarize, time_fn
+from kernels import registry
+
+DEFAULT_SIZES = (1024, 2048, 4096)
+DEFAULT_SEQ = (128, 256, 512, 1024, 2048)
+FORMS = ("nn", "nt", "tn")
+ATTENTION_SHAPE = {"B": 4, "H": 8, "hd": 64}  # d_model 512; T varies
+TARGET_WORK = 2e10  # FLOPs per command buffer to aim for (a few ms on a big GPU)
+
+FIELDS = (
+    "kind", "variant", "ran", "form", "M", "N", "K", "B", "H", "T", "hd", "status", "timing",
+    "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "gflops", "gbps",
+    "share_of_peak", "share_of_vendor", "adapter", "adapter_type", "backend", "driver",
+    "software", "wgpu_version", "cpu", "git_commit",
+)
+
+
+def time_case(case, budget_s: float) -> tuple[Measurement, str, float]:
+    """(per-repetition measurement, "timestamps" | "wall", wall median per repetition)."""
+    device: list[float | None] = []
+    m = time_fn(lambda: device.append(case.run()), budget_s)
+    wall = m.median_s / case.repeats
+    if device and device[-1] is not None:
+        return summarize(device[-m.n:]), "timestamps", wall
+    return summarize([s / case.repeats for s in m.samples]), "wall", wall
+
+
+def _repeats(flops: float, cap: int = 50) -> int:
+    return max(2, min(cap, int(TARGET_WORK / max(flops, 1.0))))
+
+
+def run_kernels(
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    seqs: Sequence[int] = DEFAULT_SEQ,
+    matmuls: Sequence[str] | None = None,
+    attentions: Sequence[str] | None = None,
+    forms: Sequence[str] = FORMS,
+    budget_s: float = 1.0,
+    adapter: str | None = None,
+    vendor_gflops: float | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> list[dict[str, Any]]:
+    """All rows of one micro-benchmark run (peaks first, then matmul, then attention)."""
+    from backends.gpu.microbench import MicroBench  # wgpu only when asked for
+
+    matmuls = list(matmuls) if matmuls is not None else sorted(registry.MATMULS)
+    attentions = list(attentions) if attentions is not None else sorted(registry.ATTENTIONS)
+    for name in matmuls:
+        registry.matmul_variant(name)  # unknown names fail before anything runs
+    for name in attentions:
+        registry.attention_variant(name)
+    mb = MicroBench(adapter)
+    env = mb.describe()
+    base = {k: env.get(k) for k in ("adapter", "adapter_type", "backend", "driver", "software",
+                                    "wgpu_version")}
+    base.update(cpu=cpu_model(), git_commit=git_commit())
+    rows: list[dict[str, Any]] = []
+    peak: dict[str, float] = {}  # the FMA probe's GFLOP/s, once measured
+
+    def timed(case, row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            m, how, wall = time_case(case, budget_s)
+        finally:
+            case.close()
+        row.update(status="ok", timing=how, repeats=case.repeats, seconds=m.median_s,
+                   ci_low_s=m.ci_low_s, ci_high_s=m.ci_high_s, samples=m.n, wall_s=wall,
+                   ran=case.info.get("ran", row.get("variant")))
+        if case.flops:
+            row["gflops"] = case.flops / m.median_s / 1e9
+        if case.bytes and row["kind"] in ("peak_copy",):
+            row["gbps"] = case.bytes / m.median_s / 1e9
+        if row.get("gflops") and peak and row["kind"] != "peak_fma":
+            row["share_of_peak"] = row["gflops"] / peak["gflops"]
+            if vendor_gflops:
+                row["share_of_vendor"] = row["gflops"] / vendor_gflops
+        rows.append({**base, **row})
+        progress(_summary(rows[-1]))
+        return rows[-1]
+
+    peak["gflops"] = timed(mb.fma_probe(), {"kind": "peak_fma", "variant": "probe_fma"})["gflops"]
+    timed(mb.copy_probe(), {"kind": "peak_copy", "variant": "probe_copy"})
+
+    for variant in matmuls:
+        ok, msg = mb.check_matmul(variant)
+        if not ok:
+            rows.append({**base, "kind": "matmul", "variant": variant, "status": f"failed: {msg}"})
+            progress(_summary(rows[-1]))
+            continue
+        for form in forms:
+            for n in sizes:
+                case = mb.matmul(variant, form, n, n, n, _repeats(2.0 * n**3))
+                timed(case, {"kind": "matmul", "variant": variant, "form": form,
+                             "M": n, "N": n, "K": n})
+    for variant in attentions:
+        ok, msg = mb.check_attention(variant)
+        if not ok:
+            rows.append({**base, "kind": "attention", "variant": variant,
+                         "status": f"failed: {msg}"})
+            progress(_summary(rows[-1]))
+            continue
+        for T in seqs:
+            shape = {**ATTENTION_SHAPE, "T": T}
+            row = {"kind": "attention", "variant": variant, **shape}
+            try:
+                case = mb.attention(variant, repeats=2, **shape)
+            except BackendError as e:
+                rows.append({**base, **row, "status": f"unsupported: {e}"})
+                progress(_summary(rows[-1]))
+                continue
+            timed(case, row)
+    return rows
+
+
+def _summary(row: dict[str, Any]) -> str:
+    what = " ".join(str(row[k]) for k in ("kind", "variant", "form") if row.get(k))
+    if row.get("M"):
+        what += f" {row['M']}x{row['N']}x{row['K']}"
+    if row.get("T"):
+        what += f" T={row['T']}"
+    if row.get("status") != "ok":
+        return f"{what}: {row.get('status')}"
+    rate = (f"{row['gflops']:.4g} GFLOP/s" if row.get("gflops") else "") + (
+        f" {row['gbps']:.4g} GB/s" if row.get("gbps") else "")
+    share = f" ({100 * row['share_of_peak']:.0f}% of FMA peak)" if row.get("share_of_peak") else ""
+    return f"{what}: {1e3 * row['seconds']:.3f} ms {rate}{share} [{row['timing']}]"
+
+
+def write_csv(rows: list[dict[str, Any]], out_dir: str | Path) -> Path:
+    """``out_dir/kernels-<UTC time>.csv`` with one row per measurement (or failure)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"kernels-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.csv"
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
