@@ -109,3 +109,45 @@ def speedup_ratio(config: ModelConfig, budget_s: float = 1.0) -> float:
     gpu = measure_step("gpu", config, {}, budget_s, profile=False)
     cpu = measure_step("cpu", config, {}, budget_s, profile=False)
     return cpu.median_s / gpu.median_s
+
+
+@functools.lru_cache(maxsize=1)
+def micro_bench() -> Any:
+    """One ``MicroBench`` per process (it owns the device), or NotImplementedError without one."""
+    if gpu_adapter() is None:
+        raise NotImplementedError("no GPU adapter for kernel micro-benchmarks")
+    from backends.gpu.microbench import MicroBench
+
+    return MicroBench()
+
+
+@functools.cache
+def _kernel_parity(kind: str, variant: str) -> tuple[bool, str]:
+    mb = micro_bench()
+    return mb.check_matmul(variant) if kind == "matmul" else mb.check_attention(variant)
+
+
+def kernel_case(kind: str, variant: str, size: int, form: str = "nn") -> Any:
+    """A ready micro-benchmark case: a square ``size``^3 matmul in ``form``, or attention at
+    seq_len ``size`` (B 4, H 8, head_dim 64); skipped on a software adapter beyond small sizes,
+    when the variant failed its parity gate, or when it refuses the shape."""
+    mb = micro_bench()
+    if (gpu_adapter() or {}).get("software") and size > (256 if kind == "matmul" else 128):
+        raise NotImplementedError("software adapter: kernel sizes above 256 (matmul) / 128 (T)")
+    ok, msg = _kernel_parity(kind, variant)
+    if not ok:
+        raise NotImplementedError(f"failed parity: {msg}")
+    try:
+        if kind == "matmul":
+            return mb.matmul(variant, form, size, size, size, repeats=1)
+        return mb.attention(variant, 4, 8, size, 64, repeats=1)
+    except BackendError as e:
+        raise NotImplementedError(str(e)) from None
+
+
+def kernel_rate(case: Any, budget_s: float = 0.5) -> float:
+    """GFLOP/s of a micro-benchmark case (GPU timestamps where offered, else wall time)."""
+    from bench.kernel_bench import time_case
+
+    m, _, _ = time_case(case, budget_s)
+    return case.flops / m.median_s / 1e9

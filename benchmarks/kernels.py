@@ -1,0 +1,48 @@
+"""asv: kernel micro-benchmarks, matmul GFLOP/s per size x variant x form, attention fwd+bwd per
+seq_len x variant. Each variant passes its NumPy parity gate in the same process before timing."""
+
+from bench.suites import gpu_variants, kernel_case, kernel_rate
+
+MATMULS, ATTENTIONS = gpu_variants()
+
+
+class Matmul:
+    params = ([256, 1024, 2048, 4096], MATMULS, ["nn", "nt", "tn"])
+    param_names = ("size", "variant", "form")
+    timeout = 120
+
+    def setup(self, size, variant, form):
+        self.case = kernel_case("matmul", variant, size, form)
+
+    def teardown(self, size, variant, form):
+        if hasattr(self, "case"):
+            self.case.close()
+
+    def time_matmul(self, size, variant, form):
+        self.case.run()
+
+    def track_gflops(self, size, variant, form):
+        return kernel_rate(self.case)
+
+    track_gflops.unit = "GFLOP/s"
+
+
+class Attention:
+    params = ([128, 256, 512, 1024, 2048], ATTENTIONS)
+    param_names = ("seq_len", "variant")
+    timeout = 120
+
+    def setup(self, seq_len, variant):
+        self.case = kernel_case("attention", variant, seq_len)
+
+    def teardown(self, seq_len, variant):
+        if hasattr(self, "case"):
+            self.case.close()
+
+    def time_fwd_bwd(self, seq_len, variant):
+        self.case.run()
+
+    def track_buffer_bytes(self, seq_len, variant):
+        return sum(b.size for b in self.case.pool.buffers.values())
+
+    track_buffer_bytes.unit = "bytes"
