@@ -13,6 +13,10 @@ read them from the assembled WGSL, so a bind-group layout can never disagree wit
 Adding a variant (issue 4) = one WGSL file + one ``Kernel`` row + one ``MatmulVariant`` or
 ``AttentionVariant`` row. A matmul variant must implement the interface of
 ``matmul_common.wgsl`` (bindings, forms by TRANS_A/TRANS_B, epilogues by ``store_c``).
+
+How one matmul call runs is decided here and only here (``plan_matmul``): the ``auto`` variant's
+per-call choice (``auto_matmul``), a variant's shape rule and fallback, and the split-K factor
+(``splitk_splits``). The GPU backend, the micro-benchmarks and the tests all go through it.
 """
 
 from __future__ import annotations
@@ -74,6 +78,12 @@ class MatmulVariant:
     # step uses ``fallback`` for that call and records it (describe()["matmul_fallbacks"]).
     accepts: Callable[[str, int, int, int], bool] = lambda form, M, N, K: True
     fallback: str | None = None
+    # (form, M, N, K) -> number of K slices; > 1 runs ``forms[form]`` as split-K: the partial
+    # kernel ``splitk`` with SPLITS slices, then ``SPLITK_REDUCE`` (which applies the epilogue).
+    splits: Callable[[str, int, int, int], int] | None = None
+    splitk: str | None = None
+    # (form, M, N, K) -> the name of the variant that runs this call (the ``auto`` variant)
+    choose: Callable[[str, int, int, int], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,50 @@ def _vec4_accepts(form: str, M: int, N: int, K: int) -> bool:
     return all(n % 4 == 0 for n in contiguous)
 
 
+# Split-K (weight gradients A^T @ B: M, N = d_model..4*d_model, K = B*T): a 64x64-tile grid of a
+# few workgroups each walking all of K leaves most of a big GPU idle, so K is cut into SPLITS
+# slices, each a workgroup per tile, and a reduce kernel adds the slices in a fixed order.
+# The extra dispatch costs host encode time (~10 us on the H100 host, issue 3), so it is only
+# used where one tile grid is small and K long.
+SPLITK_TILE = 64
+SPLITK_MAX_TILES = 64  # a grid of more 64x64 tiles keeps a GPU busy without splitting
+SPLITK_GROUPS = 256  # aim for about this many workgroups (two per SM of a 132-SM GPU)
+SPLITK_MIN_CHUNK = 128  # k per slice: 8 k-tiles of 16, so the per-slice prologue/store stays small
+SPLITK_MAX_SPLITS = 16
+SPLITK_REDUCE = "matmul_splitk_reduce"
+
+
+def splitk_splits(form: str, M: int, N: int, K: int) -> int:
+    """K slices for one call: a power of two, 1 (no split) unless the tile grid is small."""
+    tiles = ceil(M / SPLITK_TILE) * ceil(N / SPLITK_TILE)
+    if form != "tn" or tiles > SPLITK_MAX_TILES:
+        return 1
+    s = 1
+    while (2 * s <= SPLITK_MAX_SPLITS and tiles * 2 * s <= SPLITK_GROUPS
+           and K >= 2 * s * SPLITK_MIN_CHUNK):
+        s *= 2
+    return s
+
+
+# The ``auto`` rule. Measured on the H100 (results/kernels/, results/<machine>/h100-presets.*):
+# the 128x128-tile kernels win once their grid has ~96 tiles; blocked4x4 wins below that; plain
+# tiled16 (16x more, smaller workgroups) only on tiny grids with short K; split-K for the
+# weight gradients whose grid is small and K long.
+AUTO_BIG_TILES = 96  # ceil(M/128) * ceil(N/128) at and above which vec4 (or blocked8x8) runs
+AUTO_TINY_TILES = 24  # ceil(M/64) * ceil(N/64) below which tiled16 runs (when not split)
+
+
+def auto_matmul(form: str, M: int, N: int, K: int) -> str:
+    """The variant ``auto`` runs for one call (the rule is written here once)."""
+    if ceil(M / 128) * ceil(N / 128) >= AUTO_BIG_TILES:
+        return "vec4"  # off its vec4 shape rule it falls back to blocked8x8
+    if splitk_splits(form, M, N, K) > 1:
+        return "splitk"
+    if ceil(M / 64) * ceil(N / 64) < AUTO_TINY_TILES:
+        return "tiled16"
+    return "blocked4x4"
+
+
 def _fa2_q(u: dict) -> tuple[int, int, int]:
     return (ceil(u["T"] / 16), u["B"] * u["H"], 1)  # BQ = 16 query rows per workgroup
 
@@ -138,14 +192,23 @@ KERNELS: dict[str, Kernel] = {
                includes=("common.wgsl", "matmul_common.wgsl"), constants=_MATMUL_CONSTANTS,
                optional=("r", "aux"), workgroup_bytes=2 * 16 * 16 * 4),
         Kernel("matmul_blocked4x4", "matmul_blocked4x4.wgsl", _mm_grid(64, 64), "ref_matmul",
-               includes=_MM_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
-               workgroup_bytes=2 * 2 * 16 * 17 * 16),
+               includes=(*_MM_INCLUDES, "matmul_block4x4.wgsl"), constants=_MATMUL_CONSTANTS,
+               optional=("r", "aux"), workgroup_bytes=2 * 2 * 16 * 17 * 16),
         Kernel("matmul_blocked8x8", "matmul_blocked8x8.wgsl", _mm_grid(128, 128), "ref_matmul",
                includes=_MM8_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
                workgroup_bytes=_MM8_BYTES),
         Kernel("matmul_vec4", "matmul_vec4.wgsl", _mm_grid(128, 128), "ref_matmul",
                includes=_MM8_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
                workgroup_bytes=_MM8_BYTES, aliases={"a4": "a", "b4": "b"}),
+        Kernel("matmul_splitk", "matmul_splitk.wgsl",
+               lambda u: (ceil(u["N"] / 64), ceil(u["M"] / 64), u["SPLITS"]), "ref_matmul",
+               includes=(*_MM_INCLUDES, "matmul_block4x4.wgsl"),
+               constants={**_MATMUL_CONSTANTS, "SPLITS": 2}, optional=("r", "aux"),
+               workgroup_bytes=2 * 2 * 16 * 17 * 16),
+        Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
+               lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
+               includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
+               optional=("a", "b", "r", "aux")),
         Kernel("layernorm_fwd", "layernorm_fwd.wgsl", _rows, "ref_layernorm_fwd",
                workgroup_bytes=256),
         Kernel("layernorm_bwd_dx", "layernorm_bwd_dx.wgsl", _rows, "ref_layernorm_bwd",
@@ -230,8 +293,71 @@ MATMULS: dict[str, MatmulVariant] = {
             accepts=_vec4_accepts,
             fallback="blocked8x8",
         ),
+        MatmulVariant(
+            "splitk",
+            forms={
+                "nn": ("matmul_blocked4x4", {}),
+                "nt": ("matmul_blocked4x4", {"TRANS_B": 1}),
+                "tn": ("matmul_blocked4x4", {"TRANS_A": 1}),
+            },
+            tile=(64, 64),
+            notes="blocked4x4, with the weight gradients (tn) of small tile grids and long K "
+            "split over K (splitk_splits): partial tiles into a scratch [S, M, N], then a "
+            "fixed-order reduce that applies the epilogue (deterministic, no atomics)",
+            splits=splitk_splits,
+            splitk="matmul_splitk",
+        ),
+        MatmulVariant(
+            "auto",
+            forms={},
+            tile=(0, 0),
+            notes="per call, the variant auto_matmul picks from the shape (vec4 for big grids, "
+            "split-K for long-K weight gradients, blocked4x4, tiled16 for tiny grids); the "
+            "choices are in describe()['matmul_choices']",
+            choose=auto_matmul,
+        ),
     ]
 }
+
+
+@dataclass(frozen=True)
+class MatmulPlan:
+    """How one matmul call runs: the kernel(s), constants, and what decided it."""
+
+    variant: str  # the variant asked for
+    ran: str  # the variant that runs the call (after ``auto`` and fallbacks)
+    kernel: str  # one-pass kernel, or the split-K partial kernel
+    constants: dict[str, int]  # form constants (TRANS_A / TRANS_B), plus SPLITS when split
+    splits: int = 1
+    fallbacks: tuple[str, ...] = ()  # "vec4->blocked8x8", ...
+
+    @property
+    def reduce(self) -> str | None:
+        return SPLITK_REDUCE if self.splits > 1 else None
+
+
+def plan_matmul(
+    name: str, form: str, M: int, N: int, K: int, splits: int | None = None
+) -> MatmulPlan:
+    """The plan of variant ``name`` for one call; ``splits`` forces the split-K factor (tests)."""
+    v = matmul_variant(name)
+    if v.choose is not None:
+        v = matmul_variant(v.choose(form, M, N, K))
+    fell = []
+    while not v.accepts(form, M, N, K):
+        if v.fallback is None:
+            raise VariantError(f"matmul {v.name} cannot run {form} {M}x{N}x{K} and has no "
+                               "fallback")
+        fell.append(f"{v.name}->{v.fallback}")
+        v = matmul_variant(v.fallback)
+    if splits is None:
+        splits = v.splits(form, M, N, K) if v.splits is not None else 1
+    elif splits > 1 and v.splitk is None:
+        raise VariantError(f"matmul {v.name} has no split-K kernel")
+    kernel, consts = v.forms[form]
+    if splits > 1:
+        kernel, consts = v.splitk, {**consts, "SPLITS": int(splits)}
+    return MatmulPlan(name, v.name, kernel, dict(consts), int(splits), tuple(fell))
 
 ATTENTIONS: dict[str, AttentionVariant] = {
     v.name: v

@@ -197,7 +197,7 @@ def test_fa2_refuses_head_dim_over_128():
 
 
 def test_unknown_variant_lists_the_new_ones():
-    with pytest.raises(BackendError, match="blocked4x4, blocked8x8, tiled16, vec4"):
+    with pytest.raises(BackendError, match="auto, blocked4x4, blocked8x8, splitk, tiled16, vec4"):
         get_backend("gpu", AWKWARD, matmul="blocked2x2")
     with pytest.raises(BackendError, match="fa2, naive"):
         get_backend("gpu", AWKWARD, attention="fa3")

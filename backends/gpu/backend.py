@@ -209,6 +209,7 @@ class GpuBackend(Backend):
             "kernel_variants": {"matmul": self.matmul.name, "attention": self.attention.name},
             "known_variants": registry.variants(),
             "matmul_fallbacks": list(sg.fallbacks),
+            "matmul_choices": dict(sg.choices),  # "form MxNxK" -> variant (" splitS": split-K)
             "dispatches_per_step": len(sg.graph.dispatches),
             "command_buffers_per_step": 1,
             "timestamps": ts,

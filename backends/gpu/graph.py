@@ -63,7 +63,8 @@ class Graph:
             self._arena += blob + b"\0" * (-(len(blob)) % self._ualign)
             if shared_uniform:
                 self._blobs[blob] = at
-        grid = tuple(int(g) for g in c.kernel.grid(values))
+        # the grid is a function of the uniform's fields and the override constants (SPLITS)
+        grid = tuple(int(g) for g in c.kernel.grid({**c.constants, **values}))
         if max(grid) > self._max_groups:
             raise BackendError(
                 f"{label or kernel}: grid {grid} exceeds the device limit "

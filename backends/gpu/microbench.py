@@ -26,24 +26,18 @@ from backends.base import BackendError
 from backends.gpu.buffers import BufferPool, View
 from backends.gpu.device import get_device
 from backends.gpu.graph import Graph
+from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
-from backends.gpu.testing import run_kernel
+from backends.gpu.testing import run_kernel, run_matmul
 from kernels import registry
 
 MAX_QUERIES = 4096  # wgpu's cap on one query set: 2 per timed dispatch
 _READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
 
-# Awkward parity shapes: odd sizes, K = 1, tiles overhanging 64/128, and vec4-aligned ones.
-MATMUL_CHECK_SHAPES = ((37, 23, 29), (1, 50, 17), (150, 7, 131), (132, 12, 68))  # (M, K, N)
+# Awkward parity shapes: odd sizes, K = 1, tiles overhanging 64/128, vec4-aligned ones, and a
+# long-K one that split-K (splitk, auto) runs split in the tn form.
+MATMUL_CHECK_SHAPES = ((37, 23, 29), (1, 50, 17), (150, 7, 131), (132, 12, 68), (70, 520, 33))
 ATTENTION_CHECK_SHAPES = ((2, 37, 3, 12), (1, 19, 1, 72))  # (B, T, H, hd)
-
-
-def resolve_matmul(variant: str, form: str, M: int, N: int, K: int) -> registry.MatmulVariant:
-    """The variant that runs this call: ``variant`` or, off its shape rule, its fallback chain."""
-    v = registry.matmul_variant(variant)
-    while not v.accepts(form, M, N, K) and v.fallback is not None:
-        v = registry.matmul_variant(v.fallback)
-    return v
 
 
 @dataclass
@@ -125,8 +119,7 @@ class MicroBench:
     # cases ---------------------------------------------------------------------------------
     def matmul(self, variant: str, form: str, M: int, N: int, K: int, repeats: int = 10) -> Case:
         """C[M,N] = op(A) @ op(B) in ``form``, plain store epilogue."""
-        v = resolve_matmul(variant, form, M, N, K)
-        kernel, consts = v.forms[form]
+        plan = registry.plan_matmul(variant, form, M, N, K)
         name = f"matmul.{variant}.{form}.{M}x{N}x{K}"
         pool, g = self._start(name)
         views = {
@@ -134,11 +127,14 @@ class MicroBench:
             "b": self._random(pool, "b", K * N, 2),
             "c": pool.floats("c", M * N),
         }
-        for _ in range(repeats):
-            g.add(kernel, views, {"M": M, "N": N, "K": K}, constants=consts, label=kernel)
+        scratch = SplitScratch()
+        for _ in range(repeats):  # a split-K repetition is its two dispatches
+            record_matmul(g, plan, form, views, M, N, K, scratch=scratch)
+        scratch.allocate(pool)
+        ran = plan.ran + (f" split{plan.splits}" if plan.splits > 1 else "")
         return self._finish(name, pool, g, repeats, flops=2.0 * M * N * K,
                             bytes=4.0 * (M * K + K * N + M * N),
-                            info={"ran": v.name, "fallback": v.name != variant})
+                            info={"ran": ran, "fallback": bool(plan.fallbacks)})
 
     def attention(self, variant: str, B: int, H: int, T: int, hd: int, repeats: int = 3) -> Case:
         """Forward then backward of causal attention on [B*T, 3C] qkv, as the step runs them."""
@@ -198,10 +194,7 @@ class MicroBench:
             for M, K, N in MATMUL_CHECK_SHAPES:
                 a = rng.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
                 b = rng.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
-                kernel, consts = resolve_matmul(variant, form, M, N, K).forms[form]
-                got = run_kernel(kernel, {"a": a, "b": b}, {"c": (M, N)},
-                                 {"M": M, "N": N, "K": K}, constants=consts,
-                                 adapter=self.adapter)["c"]
+                got = run_matmul(a, b, form, variant, adapter=self.adapter)["c"]
                 A = a.T if form == "tn" else a
                 Bm = b.T if form == "nt" else b
                 want = A.astype(np.float64) @ Bm.astype(np.float64)

@@ -9,7 +9,8 @@ makes it (each weight is used once), except wte (tied): the unembedding stores i
 embedding backward adds to it. So no gradient zeroing pass is needed; grads start zeroed.
 
 Dispatches per step with naive attention: 5 + 7L forward, 5 + 14L backward, 1 AdamW = 11 + 21L
-(L = n_layer): 32 at micro, 95 at medium.
+(L = n_layer): 32 at micro, 95 at medium; plus one per matmul the plan runs as split-K (the
+reduce), e.g. the 1 + 4L weight gradients at medium with matmul "splitk" or "auto".
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from backends.base import BackendError
 from backends.gpu.buffers import ALIGN, BufferPool, FlatLayout, View, aligned
 from backends.gpu.graph import Dispatch, Graph
+from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import Pipelines
 from bench.model import ModelConfig, param_shapes
 from kernels import registry
@@ -146,7 +148,10 @@ class StepGraph:
         }
         self.graph = Graph(pipelines, dummies, f"step.{config.label()}")
         self.fallbacks: list[str] = []  # matmul calls a variant's shape rule sent elsewhere
+        self.choices: dict[str, str] = {}  # "form MxNxK" -> the variant (and split) that runs it
+        self.scratch = SplitScratch()
         self._build()
+        self.scratch.allocate(pool)
         self.graph.finalize()
 
     # views ---------------------------------------------------------------------------------
@@ -173,26 +178,20 @@ class StepGraph:
         r: View | None = None,
         aux: View | None = None,
     ) -> None:
-        variant = self.matmul_variant
-        while not variant.accepts(form, M, N, K):
-            if variant.fallback is None:
-                raise BackendError(f"matmul {variant.name} cannot run {form} {M}x{N}x{K} and "
-                                   "has no fallback")
-            self.fallbacks.append(f"{variant.name}->{variant.fallback} {form} {M}x{N}x{K}")
-            variant = registry.matmul_variant(variant.fallback)
-        kernel, consts = variant.forms[form]
+        try:
+            plan = registry.plan_matmul(self.matmul_variant.name, form, M, N, K)
+        except registry.VariantError as e:
+            raise BackendError(str(e)) from None
+        shape = f"{form} {M}x{N}x{K}"
+        for f in plan.fallbacks:
+            self.fallbacks.append(f"{f} {shape}")
+        self.choices[shape] = plan.ran + (f" split{plan.splits}" if plan.splits > 1 else "")
         views = {"a": a, "b": b, "c": c}
         if r is not None:
             views["r"] = r
         if aux is not None:
             views["aux"] = aux
-        self.graph.add(
-            kernel,
-            views,
-            {"M": M, "N": N, "K": K},
-            constants={**consts, "EPILOGUE": registry.EPILOGUES[epilogue]},
-            label=f"{kernel}:{form}",
-        )
+        record_matmul(self.graph, plan, form, views, M, N, K, epilogue, self.scratch)
 
     def ln_fwd(self, x: View, pre: str, y: View, stats: View) -> None:
         c = self.config

@@ -15,6 +15,7 @@ from backends.base import BackendError
 from backends.gpu.buffers import BufferPool
 from backends.gpu.device import get_device
 from backends.gpu.graph import Graph
+from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
 from kernels import registry
 
@@ -72,28 +73,48 @@ def run_matmul(
     epilogue: str = "store",
     r: np.ndarray | None = None,
     c: np.ndarray | None = None,
+    splits: int | None = None,
+    adapter: str | None = None,
 ) -> dict[str, np.ndarray]:
     """One matmul of ``variant`` in ``form`` ("nn", "nt", "tn") with ``epilogue``.
 
     Shapes as stored: nn a [M,K] b [K,N]; nt a [M,K] b [N,K]; tn a [K,M] b [K,N]. Returns
     {"c": [M,N]} (and "aux" for the gelu epilogue). ``c`` seeds the output (accumulate).
+    The call runs as the step would run it (``registry.plan_matmul``: auto's choice, fallbacks,
+    split-K); ``splits`` forces the split-K factor. Outputs and the split-K scratch start NaN.
     """
-    v = registry.matmul_variant(variant)
     M, K = (a.shape[1], a.shape[0]) if form == "tn" else a.shape
     N = b.shape[0] if form == "nt" else b.shape[1]
-    while not v.accepts(form, M, N, K) and v.fallback is not None:  # as the step does
-        v = registry.matmul_variant(v.fallback)
-    kernel, consts = v.forms[form]
-    inputs = {"a": a, "b": b}
-    if r is not None:
-        inputs["r"] = r
-    outputs = {"c": c if c is not None else (M, N)}
-    if epilogue == "gelu":
-        outputs["aux"] = (M, N)
-    return run_kernel(
-        kernel,
-        inputs,
-        outputs,
-        {"M": M, "N": N, "K": K},
-        constants={**consts, "EPILOGUE": registry.EPILOGUES[epilogue]},
-    )
+    plan = registry.plan_matmul(variant, form, M, N, K, splits=splits)
+    dev = get_device(adapter)
+    pool = BufferPool(dev.device)
+    try:
+        views = {"a": pool.upload("in.a", np.asarray(a, np.float32).ravel()),
+                 "b": pool.upload("in.b", np.asarray(b, np.float32).ravel())}
+        if r is not None:
+            views["r"] = pool.upload("in.r", np.asarray(r, np.float32).ravel())
+        outs = {"c": c.astype(np.float32) if c is not None else np.full((M, N), np.nan,
+                                                                          np.float32)}
+        if epilogue == "gelu":
+            outs["aux"] = np.full((M, N), np.nan, np.float32)
+        for key, init in outs.items():
+            views[key] = pool.upload(f"out.{key}", init.ravel())
+        dummies = {"read": pool.floats("dummy_read", 4), "read_write": pool.floats("dummy_rw", 4)}
+        g = Graph(pipelines_for(dev), dummies, f"test.matmul.{variant}")
+        scratch = SplitScratch()
+        record_matmul(g, plan, form, views, M, N, K, epilogue, scratch)
+        if scratch.allocate(pool) is not None:
+            dev.device.queue.write_buffer(scratch.view.buffer, 0,
+                                          np.full(scratch.floats, np.nan, np.float32))
+        g.finalize()
+        enc = dev.device.create_command_encoder()
+        g.encode(enc)
+        dev.device.queue.submit([enc.finish()])
+        result = {}
+        for key in outs:
+            raw = dev.device.queue.read_buffer(views[key].buffer)
+            result[key] = np.frombuffer(raw, np.float32)[: M * N].reshape(M, N).copy()
+        return result
+    finally:
+        for buf in pool.buffers.values():
+            buf.destroy()

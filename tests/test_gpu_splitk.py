@@ -1,0 +1,121 @@
+"""Split-K matmul and the ``auto`` matmul variant on the software adapter.
+
+Split-K: every form on awkward shapes with forced slice counts (including slices that fall past
+K and compute zeros), every epilogue through the reduce, NaN-poisoned outputs and scratch
+(``run_matmul``), and two runs bitwise equal (the reduce adds the slices in a fixed order).
+``auto``: its per-call choices follow the registry rule, and a full training step with split
+weight gradients matches the reference and counts the extra dispatches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gpu_fixtures import requires_adapter
+from test_gpu_kernels import ref_matmul
+
+from backends import get_backend
+from bench.model import ModelConfig, init_params
+from kernels import registry
+
+pytestmark = requires_adapter
+
+RNG = np.random.default_rng(777)
+# (M, K, N, splits): odd sizes, tiles overhanging 64, K not a multiple of 16 or of the slices,
+# slices past K (K = 17 in 5 slices of 16; K = 33 in 4), and a rule-chosen split (None).
+SPLIT_SHAPES = [(37, 300, 29, 3), (5, 17, 130, 5), (65, 33, 3, 4), (70, 520, 33, None),
+                (1, 200, 1, 2)]
+
+
+def operands(form, M, K, N):
+    a = RNG.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
+    b = RNG.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
+    return a, b
+
+
+@pytest.mark.parametrize("form", ["nn", "nt", "tn"])
+def test_splitk_shapes_and_determinism(form):
+    from backends.gpu import run_matmul
+
+    for M, K, N, S in SPLIT_SHAPES:
+        if S is None and form != "tn":
+            continue  # the rule splits weight gradients (tn) only
+        a, b = operands(form, M, K, N)
+        plan = registry.plan_matmul("splitk", form, M, N, K, splits=S)
+        assert plan.splits > 1 and plan.kernel == "matmul_splitk", plan
+        got = run_matmul(a, b, form, "splitk", splits=S)["c"]
+        np.testing.assert_allclose(got, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
+                                   atol=1e-4, err_msg=f"{form} M,K,N,S={M},{K},{N},{S}")
+        again = run_matmul(a, b, form, "splitk", splits=S)["c"]
+        assert np.array_equal(got.view(np.uint32), again.view(np.uint32)), (form, M, K, N, S)
+
+
+@pytest.mark.parametrize("epilogue", [e for e in registry.EPILOGUES if e != "store"])
+def test_splitk_epilogues(epilogue):
+    """The reduce applies each epilogue (the partial kernel never does)."""
+    from backends.gpu import run_matmul
+
+    M, K, N, form = 37, 70, 29, "tn"
+    a, b = operands(form, M, K, N)
+    r = RNG.standard_normal((M, N)).astype(np.float32) if epilogue in ("add", "gelu_bwd") else None
+    c = RNG.standard_normal((M, N)).astype(np.float32) if epilogue == "accumulate" else None
+    got = run_matmul(a, b, form, "splitk", epilogue, r=r, c=c, splits=3)
+    want = ref_matmul(a, b, form, epilogue, r=r, c=c)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4, err_msg=key)
+
+
+def test_split_rule():
+    s = registry.splitk_splits
+    assert s("tn", 128, 128, 1024) == 8  # medium's attn.proj gradient: 4 tiles, K = B*T = 1024
+    assert s("tn", 512, 2048, 4096) == 1  # mega's mlp.fc gradient: 256 tiles fill the device
+    assert s("tn", 128, 128, 200) == 1  # K too short to cut into 128-long slices
+    assert s("nt", 128, 128, 1024) == 1  # only weight gradients are split
+    with pytest.raises(registry.VariantError, match="no split-K"):
+        registry.plan_matmul("tiled16", "tn", 8, 8, 512, splits=2)
+
+
+def test_auto_choices_follow_the_rule():
+    for form, M, N, K in [("nn", 4096, 4096, 512), ("nn", 4096, 4094, 510), ("tn", 128, 384, 1024),
+                          ("nn", 1024, 384, 128), ("nt", 512, 64, 256)]:
+        plan = registry.plan_matmul("auto", form, M, N, K)
+        want = registry.auto_matmul(form, M, N, K)
+        assert plan.variant == "auto" and (plan.ran == want or plan.fallbacks), plan
+    assert registry.plan_matmul("auto", "nn", 4096, 4096, 512).ran == "vec4"
+    assert registry.plan_matmul("auto", "nn", 4096, 4094, 510).ran == "blocked8x8"  # vec4 fell
+    assert registry.plan_matmul("auto", "tn", 128, 384, 1024).splits == 8
+    assert registry.plan_matmul("auto", "nn", 1024, 384, 128).ran == "blocked4x4"
+    assert registry.plan_matmul("auto", "nt", 512, 64, 256).ran == "tiled16"
+
+
+# B*T = 259 >= 2 * 128: the weight gradients are split in two; d_model 36, 3 heads of 12.
+SPLIT_CFG = ModelConfig(d_model=36, n_layer=1, n_head=3, seq_len=37, batch=7)
+
+
+@pytest.mark.parametrize("matmul,attention", [("auto", "fa2"), ("splitk", "naive")])
+def test_step_with_split_weight_gradients(matmul, attention):
+    ref = get_backend("reference", SPLIT_CFG)
+    params = init_params(SPLIT_CFG, 5)
+    ref.load_params(params)
+    rng = np.random.default_rng(2)
+    batch = tuple(rng.integers(0, SPLIT_CFG.vocab, (SPLIT_CFG.batch, SPLIT_CFG.seq_len))
+                  for _ in range(2))
+    want_loss, want = ref.loss_and_grads(*batch)
+    b = get_backend("gpu", SPLIT_CFG, matmul=matmul, attention=attention)
+    base = get_backend("gpu", SPLIT_CFG, matmul="blocked4x4", attention=attention)
+    try:
+        b.load_params(params)
+        loss, grads = b.loss_and_grads(*batch)
+        again = b.loss_and_grads(*batch)[1]
+        d, d0 = b.describe(), base.describe()
+    finally:
+        b.close()
+        base.close()
+    split = {k: v for k, v in d["matmul_choices"].items() if " split" in v}
+    assert sorted(k.split()[0] for k in split) == ["tn"] * 5, d["matmul_choices"]
+    assert d["dispatches_per_step"] == d0["dispatches_per_step"] + len(split)
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    for name, g in want.items():
+        err = np.abs(grads[name] - g).max() / (np.abs(g).max() + 1e-12)
+        assert err < 1e-4, f"{matmul}/{attention} {name}: relative error {err:.2e}"
+        assert np.array_equal(grads[name], again[name]), name  # deterministic run to run
