@@ -83,11 +83,6 @@ def result_table(result: dict[str, Any], benchmark: str) -> dict[tuple[str, ...]
 
 def asv_curves(results_dir: str | Path = "results/asv", out: str | Path | None = None) -> list:
     """Plot step time and speedup vs d_model per machine from asv results; returns the files."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     root = Path(results_dir)
     if not root.is_dir():
         raise AsvError(f"no asv results folder {root} (run `asv run` first)")
@@ -96,13 +91,15 @@ def asv_curves(results_dir: str | Path = "results/asv", out: str | Path | None =
     written: list[Path] = []
     for machine_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for result in _newest_results(machine_dir):
-            written += _plot_machine(plt, result, machine_dir.name, out_dir)
+            written += _plot_machine(result, machine_dir.name, out_dir)
     if not written:
         raise AsvError(f"no TrainStep.time_step results under {root}")
     return written
 
 
-def _plot_machine(plt: Any, result: dict[str, Any], machine: str, out_dir: Path) -> list[Path]:
+def _plot_machine(result: dict[str, Any], machine: str, out_dir: Path) -> list[Path]:
+    from bench.plots import plt, save_figure  # matplotlib (Agg) only when drawing
+
     times = result_table(result, "train_step.TrainStep.time_step")
     if not times:
         return []
@@ -119,19 +116,19 @@ def _plot_machine(plt: Any, result: dict[str, Any], machine: str, out_dir: Path)
         x_label = "d_model (n_layer 4, seq_len 128, batch 8, head_dim 32)"
         xs_of = {p: get_preset(p).d_model for p in curve}
     series = sorted({k[1] for k in times})
-    files: list[Path] = []
     fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(13, 5))
     base = "cpu/naive"
-    for s in series:
+    for i, s in enumerate(series):
+        color = f"C{i}"  # one colour per series in both panels
         pts = [(xs_of[p], times[(p, s)]) for p in curve if (p, s) in times]
         if not pts:
             continue
         label = s + (" (software adapter - not a GPU)" if software and s.startswith("gpu") else "")
-        ax_t.plot(*zip(*pts, strict=True), marker="o", label=label)
+        ax_t.plot(*zip(*pts, strict=True), marker="o", color=color, label=label)
         ratio = [(xs_of[p], times[(p, base)] / times[(p, s)]) for p in curve
                  if (p, s) in times and (p, base) in times]  # fmt: skip
         if ratio and s != base:
-            ax_s.plot(*zip(*ratio, strict=True), marker="o", label=label)
+            ax_s.plot(*zip(*ratio, strict=True), marker="o", color=color, label=label)
     ax_t.set(xlabel=x_label, ylabel="step time (s, asv median)", yscale="log",
              title="Training step time")  # fmt: skip
     ax_s.axhline(1.0, color="grey", lw=1, ls="--")
@@ -143,9 +140,5 @@ def _plot_machine(plt: Any, result: dict[str, Any], machine: str, out_dir: Path)
     fig.suptitle(f"asv results, machine {machine}, commit {result.get('commit_hash', '?')[:8]}\n"
                  f"{title_dev}", fontsize=9)  # fmt: skip
     fig.tight_layout()
-    for ext in ("png", "svg"):
-        path = out_dir / f"{machine}-train-step.{ext}"
-        fig.savefig(path, dpi=120)
-        files.append(path)
-    plt.close(fig)
+    files = save_figure(fig, out_dir, f"{machine}-train-step")
     return files

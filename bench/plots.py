@@ -36,7 +36,8 @@ def _title(ax: Any, run: Run, what: str, series_shown: set[str]) -> None:
     ax.set_title(t, fontsize=9)
 
 
-def _save(fig: Any, out: Path, name: str) -> list[Path]:
+def save_figure(fig: Any, out: Path, name: str) -> list[Path]:
+    """Write ``fig`` as PNG and SVG under ``out`` and close it; returns the two paths."""
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for ext in ("png", "svg"):
@@ -71,7 +72,7 @@ def plot_speedup_curves(run: Run, out: Path) -> list[Path]:
     ax.set_ylabel("speedup (x, >1: the series is faster than its baseline)")
     ax.legend(fontsize=7)
     _title(ax, run, "Speedup along d_model (95% CI; dotted: crossover)", shown)
-    return _save(fig, out, "speedup_vs_d_model")
+    return save_figure(fig, out, "speedup_vs_d_model")
 
 
 def plot_speedup_points(run: Run, out: Path) -> list[Path]:
@@ -93,7 +94,7 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
         ax.bar([], [], color="tab:gray", label=f"gray: {SOFT}")
         ax.legend(fontsize=7)
     _title(ax, run, "Speedup per point (95% CI)", {sp.candidate for sp in sps})
-    return _save(fig, out, "speedup_by_point")
+    return save_figure(fig, out, "speedup_by_point")
 
 
 def plot_overhead_vs_math(run: Run, out: Path) -> list[Path]:
@@ -119,7 +120,7 @@ def plot_overhead_vs_math(run: Run, out: Path) -> list[Path]:
     ax.legend(fontsize=7, loc="lower left")
     _title(ax, run, "Fixed overhead vs math cost per step (measured; * profile > wall: noisy)",
            {series(r) for r in rows})
-    return _save(fig, out, "overhead_vs_math")
+    return save_figure(fig, out, "overhead_vs_math")
 
 
 def plot_step_time(run: Run, out: Path) -> list[Path]:
@@ -141,7 +142,7 @@ def plot_step_time(run: Run, out: Path) -> list[Path]:
     ax.set_ylabel("median step time (ms, 95% CI)")
     ax.legend(fontsize=7)
     _title(ax, run, "Step time per backend / kernel variant", set(by))
-    return _save(fig, out, "step_time")
+    return save_figure(fig, out, "step_time")
 
 
 def plot_kernel_share(run: Run, out: Path) -> list[Path]:
@@ -170,7 +171,7 @@ def plot_kernel_share(run: Run, out: Path) -> list[Path]:
     fig.legend(uniq.values(), uniq.keys(), fontsize=6, ncol=6, loc="outside lower center")
     _title(ax, run, "Per-kernel share of a step (largest profiled point)",
            {series(r) for r, _ in picks})
-    return _save(fig, out, "kernel_share")
+    return save_figure(fig, out, "kernel_share")
 
 
 def plot_achieved_flops(run: Run, out: Path) -> list[Path]:
@@ -196,7 +197,7 @@ def plot_achieved_flops(run: Run, out: Path) -> list[Path]:
     ax.set_ylabel("achieved GFLOP/s")
     ax.legend(fontsize=7)
     _title(ax, run, "Achieved FLOP/s per step", set(by))
-    return _save(fig, out, "achieved_flops")
+    return save_figure(fig, out, "achieved_flops")
 
 
 PLOTS = (plot_speedup_curves, plot_speedup_points, plot_overhead_vs_math, plot_step_time,
