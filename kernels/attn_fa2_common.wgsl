@@ -1,5 +1,5 @@
-// attn_fa2_common.wgsl - shared by the FlashAttention-2 kernels (attn_fa2_*), prepended after
-// common.wgsl: parameters (binding 0), block sizes, the workgroup tiles and their helpers.
+// attn_fa2_common.wgsl - shared by the FlashAttention-2 backward kernels (attn_fa2_bwd_kv/_q),
+// prepended after attn_fa2_params.wgsl: block sizes, the workgroup tiles and their helpers.
 // qkv [B*T, 3C] (columns Q | K | V, head h at h*hd .. h*hd+hd in each), out / dout [B*T, C],
 // lse / delta [B*H*T] (one float per query row of each head).
 // Blocks: BQ = 16 query rows x BKV = 8 key rows; workgroups of 128 invocations.
@@ -11,21 +11,8 @@
 
 const BQ: u32 = 16u;
 const BKV: u32 = 8u;
-const MAX_HD: u32 = 128u;
 const QS: u32 = 132u;
 const KS: u32 = 129u;
-const NEG: f32 = -1.0e30;  // "minus infinity" that keeps exp() and max() free of NaN
-
-struct AttnParams {
-    B: u32,
-    T: u32,
-    H: u32,
-    hd: u32,
-    C: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: AttnParams;
 
 var<workgroup> qs: array<f32, 2112>;   // [BQ][QS]  query rows
 var<workgroup> dos: array<f32, 2112>;  // [BQ][QS]  dO rows (backward)

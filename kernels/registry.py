@@ -177,11 +177,17 @@ def _fa2_q(u: dict) -> tuple[int, int, int]:
     return (ceil(u["T"] / 16), u["B"] * u["H"], 1)  # BQ = 16 query rows per workgroup
 
 
+def _fa2_fwd(u: dict) -> tuple[int, int, int]:
+    return (ceil(u["T"] / 32), u["B"] * u["H"], 1)  # BQ = 32 query rows per workgroup
+
+
 def _fa2_kv(u: dict) -> tuple[int, int, int]:
     return (ceil(u["T"] / 8), u["B"] * u["H"], 1)  # BKV = 8 key rows per workgroup
 
 
-_FA2_BWD = ("common.wgsl", "attn_fa2_common.wgsl", "attn_fa2_bwd_common.wgsl")
+_FA2 = ("common.wgsl", "attn_fa2_params.wgsl")
+_FA2_BWD = (*_FA2, "attn_fa2_common.wgsl", "attn_fa2_bwd_common.wgsl")
+_FA2_FWD_BYTES = (2 * 512 + 544) * 16  # K, V tiles [16][32] vec4, partial scores [32][17] vec4
 # qs, dos [16][132] + ks, vs [8][129] + two [16][8] blocks + lse/delta [16] each (floats)
 _FA2_BYTES = 4 * (2 * 16 * 132 + 2 * 8 * 129 + 2 * 128 + 32) + 256
 
@@ -225,11 +231,11 @@ KERNELS: dict[str, Kernel] = {
         Kernel("attn_naive_bwd_q", "attn_naive_bwd_q.wgsl", _attn, "ref_attention_bwd",
                workgroup_bytes=4 * (1024 + 256 + 64)),
         Kernel("attn_naive_bwd_kv", "attn_naive_bwd_kv.wgsl", _attn, "ref_attention_bwd"),
-        Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_q, "ref_attention_fwd",
-               includes=("common.wgsl", "attn_fa2_common.wgsl"), workgroup_bytes=_FA2_BYTES),
+        Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_fwd, "ref_attention_fwd",
+               includes=_FA2, workgroup_bytes=_FA2_FWD_BYTES),
         Kernel("attn_fa2_bwd_pre", "attn_fa2_bwd_pre.wgsl",
                lambda u: fold(ceil(u["B"] * u["H"] * u["T"] / 64)), "ref_attention_bwd",
-               includes=("common.wgsl", "attn_fa2_common.wgsl"), workgroup_bytes=_FA2_BYTES),
+               includes=_FA2),
         Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_kv, "ref_attention_bwd",
                includes=_FA2_BWD, workgroup_bytes=_FA2_BYTES),
         Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_q, "ref_attention_bwd",
@@ -380,9 +386,11 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             scratch={"delta": "BHT"},
             max_seq_len=8 * MAX_GROUPS,  # grid x = ceil(T / 8) workgroups
             max_head_dim=128,  # MAX_HD: a head_dim row is 16 slots over 8 invocations
-            notes="FlashAttention-2: online softmax over 8-key blocks in workgroup memory, one "
-            "log-sum-exp per query row; backward recomputes P per block (D = rowsum(dO*O), then "
-            "dK/dV over query blocks, dQ over key blocks); O(T) extra memory, no atomics",
+            notes="FlashAttention-2: forward over 32-query x 16-key blocks (4 invocations per "
+            "query row, q and output chunks in registers, K/V tiles in workgroup memory, 3 "
+            "barriers per 16 keys), one log-sum-exp per query row; backward (16 x 8 blocks) "
+            "recomputes P per block (D = rowsum(dO*O), then dK/dV over query blocks, dQ over "
+            "key blocks); O(T) extra memory, no atomics",
         ),
     ]
 }
