@@ -57,19 +57,41 @@ def version(dist: str) -> str:
         return ""
 
 
+def source_digest() -> str:
+    """SHA-1 (12 hex) over the measuring code: bench/, backends/, kernels/ and pyproject.toml."""
+    import hashlib
+
+    h = hashlib.sha1()
+    files = [REPO / "pyproject.toml"]
+    for d in ("bench", "backends", "kernels"):
+        files += sorted(p for p in (REPO / d).rglob("*") if p.suffix in (".py", ".wgsl"))
+    for p in files:
+        if p.is_file():
+            h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def git_commit() -> str:
-    """HEAD's hash, with ``-dirty`` when tracked files differ from it; empty outside git."""
+    """HEAD's hash, with ``-dirty`` when tracked files differ from it.
+
+    Outside a git checkout (a copy of the tree on a lent GPU machine, say) a row must still say
+    which code measured it: then it is ``source-<digest>`` of the measuring code instead.
+    """
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
+            ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=REPO, capture_output=True,
+            text=True, timeout=10,
+        )
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
             capture_output=True, text=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return ""
-    return head + ("-dirty" if head and dirty else "")
+        return f"source-{source_digest()}"
+    sha = head.stdout.strip()
+    if head.returncode != 0 or not sha:
+        return f"source-{source_digest()}"
+    return sha + ("-dirty" if dirty else "")
 
 
 def is_software(info: dict[str, Any]) -> bool:

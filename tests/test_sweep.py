@@ -145,3 +145,22 @@ def test_alias_backends_resolve_to_registered_ones_with_options():
     (p,) = expand(sweep, {"torch-cuda-graph": ["device", "graph", "threads"]})
     assert p.backend == "torch-cuda-graph"
     assert p.target() == ("torch", {"device": "cuda", "graph": True, "threads": 2})
+
+
+def test_git_commit_outside_git_names_the_source(tmp_path, monkeypatch):
+    """A tree copied without .git (as on a lent GPU machine) records a source digest, never
+    git's placeholder 'HEAD'; the digest changes when the measuring code changes."""
+    import shutil
+
+    from bench import environment
+
+    for d in ("bench", "backends", "kernels"):
+        shutil.copytree(environment.REPO / d, tmp_path / d)
+    shutil.copy(environment.REPO / "pyproject.toml", tmp_path)
+    monkeypatch.setattr(environment, "REPO", tmp_path)
+    # git must not find a repository above tmp_path either
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    first = environment.git_commit()
+    assert first.startswith("source-") and len(first) == len("source-") + 12
+    (tmp_path / "kernels" / "adamw.wgsl").write_text("// changed\\n")
+    assert environment.git_commit() != first
