@@ -71,6 +71,12 @@ class Backend(ABC):
         """Release device resources early (optional; garbage collection does it too)."""
 
 
+def require_loaded(loaded: bool) -> None:
+    """The one error every backend gives for a step or read-out before ``load_params``."""
+    if not loaded:
+        raise BackendError("no parameters loaded: call load_params(init_params(config)) first")
+
+
 def check_batch(config: ModelConfig, tokens: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate a batch: integer arrays of shape [batch, seq_len] with ids in 0..vocab-1."""
     out = []

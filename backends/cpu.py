@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from backends import cpu_attention
-from backends.base import Backend, BackendError, check_batch, check_params
+from backends.base import Backend, BackendError, check_batch, check_params, require_loaded
+from bench.environment import cpu_model
 from bench.model import ModelConfig, OptimConfig, param_shapes
 
 LN_EPS = np.float32(1e-5)
@@ -52,18 +52,6 @@ def _blas_controller() -> ThreadpoolController:
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name (Linux /proc/cpuinfo), falling back to platform's guess."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def available_cores() -> int:
@@ -456,8 +444,7 @@ class CpuBackend(Backend):
         self.g["wte"] += onehot @ dx
 
     def _checked_step(self, tokens: Any, targets: Any) -> float:
-        if not self._loaded:
-            raise BackendError("no parameters loaded: call load_params(init_params(config)) first")
+        require_loaded(self._loaded)
         tok, tgt = check_batch(self.config, tokens, targets)
         self._set_blas_threads(self.threads)
         return self._forward_backward(tok, tgt)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.base import Backend, BackendError, check_batch, check_params
+from backends.base import Backend, check_batch, check_params, require_loaded
 from bench.model import ModelConfig, OptimConfig, param_shapes
 
 LN_EPS = 1e-5
@@ -247,8 +247,7 @@ class ReferenceBackend(Backend):
         self.step = 0
 
     def _require_params(self) -> None:
-        if not self.params:
-            raise BackendError("no parameters loaded: call load_params(init_params(config)) first")
+        require_loaded(bool(self.params))
 
     def loss_and_grads(self, tokens, targets):  # type: ignore[override]
         self._require_params()

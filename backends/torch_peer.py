@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.base import Backend, BackendError, check_batch, check_params
+from backends.base import Backend, BackendError, check_batch, check_params, require_loaded
 from bench.model import ModelConfig, OptimConfig, param_shapes
 
 try:
@@ -96,8 +96,7 @@ class TorchBackend(Backend):
         self._cuda_graph = None
 
     def _tensors(self, tokens: Any, targets: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.params:
-            raise BackendError("no parameters loaded: call load_params(init_params(config)) first")
+        require_loaded(bool(self.params))
         tok, tgt = check_batch(self.config, tokens, targets)
         return (torch.from_numpy(tok).to(self.device), torch.from_numpy(tgt).to(self.device))
 
@@ -155,8 +154,7 @@ class TorchBackend(Backend):
         self._cuda_graph, self._static = graph, (s_tok, s_tgt, s_loss)
 
     def get_params(self) -> dict[str, np.ndarray]:
-        if not self.params:
-            raise BackendError("no parameters loaded: call load_params(init_params(config)) first")
+        require_loaded(bool(self.params))
         return {n: t.detach().cpu().numpy().copy() for n, t in self.params.items()}
 
     def describe(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ d_model, one line per backend/variant series.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,6 @@ def _newest_results(machine_dir: Path) -> list[dict[str, Any]]:
 
 def result_table(result: dict[str, Any], benchmark: str) -> dict[tuple[str, ...], float]:
     """{param tuple: value} for one benchmark of an asv result file (None results dropped)."""
-    import itertools
-
     columns = result["result_columns"]
     row = result["results"].get(benchmark)
     if row is None:

@@ -13,9 +13,11 @@ import functools
 from typing import Any
 
 from backends.base import Backend, BackendError
-from bench.measure import check_parity, prepare_step
+from bench.kernel_bench import time_case
+from bench.measure import check_parity, measure_step, prepare_step
 from bench.model import ModelConfig, get_preset
 from bench.sweep import SOFTWARE_MAX_PRESET
+from kernels.registry import variants
 
 # Presets the TrainStep suite sweeps: the clean d_model curve (small..xl) plus the ends.
 TRAIN_PRESETS = ["micro", "tiny", "small", "medium", "large", "xl", "huge", "mega"]
@@ -25,8 +27,6 @@ CPU_ATTENTION = ["naive", "fa2"]
 
 def gpu_variants() -> tuple[list[str], list[str]]:
     """(matmul variants, attention variants) from the kernel registry."""
-    from kernels.registry import variants
-
     v = variants()
     return v["matmul"], v["attention"]
 
@@ -100,8 +100,6 @@ def ready_step(
 
 def speedup_ratio(config: ModelConfig, budget_s: float = 1.0) -> float:
     """CPU median / GPU median at ``config`` (default variants), measured back to back here."""
-    from bench.measure import measure_step
-
     for backend in ("gpu", "cpu"):
         reason = skip_reason(backend, {}, config)
         if reason is not None:
@@ -147,7 +145,5 @@ def kernel_case(kind: str, variant: str, size: int, form: str = "nn") -> Any:
 
 def kernel_rate(case: Any, budget_s: float = 0.5) -> float:
     """GFLOP/s of a micro-benchmark case (GPU timestamps where offered, else wall time)."""
-    from bench.kernel_bench import time_case
-
     m, _, _ = time_case(case, budget_s)
     return case.flops / m.median_s / 1e9
