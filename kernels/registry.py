@@ -64,6 +64,9 @@ class Kernel:
     workgroup_bytes: int = 0  # workgroup memory it declares (checked against the device limit)
     # binding -> the binding whose view it shares (e.g. a vec4 view "a4" of the buffer bound as "a")
     aliases: dict[str, str] = field(default_factory=dict)
+    # uniform fields -> override constants fixed by the call's shape (e.g. fa2's head_dim chunk
+    # groups NG); a caller's explicit constants win. Applied by every dispatch (Graph.add).
+    derive: Callable[[dict], dict[str, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,23 +176,24 @@ def auto_matmul(form: str, M: int, N: int, K: int) -> str:
     return "blocked4x4"
 
 
-def _fa2_q(u: dict) -> tuple[int, int, int]:
-    return (ceil(u["T"] / 16), u["B"] * u["H"], 1)  # BQ = 16 query rows per workgroup
-
-
 def _fa2_fwd(u: dict) -> tuple[int, int, int]:
     return (ceil(u["T"] / 32), u["B"] * u["H"], 1)  # BQ = 32 query rows per workgroup
 
 
-def _fa2_kv(u: dict) -> tuple[int, int, int]:
-    return (ceil(u["T"] / 8), u["B"] * u["H"], 1)  # BKV = 8 key rows per workgroup
+def _fa2_bwd(u: dict) -> tuple[int, int, int]:
+    # ROWS = 32 resident (query or key) rows per workgroup; blocks on y, so that each kernel's
+    # heaviest blocks (by causal work) go first for every head (see the kernels' headers)
+    return (u["B"] * u["H"], ceil(u["T"] / 32), 1)
+
+
+def _fa2_groups(u: dict) -> dict[str, int]:
+    return {"NG": max(1, ceil(u["hd"] / 16))}  # vec4 chunk groups per quad member (16 dims each)
 
 
 _FA2 = ("common.wgsl", "attn_fa2_params.wgsl")
-_FA2_BWD = (*_FA2, "attn_fa2_common.wgsl", "attn_fa2_bwd_common.wgsl")
+_FA2_BWD = (*_FA2, "attn_fa2_bwd_common.wgsl")
 _FA2_FWD_BYTES = (2 * 512 + 544) * 16  # K, V tiles [16][32] vec4, partial scores [32][17] vec4
-# qs, dos [16][132] + ks, vs [8][129] + two [16][8] blocks + lse/delta [16] each (floats)
-_FA2_BYTES = 4 * (2 * 16 * 132 + 2 * 8 * 129 + 2 * 128 + 32) + 256
+_FA2_BWD_BYTES = 4 * 512 * 16  # xt, yt tiles [16][32] vec4, shares sp, dp [32][16] vec4
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -233,13 +237,12 @@ KERNELS: dict[str, Kernel] = {
         Kernel("attn_naive_bwd_kv", "attn_naive_bwd_kv.wgsl", _attn, "ref_attention_bwd"),
         Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_fwd, "ref_attention_fwd",
                includes=_FA2, workgroup_bytes=_FA2_FWD_BYTES),
-        Kernel("attn_fa2_bwd_pre", "attn_fa2_bwd_pre.wgsl",
-               lambda u: fold(ceil(u["B"] * u["H"] * u["T"] / 64)), "ref_attention_bwd",
-               includes=_FA2),
-        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_kv, "ref_attention_bwd",
-               includes=_FA2_BWD, workgroup_bytes=_FA2_BYTES),
-        Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_q, "ref_attention_bwd",
-               includes=_FA2_BWD, workgroup_bytes=_FA2_BYTES),
+        Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_bwd, "ref_attention_bwd",
+               includes=_FA2_BWD, constants={"NG": 8}, workgroup_bytes=_FA2_BWD_BYTES,
+               derive=_fa2_groups),
+        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_bwd, "ref_attention_bwd",
+               includes=_FA2_BWD, constants={"NG": 8}, workgroup_bytes=_FA2_BWD_BYTES,
+               derive=_fa2_groups),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),
@@ -381,16 +384,17 @@ ATTENTIONS: dict[str, AttentionVariant] = {
         AttentionVariant(
             "fa2",
             forward="attn_fa2_fwd",
-            backward=("attn_fa2_bwd_pre", "attn_fa2_bwd_kv", "attn_fa2_bwd_q"),
+            backward=("attn_fa2_bwd_q", "attn_fa2_bwd_kv"),  # dQ also writes delta for dK/dV
             saved={"lse": "BHT"},
             scratch={"delta": "BHT"},
-            max_seq_len=8 * MAX_GROUPS,  # grid x = ceil(T / 8) workgroups
-            max_head_dim=128,  # MAX_HD: a head_dim row is 16 slots over 8 invocations
-            notes="FlashAttention-2: forward over 32-query x 16-key blocks (4 invocations per "
-            "query row, q and output chunks in registers, K/V tiles in workgroup memory, 3 "
-            "barriers per 16 keys), one log-sum-exp per query row; backward (16 x 8 blocks) "
-            "recomputes P per block (D = rowsum(dO*O), then dK/dV over query blocks, dQ over "
-            "key blocks); O(T) extra memory, no atomics",
+            max_seq_len=32 * MAX_GROUPS,  # ceil(T / 32) blocks of 32 rows on one grid axis
+            max_head_dim=128,  # MAX_HD: a head_dim row is 8 vec4 chunk groups over a quad
+            notes="FlashAttention-2: every kernel keeps 32 rows per workgroup in registers "
+            "(4 invocations per row, named vec4 chunks) and streams the other side through "
+            "workgroup memory as vec4 tiles (16 rows, 3 barriers per tile); forward 32 queries x "
+            "16 keys with an online softmax, one log-sum-exp per query row; backward recomputes "
+            "P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, then dK/dV over query tiles; "
+            "causal blocks above the diagonal skipped; O(T) extra memory, no atomics",
         ),
     ]
 }

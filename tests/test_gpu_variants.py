@@ -90,13 +90,17 @@ def test_vec4_shape_rule():
 
 
 # ---------------------------------------------------------------- fa2 kernels
-def run_attention(variant, B, T, H, hd):
-    """Forward then the backward kernels in order, like the step; returns out, dqkv, saved."""
+def run_attention(variant, B, T, H, hd, constants=None, seed=None):
+    """Forward then the backward kernels in order, like the step; returns out, dqkv, saved.
+
+    ``constants`` (override constants) go to the backward kernels, replacing derived ones;
+    ``seed`` draws the inputs from a fresh generator instead of the module's."""
     from backends.gpu import run_kernel
 
     av = registry.attention_variant(variant)
     C = H * hd
-    qkv, dout = rand(B, T, 3 * C), rand(B, T, C)
+    rng = RNG if seed is None else np.random.default_rng(seed)
+    qkv, dout = (rng.standard_normal(s).astype(np.float32) for s in ((B, T, 3 * C), (B, T, C)))
     vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1 / math.sqrt(hd)}
     dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
     size = {n: math.prod(dims[ch] for ch in e) for n, e in {**av.saved, **av.scratch}.items()}
@@ -111,15 +115,19 @@ def run_attention(variant, B, T, H, hd):
         if "dqkv" in names:
             outs["dqkv"] = dqkv
         ins = {n: state[n] for n in names if n in state and n not in outs}
-        got = run_kernel(k, ins, outs, vals)
+        got = run_kernel(k, ins, outs, vals, constants)
         state.update({n: got[n] for n in av.scratch if n in got})
         dqkv = got.get("dqkv", dqkv)
     return qkv, dout, fwd, dqkv
 
 
-# T not a multiple of the 16-row / 8-key blocks, head_dim across the 32/64/96 slot groups.
+# T not a multiple of the 32-row blocks / 16-row tiles, shorter than one tile (1, 13), exactly
+# two blocks (64); head_dim over every chunk-group count NG = ceil(hd / 16) from 1 to 8, with a
+# partial last chunk (5, 33, 113) and a partial group (24, 40, 72, 100).
 @pytest.mark.parametrize("B,T,H,hd", [(2, 13, 3, 5), (1, 37, 2, 16), (2, 33, 1, 33),
-                                      (1, 20, 2, 72), (1, 17, 1, 128), (1, 41, 2, 100)])
+                                      (1, 20, 2, 72), (1, 17, 1, 128), (1, 41, 2, 100),
+                                      (1, 1, 2, 4), (2, 64, 2, 40), (1, 70, 2, 24),
+                                      (1, 45, 1, 113), (1, 35, 1, 112), (1, 50, 1, 64)])
 def test_fa2_kernels(B, T, H, hd):
     qkv, dout, fwd, dqkv = run_attention("fa2", B, T, H, hd)
     out, cache = R.attention_fwd(qkv.astype(np.float64), H)
@@ -131,6 +139,18 @@ def test_fa2_kernels(B, T, H, hd):
     np.testing.assert_allclose(fwd["lse"], lse.reshape(-1), rtol=1e-5, atol=1e-5)
     want = R.attention_bwd(dout.astype(np.float64), cache).reshape(B * T, -1)
     np.testing.assert_allclose(dqkv, want, rtol=1e-4, atol=1e-5)
+
+
+def test_fa2_backward_chunk_groups_and_determinism():
+    """NG (override) is derived from head_dim; a larger NG only adds zero chunks: same result.
+    Quad shares are added in a fixed order, no atomics: a rerun gives the same bits."""
+    assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({"hd": hd})["NG"]
+            for hd in (1, 16, 17, 64, 65, 128)] == [1, 1, 2, 4, 5, 8]
+    *_, derived = run_attention("fa2", 1, 40, 2, 20, seed=7)  # NG = 2
+    *_, again = run_attention("fa2", 1, 40, 2, 20, seed=7)
+    *_, widest = run_attention("fa2", 1, 40, 2, 20, {"NG": 8}, seed=7)
+    np.testing.assert_array_equal(derived, again)
+    np.testing.assert_allclose(derived, widest, rtol=1e-6, atol=1e-7)
 
 
 # ---------------------------------------------------------------- the step

@@ -16,6 +16,7 @@ import wgpu
 from backends.base import BackendError
 from backends.gpu.buffers import View
 from backends.gpu.pipelines import Compiled, Pipelines
+from kernels import registry
 
 
 @dataclass
@@ -54,6 +55,9 @@ class Graph:
         shared_uniform: bool = True,
     ) -> Dispatch:
         """Record one dispatch of registry kernel ``kernel``; ``values`` fill its uniform/grid."""
+        derive = registry.KERNELS[kernel].derive if kernel in registry.KERNELS else None
+        if derive is not None:  # constants fixed by the call's shape (registry.Kernel.derive)
+            constants = {**derive(values), **(constants or {})}
         c = self.pipelines.get(kernel, constants)
         blob = c.pack_uniform(values) if c.fields else b"\0" * 16
         if shared_uniform and blob in self._blobs:
