@@ -1,18 +1,19 @@
 """Float32 CPU backend: the multithreaded CPU half of every curve.
 
 Same maths as ``backends.reference`` (hand-derived backward, torch-style AdamW), arranged for
-speed on many cores:
+speed on many cores, with one thread pool (Numba's, ``threads`` wide) doing all the work:
 
-* linear layers are single large GEMMs over all B*T rows, run by the BLAS with ``threads`` threads;
-* everything else (LayerNorm, GELU, attention, cross-entropy, AdamW, the embedding gather) is one
-  compiled loop per op (``backends.cpu_kernels``, Numba) whose rows are spread over Numba's
-  thread pool, also ``threads`` wide. Compiled loops matter twice: each op is one pass instead of
-  NumPy's 5-10, and the threads never wait on the GIL (a Python thread pool over NumPy calls
-  stopped scaling at ~4 threads);
+* linear layers are GEMMs over all B*T rows, split into row blocks (the weight gradients into
+  partial sums over rows) with each thread calling the BLAS single-threaded on its block;
+* everything else (LayerNorm, GELU, attention, cross-entropy, AdamW, the embedding) is one
+  compiled loop per op (``backends.cpu_kernels``), rows spread over the same pool. Compiled loops
+  matter twice: each op is one pass instead of NumPy's 5-10, and the threads never wait on the
+  GIL (a Python thread pool over NumPy calls stopped scaling at ~4 threads);
 * parameters, gradients and Adam moments are single flat arrays (per-name views into them), so
   AdamW is one pass over contiguous memory.
 
-The two pools take turns (a GEMM, then a compiled op), so ``threads`` cores are busy at a time.
+Why one pool: a multithreaded BLAS beside Numba's pool left one pool's threads spinning while the
+other worked (see ``cpu_kernels``); the BLAS is therefore held at one thread during the step.
 ``profile_step`` times each op with wall-clock timers; their sum is the step's math time and the
 rest of the step (Python dispatch, allocation) its fixed overhead.
 """
@@ -136,16 +137,36 @@ class CpuBackend(Backend):
         # does not depend on how many threads ran them.
         self._ln_chunks = 16
         self._ln_parts = np.empty((2, self._ln_chunks, config.d_model), np.float32)
+        # Partial sums of the weight-gradient GEMMs: up to ``threads`` chunks of the largest weight.
+        biggest = max(int(np.prod(s)) for s in shapes.values() if len(s) == 2)
+        self._scratch = np.empty(max(1, threads) * biggest, np.float32)
 
     # ------------------------------------------------------------------ plumbing
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         return {n: flat[a:b].reshape(s) for n, (a, b, s) in self._slices.items()}
 
     def _set_threads(self) -> None:
-        """Both pools to ``threads``; Numba's setting is per calling thread, so set it each step."""
+        """Numba's pool to ``threads`` (a per-calling-thread setting, so set each step) and every
+        BLAS to one thread: its calls come from inside that pool."""
         for lib in self._blas_libs:
-            lib.set_num_threads(self.threads)
+            lib.set_num_threads(1)
         numba.set_num_threads(self.threads)
+
+    def _mm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """a @ b on the pool (into ``out``, added to it when given: the residual stream)."""
+        if out is None:
+            res = np.empty((a.shape[0], b.shape[1]), np.float32)
+            kern.matmul(a, b, res, False, min(self.threads, a.shape[0]))
+            return res
+        kern.matmul(a, b, out, True, min(self.threads, a.shape[0]))
+        return out
+
+    def _mm_tn(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+        """out = a^T @ b (a weight gradient), as partial sums over row chunks of a and b."""
+        k, m = a.shape[1], b.shape[1]
+        chunks = max(1, min(self.threads, a.shape[0] // 64))
+        parts = self._scratch[: chunks * k * m].reshape(chunks, k, m)
+        kern.matmul_tn(a, b, parts, out)
 
     def close(self) -> None:
         """Nothing to release: the BLAS and Numba pools are process-wide."""
@@ -231,7 +252,7 @@ class CpuBackend(Backend):
         c = self.config
         N, d, L = c.batch * c.seq_len, c.d_model, c.n_layer
         p, g, run = self.p, self.g, self._timers.run
-        mm, ln = np.matmul, self._layernorm_fwd
+        mm, tn, ln = self._mm, self._mm_tn, self._layernorm_fwd
 
         x = np.empty((N, d), np.float32)
         run("embedding", kern.embed_fwd, tokens, p["wte"], p["wpe"], x)
@@ -241,46 +262,38 @@ class CpuBackend(Backend):
             a, xh1, r1 = run("layernorm", ln, x, p[pre + "ln1.g"], p[pre + "ln1.b"])
             qkv = run("matmul", mm, a, p[pre + "attn.qkv"])
             att, acache = run("attention", self._attention_fwd, qkv)
-            x += run("matmul", mm, att, p[pre + "attn.proj"])
+            run("matmul", mm, att, p[pre + "attn.proj"], x)
             a2, xh2, r2 = run("layernorm", ln, x, p[pre + "ln2.g"], p[pre + "ln2.b"])
             h = run("matmul", mm, a2, p[pre + "mlp.fc"])
             gact, sig = run("gelu", self._gelu_fwd, h)
-            x += run("matmul", mm, gact, p[pre + "mlp.proj"])
+            run("matmul", mm, gact, p[pre + "mlp.proj"], x)
             saved.append((a, xh1, r1, acache, att, a2, xh2, r2, h, sig, gact))
-        xf, xhf, rf = run("layernorm", self._layernorm_fwd, x, p["lnf.g"], p["lnf.b"])
+        xf, xhf, rf = run("layernorm", ln, x, p["lnf.g"], p["lnf.b"])
         logits = run("matmul", mm, xf, p["wte"].T)  # (N, V)
         loss, dlogits = run("cross_entropy", self._cross_entropy, logits, targets.reshape(-1))
 
         dxf = run("matmul", mm, dlogits, p["wte"])
-        run("matmul", mm, dlogits.T, xf, g["wte"])  # tied head's share of dwte
+        run("matmul", tn, dlogits, xf, g["wte"])  # the tied head's share of dwte
         dx = run("layernorm", self._layernorm_bwd, dxf, xhf, rf, p["lnf.g"], g["lnf.g"], g["lnf.b"])
         for i in reversed(range(L)):
             pre = f"h{i}."
             a, xh1, r1, acache, att, a2, xh2, r2, h, sig, gact = saved[i]
-            run("matmul", mm, gact.T, dx, g[pre + "mlp.proj"])
+            run("matmul", tn, gact, dx, g[pre + "mlp.proj"])
             dg = run("matmul", mm, dx, p[pre + "mlp.proj"].T)
             dh = run("gelu", self._gelu_bwd, dg, h, sig)
-            run("matmul", mm, a2.T, dh, g[pre + "mlp.fc"])
+            run("matmul", tn, a2, dh, g[pre + "mlp.fc"])
             da2 = run("matmul", mm, dh, p[pre + "mlp.fc"].T)
             ln2 = (p[pre + "ln2.g"], g[pre + "ln2.g"], g[pre + "ln2.b"])
             run("layernorm", self._layernorm_bwd, da2, xh2, r2, *ln2, dx)
-            run("matmul", mm, att.T, dx, g[pre + "attn.proj"])
+            run("matmul", tn, att, dx, g[pre + "attn.proj"])
             datt = run("matmul", mm, dx, p[pre + "attn.proj"].T)
             dqkv = run("attention", self._attention_bwd, datt, acache)
-            run("matmul", mm, a.T, dqkv, g[pre + "attn.qkv"])
+            run("matmul", tn, a, dqkv, g[pre + "attn.qkv"])
             da = run("matmul", mm, dqkv, p[pre + "attn.qkv"].T)
             ln1 = (p[pre + "ln1.g"], g[pre + "ln1.g"], g[pre + "ln1.b"])
             run("layernorm", self._layernorm_bwd, da, xh1, r1, *ln1, dx)
-        run("embedding", self._embedding_bwd, dx, tokens.reshape(-1))
+        run("embedding", kern.embed_bwd, tokens, dx, g["wte"], g["wpe"])
         return loss
-
-    def _embedding_bwd(self, dx: np.ndarray, tok: np.ndarray) -> None:
-        """dwpe = sum over batch; dwte += one-hot(tokens)^T @ dx (a GEMM beats a scatter-add)."""
-        c = self.config
-        self.g["wpe"][...] = dx.reshape(c.batch, c.seq_len, c.d_model).sum(axis=0)
-        onehot = np.zeros((c.vocab, tok.size), np.float32)
-        onehot[tok, np.arange(tok.size)] = 1.0
-        self.g["wte"] += onehot @ dx
 
     def _checked_step(self, tokens: Any, targets: Any) -> float:
         require_loaded(self._loaded)

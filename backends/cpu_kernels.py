@@ -25,6 +25,7 @@ Keys above the diagonal are never touched by either.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401 - the BLAS Numba's np.dot calls; loaded up front
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
@@ -96,6 +97,47 @@ def exp_array(x, out):
     flat_o = out.reshape(-1)
     for i in prange(flat_x.size):
         flat_o[i] = fast_exp(flat_x[i])
+
+
+# ---------------------------------------------------------------------------------- GEMM
+# The GEMMs run on Numba's pool too, each thread calling the BLAS single-threaded on its share.
+# Two pools (a multithreaded BLAS beside Numba's) fought on 16 cores: whichever pool had just
+# finished kept its threads spinning and stole the cores from the other (a medium step took
+# 600 ms at 16 threads), and OpenBLAS's own threading was slower than one thread on these small
+# GEMMs. One pool is what torch has (OpenMP for its kernels and MKL alike).
+@njit(**_PAR)
+def matmul(a, b, out, accumulate, chunks):
+    """out = a @ b (or out += a @ b), in ``chunks`` row blocks of ``a`` (the thread count: asking
+    Numba for it inside a kernel would stop the kernel from being cached); ``b`` may be a
+    transposed view (F-contiguous)."""
+    n = a.shape[0]
+    for c in prange(chunks):
+        lo = n * c // chunks
+        hi = n * (c + 1) // chunks
+        if accumulate:
+            out[lo:hi] += np.dot(a[lo:hi], b)
+        else:
+            np.dot(a[lo:hi], b, out[lo:hi])
+
+
+@njit(**_PAR)
+def matmul_tn(a, b, parts, out):
+    """out = a^T @ b, the weight-gradient GEMM: a (N, K), b (N, M) with N = B*T rows, the long
+    reduction. Chunk c of ``parts.shape[0]`` reduces its rows into parts[c] (K, M); the chunks
+    are then added in a fixed order, row blocks of ``out`` in parallel."""
+    n = a.shape[0]
+    chunks = parts.shape[0]
+    for c in prange(chunks):
+        lo = n * c // chunks
+        hi = n * (c + 1) // chunks
+        np.dot(a[lo:hi].T, b[lo:hi], parts[c])
+    k, m = out.shape
+    for i in prange(k):
+        for j in range(m):
+            out[i, j] = parts[0, i, j]
+        for c in range(1, chunks):
+            for j in range(m):
+                out[i, j] += parts[c, i, j]
 
 
 # ---------------------------------------------------------------------------------- LayerNorm
@@ -234,6 +276,28 @@ def embed_fwd(tokens, wte, wpe, x):
         t = r % t_len
         for j in range(d):
             x[r, j] = wte[tok, j] + wpe[t, j]
+
+
+@njit(**_PAR)
+def embed_bwd(tokens, dx, dwte, dwpe):
+    """dwte[tok] += dx rows (added: the tied head wrote its share first); dwpe = sum over batch.
+    Split over column blocks, so no two threads ever add into the same element."""
+    bsz, t_len = tokens.shape
+    d = dx.shape[1]
+    width = 16
+    for cb in prange((d + width - 1) // width):
+        c0 = cb * width
+        c1 = min(d, c0 + width)
+        for t in range(t_len):
+            for j in range(c0, c1):
+                dwpe[t, j] = _F0
+        for r in range(bsz * t_len):
+            tok = tokens[r // t_len, r % t_len]
+            t = r % t_len
+            for j in range(c0, c1):
+                v = dx[r, j]
+                dwte[tok, j] += v
+                dwpe[t, j] += v
 
 
 # ---------------------------------------------------------------------------------- attention
