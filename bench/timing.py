@@ -55,12 +55,19 @@ class Measurement:
         return max(self.median_s - self.ci_low_s, self.ci_high_s - self.median_s) / self.median_s
 
     def with_split(self, per_op_s: dict[str, float] | None) -> Measurement:
-        """Attach a per-op profile: device time is its sum, overhead the rest of the median."""
+        """Attach a per-op profile: device time is its sum, overhead the rest of the median.
+
+        The profiled steps are other steps than the timed ones; on a noisy host their sum can
+        exceed the timed median. A negative overhead would be a wrong number, so it is left
+        unknown (None) and the measurement marked noisy."""
         if not per_op_s:
             return self
         self.per_op_s = dict(per_op_s)
         self.device_s = float(sum(per_op_s.values()))
-        self.overhead_s = self.median_s - self.device_s
+        rest = self.median_s - self.device_s
+        self.overhead_s = rest if rest >= 0 else None
+        if rest < 0:
+            self.noisy = True
         return self
 
     def to_dict(self) -> dict[str, Any]:

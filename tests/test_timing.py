@@ -72,6 +72,13 @@ def test_split_and_serialisation():
     assert summarize([0.01]).with_split(None).device_s is None
 
 
+def test_split_never_reports_a_negative_overhead():
+    """Profiled steps slower than the timed median: overhead unknown and the point noisy."""
+    m = summarize([0.010, 0.010, 0.010]).with_split({"matmul": 0.009, "attention": 0.003})
+    assert m.device_s == pytest.approx(0.012)
+    assert m.overhead_s is None and m.noisy
+
+
 def test_bad_budget():
     with pytest.raises(ValueError):
         time_fn(lambda: None, budget_s=0)
