@@ -3,17 +3,19 @@
 Same maths as ``backends.reference`` (hand-derived backward, torch-style AdamW), arranged for
 speed on many cores, with one thread pool (Numba's, ``threads`` wide) doing all the work:
 
-* linear layers are GEMMs over all B*T rows, split into row blocks (the weight gradients into
-  partial sums over rows) with each thread calling the BLAS single-threaded on its block;
-* everything else (LayerNorm, GELU, attention, cross-entropy, AdamW, the embedding) is one
-  compiled loop per op (``backends.cpu_kernels``), rows spread over the same pool. Compiled loops
+* linear layers are GEMMs over all B*T rows, split into row blocks (weight gradients into column
+  blocks) with each thread calling the BLAS single-threaded on its block (``cpu_gemm``);
+* attention (``cpu_attention``) runs one (batch, head) group per thread: BLAS calls on 64-row
+  tiles plus compiled softmax loops;
+* everything else (LayerNorm, GELU, cross-entropy, AdamW, the embedding) is one compiled loop
+  per op (``cpu_kernels``), rows spread over the same pool. Compiled loops
   matter twice: each op is one pass instead of NumPy's 5-10, and the threads never wait on the
   GIL (a Python thread pool over NumPy calls stopped scaling at ~4 threads);
 * parameters, gradients and Adam moments are single flat arrays (per-name views into them), so
   AdamW is one pass over contiguous memory.
 
 Why one pool: a multithreaded BLAS beside Numba's pool left one pool's threads spinning while the
-other worked (see ``cpu_kernels``); the BLAS is therefore held at one thread during the step.
+other worked (see ``cpu_gemm``); the BLAS is therefore held at one thread during the step.
 ``profile_step`` times each op with wall-clock timers; their sum is the step's math time and the
 rest of the step (Python dispatch, allocation) its fixed overhead.
 """
@@ -30,6 +32,7 @@ import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from backends import cpu_attention, cpu_gemm
 from backends import cpu_kernels as kern
 from backends.base import Backend, BackendError, check_batch, check_params, require_loaded
 from bench.environment import cpu_model
@@ -137,9 +140,6 @@ class CpuBackend(Backend):
         # does not depend on how many threads ran them.
         self._ln_chunks = 16
         self._ln_parts = np.empty((2, self._ln_chunks, config.d_model), np.float32)
-        # Partial sums of the weight-gradient GEMMs: up to ``threads`` chunks of the largest weight.
-        biggest = max(int(np.prod(s)) for s in shapes.values() if len(s) == 2)
-        self._scratch = np.empty(max(1, threads) * biggest, np.float32)
 
     # ------------------------------------------------------------------ plumbing
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -152,21 +152,23 @@ class CpuBackend(Backend):
             lib.set_num_threads(1)
         numba.set_num_threads(self.threads)
 
-    def _mm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """a @ b on the pool (into ``out``, added to it when given: the residual stream)."""
+    def _mm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
+            b_t: bool = False) -> np.ndarray:
+        """a @ b (a @ b.T with ``b_t``) on the pool; added into ``out`` when given (the residual
+        stream)."""
+        chunks = max(1, min(self.threads, a.shape[0] // 16))
+        m = b.shape[0] if b_t else b.shape[1]
         if out is None:
-            res = np.empty((a.shape[0], b.shape[1]), np.float32)
-            kern.matmul(a, b, res, False, min(self.threads, a.shape[0]))
+            res = np.empty((a.shape[0], m), np.float32)
+            cpu_gemm.matmul(a, b, b_t, res, np.float32(0), chunks)
             return res
-        kern.matmul(a, b, out, True, min(self.threads, a.shape[0]))
+        cpu_gemm.matmul(a, b, b_t, out, np.float32(1), chunks)
         return out
 
     def _mm_tn(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-        """out = a^T @ b (a weight gradient), as partial sums over row chunks of a and b."""
-        k, m = a.shape[1], b.shape[1]
-        chunks = max(1, min(self.threads, a.shape[0] // 64))
-        parts = self._scratch[: chunks * k * m].reshape(chunks, k, m)
-        kern.matmul_tn(a, b, parts, out)
+        """out = a^T @ b (a weight gradient), in column blocks of ``out``."""
+        chunks = max(1, min(self.threads, b.shape[1] // cpu_gemm.COL_ALIGN))
+        cpu_gemm.matmul_tn(a, b, out, chunks)
 
     def close(self) -> None:
         """Nothing to release: the BLAS and Numba pools are process-wide."""
@@ -210,10 +212,10 @@ class CpuBackend(Backend):
         scale = np.float32(1.0 / math.sqrt(c.head_dim))
         if self.attention == "naive":
             saved = np.empty((B * H, T, T), np.float32)
-            kern.attention_naive_fwd(qkv, B, H, scale, out, saved)
+            cpu_attention.naive_fwd(qkv, B, H, scale, out, saved)
         else:
             saved = np.empty((B * H, T), np.float32)
-            kern.attention_fa2_fwd(qkv, B, H, scale, kern.FA2_BLOCK, out, saved)
+            cpu_attention.fa2_fwd(qkv, B, H, scale, out, saved)
         return out, (qkv, out, saved)
 
     def _attention_bwd(self, dout: np.ndarray, cache) -> np.ndarray:
@@ -222,9 +224,9 @@ class CpuBackend(Backend):
         scale = np.float32(1.0 / math.sqrt(c.head_dim))
         dqkv = np.empty_like(qkv)
         if self.attention == "naive":
-            kern.attention_naive_bwd(qkv, dout, saved, c.batch, c.n_head, scale, dqkv)
+            cpu_attention.naive_bwd(qkv, dout, saved, c.batch, c.n_head, scale, dqkv)
         else:
-            kern.attention_fa2_bwd(qkv, dout, out, saved, c.batch, c.n_head, scale, dqkv)
+            cpu_attention.fa2_bwd(qkv, dout, out, saved, c.batch, c.n_head, scale, dqkv)
         return dqkv
 
     def _cross_entropy(self, logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
@@ -269,7 +271,7 @@ class CpuBackend(Backend):
             run("matmul", mm, gact, p[pre + "mlp.proj"], x)
             saved.append((a, xh1, r1, acache, att, a2, xh2, r2, h, sig, gact))
         xf, xhf, rf = run("layernorm", ln, x, p["lnf.g"], p["lnf.b"])
-        logits = run("matmul", mm, xf, p["wte"].T)  # (N, V)
+        logits = run("matmul", mm, xf, p["wte"], None, True)  # (N, V) = xf @ wte^T
         loss, dlogits = run("cross_entropy", self._cross_entropy, logits, targets.reshape(-1))
 
         dxf = run("matmul", mm, dlogits, p["wte"])
@@ -279,17 +281,17 @@ class CpuBackend(Backend):
             pre = f"h{i}."
             a, xh1, r1, acache, att, a2, xh2, r2, h, sig, gact = saved[i]
             run("matmul", tn, gact, dx, g[pre + "mlp.proj"])
-            dg = run("matmul", mm, dx, p[pre + "mlp.proj"].T)
+            dg = run("matmul", mm, dx, p[pre + "mlp.proj"], None, True)
             dh = run("gelu", self._gelu_bwd, dg, h, sig)
             run("matmul", tn, a2, dh, g[pre + "mlp.fc"])
-            da2 = run("matmul", mm, dh, p[pre + "mlp.fc"].T)
+            da2 = run("matmul", mm, dh, p[pre + "mlp.fc"], None, True)
             ln2 = (p[pre + "ln2.g"], g[pre + "ln2.g"], g[pre + "ln2.b"])
             run("layernorm", self._layernorm_bwd, da2, xh2, r2, *ln2, dx)
             run("matmul", tn, att, dx, g[pre + "attn.proj"])
-            datt = run("matmul", mm, dx, p[pre + "attn.proj"].T)
+            datt = run("matmul", mm, dx, p[pre + "attn.proj"], None, True)
             dqkv = run("attention", self._attention_bwd, datt, acache)
             run("matmul", tn, a, dqkv, g[pre + "attn.qkv"])
-            da = run("matmul", mm, dqkv, p[pre + "attn.qkv"].T)
+            da = run("matmul", mm, dqkv, p[pre + "attn.qkv"], None, True)
             ln1 = (p[pre + "ln1.g"], g[pre + "ln1.g"], g[pre + "ln1.b"])
             run("layernorm", self._layernorm_bwd, da, xh1, r1, *ln1, dx)
         run("embedding", kern.embed_bwd, tokens, dx, g["wte"], g["wpe"])
