@@ -1,5 +1,9 @@
 """asv: kernel micro-benchmarks, matmul GFLOP/s per size x variant x form, attention fwd+bwd per
-seq_len x variant. Each variant passes its NumPy parity gate in the same process before timing."""
+seq_len x variant. Each variant passes its NumPy parity gate (once per asv run) before timing.
+
+asv re-runs ``setup`` before every sample; ``kernel_case`` hands back the same warm case each
+time (built once per process), so there is no teardown: the process ends with the benchmark.
+"""
 
 from bench.suites import gpu_variants, kernel_case, kernel_rate
 
@@ -10,13 +14,10 @@ class Matmul:
     params = ([256, 1024, 2048, 4096], MATMULS, ["nn", "nt", "tn"])
     param_names = ("size", "variant", "form")
     timeout = 120
+    rounds = 1  # one process per point (asv's default 2 doubles the run for little)
 
     def setup(self, size, variant, form):
         self.case = kernel_case("matmul", variant, size, form)
-
-    def teardown(self, size, variant, form):
-        if hasattr(self, "case"):
-            self.case.close()
 
     def time_matmul(self, size, variant, form):
         self.case.run()
@@ -31,13 +32,10 @@ class Attention:
     params = ([128, 256, 512, 1024, 2048], ATTENTIONS)
     param_names = ("seq_len", "variant")
     timeout = 120
+    rounds = 1
 
     def setup(self, seq_len, variant):
         self.case = kernel_case("attention", variant, seq_len)
-
-    def teardown(self, seq_len, variant):
-        if hasattr(self, "case"):
-            self.case.close()
 
     def time_fwd_bwd(self, seq_len, variant):
         self.case.run()

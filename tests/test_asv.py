@@ -81,3 +81,154 @@ def test_asv_curves_without_results_is_a_clear_error(tmp_path):
     r = _run([sys.executable, "-m", "bench", "asv-curves", str(tmp_path / "none")], env)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "no asv results folder" in r.stderr
+
+
+# ---------------------------------------------------------------- the per-run cache (bench.suites)
+# These run in-process: "a new benchmark process" is simulated by clearing the in-process memo, so
+# only the files on disk carry a value from one "process" to the next.
+
+
+@pytest.fixture
+def run_cache(tmp_path, monkeypatch):
+    from bench import suites
+
+    monkeypatch.setattr(suites, "CACHE_ROOT", tmp_path / "cache")
+    monkeypatch.setattr(suites, "under_asv", lambda: True)
+    suites.run_key.cache_clear()
+    suites._memo.clear()
+    yield suites
+    suites.run_key.cache_clear()
+    suites._memo.clear()
+    suites._ready.clear()
+
+
+def _new_process(suites):
+    suites._memo.clear()
+    suites.run_key.cache_clear()
+
+
+def test_run_cache_reads_back_a_verdict_for_the_same_run(run_cache):
+    suites, calls = run_cache, []
+    key = ("cpu", [("attention", "naive")], "")
+
+    def compute():
+        calls.append(1)
+        return "failed parity: grad wte rel err 1"
+
+    assert suites.run_cached("parity", key, compute) == "failed parity: grad wte rel err 1"
+    _new_process(suites)
+    assert suites.run_cached("parity", key, compute) == "failed parity: grad wte rel err 1"
+    assert len(calls) == 1
+    assert suites.run_cached("parity", ("cpu", [], ""), lambda: None) is None  # another key
+    _new_process(suites)
+    assert suites.run_cached("parity", ("cpu", [], ""), compute) is None  # None is a value too
+    assert len(calls) == 1
+
+
+def test_run_cache_misses_after_a_source_change_or_in_another_run(run_cache, monkeypatch):
+    suites, calls = run_cache, []
+    key = ("gpu", [], "adapter / driver")
+
+    def compute():
+        calls.append(1)
+        return None
+
+    suites.run_cached("parity", key, compute)
+    monkeypatch.setattr(suites, "source_digest", lambda: "0123456789ab")  # the code was edited
+    _new_process(suites)
+    suites.run_cached("parity", key, compute)
+    assert len(calls) == 2
+    monkeypatch.setattr(suites.os, "getppid", lambda: 999_999_999)  # another asv process
+    _new_process(suites)
+    suites.run_cached("parity", key, compute)
+    assert len(calls) == 3
+
+
+def _trio(suites, preset="micro", series="cpu/naive"):
+    """Run the three track_* benchmarks as asv does: each in its own (simulated) process,
+    class setup, then the benchmark's own setup, then its body."""
+    from benchmarks.train_step import TrainStep
+
+    out = {}
+    for name in ("track_gflops", "track_math_ms", "track_overhead_ms"):
+        _new_process(suites)
+        bench = TrainStep()
+        bench.setup(preset, series)
+        fn = getattr(bench, name)
+        fn.setup(preset, series)
+        out[name] = fn(preset, series)
+    return out
+
+
+def test_track_trio_measures_once_per_point(run_cache, monkeypatch):
+    from types import SimpleNamespace
+
+    from bench.model import get_preset, step_flops
+
+    suites, calls = run_cache, []
+
+    def fake_measure(backend, config, options, budget_s, **kw):
+        calls.append((backend, config, options))
+        return SimpleNamespace(median_s=0.004, overhead_s=0.001, device_s=0.003)
+
+    monkeypatch.setattr(suites, "check_parity", lambda backend, options: (True, "ok"))
+    monkeypatch.setattr(suites, "measure_step", fake_measure)
+    out = _trio(suites)
+    assert len(calls) == 1 and calls[0][0] == "cpu" and calls[0][2] == {"attention": "naive"}
+    assert out["track_overhead_ms"] == pytest.approx(1.0)
+    assert out["track_math_ms"] == pytest.approx(3.0)
+    assert out["track_gflops"] == pytest.approx(step_flops(get_preset("micro")) / 0.004 / 1e9)
+    _trio(suites, "tiny")  # another point measures once more
+    assert len(calls) == 2
+
+
+def test_track_trio_skips_a_refused_point_after_one_try(run_cache, monkeypatch):
+    from backends.base import BackendError
+
+    suites, calls = run_cache, []
+
+    def refuse(*a, **kw):
+        calls.append(1)
+        raise BackendError("config needs a 9 GiB buffer")
+
+    monkeypatch.setattr(suites, "check_parity", lambda backend, options: (True, "ok"))
+    monkeypatch.setattr(suites, "measure_step", refuse)
+    for _ in range(3):
+        _new_process(suites)
+        with pytest.raises(NotImplementedError, match="9 GiB"):
+            suites.point_measurement("micro", "cpu/naive")
+    assert len(calls) == 1
+
+
+def test_failed_parity_is_a_skip_with_its_reason(run_cache, monkeypatch):
+    from benchmarks.train_step import TrainStep
+
+    suites = run_cache
+    monkeypatch.setattr(suites, "check_parity", lambda backend, options: (False, "grad wte 0.5"))
+    with pytest.raises(NotImplementedError, match="failed parity: grad wte 0.5"):
+        TrainStep().setup("micro", "cpu/fa2")
+
+
+def test_time_step_setup_hands_back_one_warm_backend(run_cache, monkeypatch):
+    suites = run_cache
+    monkeypatch.setattr(suites, "check_parity", lambda backend, options: (True, "ok"))
+    first = suites.ready_point("micro", "cpu/naive")
+    assert suites.ready_point("micro", "cpu/naive") is first  # asv re-runs setup per sample
+    assert first[0].step == 1  # the first (compiling, allocating) step is already done
+
+
+def test_gpu_adapter_is_the_backend_choice_without_building_one():
+    from bench.measure import prepare_step
+    from bench.model import get_preset
+    from bench.suites import gpu_adapter
+
+    info = gpu_adapter()
+    if info is None:
+        pytest.skip("no GPU adapter")
+    b = prepare_step("gpu", get_preset("micro"))[0]
+    try:
+        d = b.describe()
+    finally:
+        b.close()
+    for k in ("adapter", "vendor", "adapter_type", "backend", "driver", "software"):
+        assert info[k] == d[k], k
