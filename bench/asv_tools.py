@@ -117,17 +117,19 @@ def _plot_machine(result: dict[str, Any], machine: str, out_dir: Path) -> list[P
     series = sorted({k[1] for k in times})
     fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(13, 5))
     base = "cpu/naive"
+    palette = plt.get_cmap("tab20").colors  # 14+ series: tab10's C0..C9 would repeat colours
     for i, s in enumerate(series):
-        color = f"C{i}"  # one colour per series in both panels
+        color = palette[i % len(palette)]  # one colour per series in both panels
+        style = "--" if s.startswith("cpu") else "-"  # CPU series dashed, GPU solid
         pts = [(xs_of[p], times[(p, s)]) for p in curve if (p, s) in times]
         if not pts:
             continue
         label = s + (" (software adapter - not a GPU)" if software and s.startswith("gpu") else "")
-        ax_t.plot(*zip(*pts, strict=True), marker="o", color=color, label=label)
+        ax_t.plot(*zip(*pts, strict=True), marker="o", ls=style, color=color, label=label)
         ratio = [(xs_of[p], times[(p, base)] / times[(p, s)]) for p in curve
                  if (p, s) in times and (p, base) in times]  # fmt: skip
         if ratio and s != base:
-            ax_s.plot(*zip(*ratio, strict=True), marker="o", color=color, label=label)
+            ax_s.plot(*zip(*ratio, strict=True), marker="o", ls=style, color=color, label=label)
     ax_t.set(xlabel=x_label, ylabel="step time (s, asv median)", yscale="log",
              title="Training step time")  # fmt: skip
     ax_s.axhline(1.0, color="grey", lw=1, ls="--")
