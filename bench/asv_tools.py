@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.environment import adapters, cpu_model, device_title, machine_name
+from bench.environment import cpu_model, device_title, machine_name
 from bench.model import D_MODEL_CURVE_PRESETS, get_preset
 
 
@@ -25,10 +25,11 @@ class AsvError(ValueError):
 
 
 def pick_adapter() -> dict[str, Any] | None:
-    """The adapter the GPU backend would use: a hardware one if any, else a software one."""
-    found = adapters()
-    hardware = [a for a in found if not a.get("software")]
-    return (hardware or found or [None])[0]
+    """The adapter the GPU backend would use, by the backend's own rule ($WGPU_ADAPTER, then
+    adapter type): the machine name must name the GPU the results were measured on."""
+    from bench.suites import gpu_adapter
+
+    return gpu_adapter()
 
 
 def asv_machine(dry_run: bool = False) -> tuple[str, dict[str, str]]:
