@@ -33,13 +33,18 @@ _F1 = np.float32(1.0)
 _NEG_INF = np.float32(-np.inf)
 
 
+@njit(inline="always", **_JIT)
+def _dims(qkv, n_batch, n_head):
+    """(3C, C, T, head_dim) of a qkv (B*T, 3C) buffer."""
+    n_rows, c3 = qkv.shape
+    c = c3 // 3
+    return c3, c, n_rows // n_batch, c // n_head
+
+
 @njit(**_PAR)
 def naive_fwd(qkv, n_batch, n_head, scale, out, probs):
     """out (N, C); probs (G, T, T), G = B*H, zero above the diagonal."""
-    n_rows, c3 = qkv.shape
-    c = c3 // 3
-    t_len = n_rows // n_batch
-    hd = c // n_head
+    c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
     for grp in prange(n_batch * n_head):
         ab = np.empty(2, np.float32)
         r0 = (grp // n_head) * t_len
@@ -71,10 +76,7 @@ def naive_fwd(qkv, n_batch, n_head, scale, out, probs):
 @njit(**_PAR)
 def naive_bwd(qkv, dout, probs, n_batch, n_head, scale, dqkv):
     """dqkv (N, 3C) from dout (N, C) and the saved probs."""
-    n_rows, c3 = qkv.shape
-    c = c3 // 3
-    t_len = n_rows // n_batch
-    hd = c // n_head
+    c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
     for grp in prange(n_batch * n_head):
         ab = np.empty(2, np.float32)
         ds = np.empty((t_len, t_len), np.float32)
@@ -110,10 +112,7 @@ def naive_bwd(qkv, dout, probs, n_batch, n_head, scale, dqkv):
 @njit(**_PAR)
 def fa2_fwd(qkv, n_batch, n_head, scale, out, lse):
     """out (N, C) and lse (G, T): online softmax over key tiles; no T x T state."""
-    n_rows, c3 = qkv.shape
-    c = c3 // 3
-    t_len = n_rows // n_batch
-    hd = c // n_head
+    c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
     for grp in prange(n_batch * n_head):
         ab = np.empty(2, np.float32)
         s = np.empty((BLOCK, BLOCK), np.float32)
@@ -162,10 +161,7 @@ def fa2_fwd(qkv, n_batch, n_head, scale, out, lse):
 @njit(**_PAR)
 def fa2_bwd(qkv, dout, out, lse, n_batch, n_head, scale, dqkv):
     """dqkv (N, 3C), recomputing each P tile from Q, K and lse; delta = rowsum(dO * O)."""
-    n_rows, c3 = qkv.shape
-    c = c3 // 3
-    t_len = n_rows // n_batch
-    hd = c // n_head
+    c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
     for grp in prange(n_batch * n_head):
         ab = np.empty(2, np.float32)
         p = np.empty((BLOCK, BLOCK), np.float32)
