@@ -91,34 +91,18 @@ def test_vec4_shape_rule():
 
 # ---------------------------------------------------------------- fa2 kernels
 def run_attention(variant, B, T, H, hd, constants=None, seed=None):
-    """Forward then the backward kernels in order, like the step; returns out, dqkv, saved.
+    """Random inputs through ``backends.gpu.run_attention`` (forward, then the backward kernels
+    in order, like the step); returns qkv, dout, the forward's outputs by name, dqkv.
 
     ``constants`` (override constants) go to the backward kernels, replacing derived ones;
     ``seed`` draws the inputs from a fresh generator instead of the module's."""
-    from backends.gpu import run_kernel
+    from backends.gpu import run_attention as run
 
-    av = registry.attention_variant(variant)
     C = H * hd
     rng = RNG if seed is None else np.random.default_rng(seed)
     qkv, dout = (rng.standard_normal(s).astype(np.float32) for s in ((B, T, 3 * C), (B, T, C)))
-    vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1 / math.sqrt(hd)}
-    dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
-    size = {n: math.prod(dims[ch] for ch in e) for n, e in {**av.saved, **av.scratch}.items()}
-    fwd = run_kernel(av.forward, {"qkv": qkv},
-                     {"out": (B * T, C), **{n: (size[n],) for n in av.saved}}, vals)
-    state = {"qkv": qkv, "out": fwd["out"], "dout": dout, **{n: fwd[n] for n in av.saved}}
-    state.update({n: np.full(size[n], np.nan, np.float32) for n in av.scratch})
-    dqkv = np.full((B * T, 3 * C), np.nan, np.float32)
-    for k in av.backward:
-        names = {b.name for b in registry.bindings(registry.source(k))}
-        outs = {n: state[n] for n in names if n in av.scratch}
-        if "dqkv" in names:
-            outs["dqkv"] = dqkv
-        ins = {n: state[n] for n in names if n in state and n not in outs}
-        got = run_kernel(k, ins, outs, vals, constants)
-        state.update({n: got[n] for n in av.scratch if n in got})
-        dqkv = got.get("dqkv", dqkv)
-    return qkv, dout, fwd, dqkv
+    out, saved, dqkv = run(variant, qkv, dout, B, H, constants)
+    return qkv, dout, {"out": out, **saved}, dqkv
 
 
 # T not a multiple of the 32-row blocks / 16-row tiles, shorter than one tile (1, 13), exactly

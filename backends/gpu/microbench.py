@@ -28,7 +28,7 @@ from backends.gpu.device import get_device
 from backends.gpu.graph import Graph
 from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
-from backends.gpu.testing import run_kernel, run_matmul
+from backends.gpu.testing import run_attention, run_matmul
 from kernels import registry
 
 MAX_QUERIES = 4096  # wgpu's cap on one query set: 2 per timed dispatch
@@ -206,35 +206,16 @@ class MicroBench:
 
     def check_attention(self, variant: str, seed: int = 0) -> tuple[bool, str]:
         """Forward and backward on ATTENTION_CHECK_SHAPES vs the float64 reference."""
-        av = registry.attention_variant(variant)
         rng = np.random.default_rng(seed)
         worst = 0.0
         for B, T, H, hd in ATTENTION_CHECK_SHAPES:
             C = H * hd
             qkv = rng.standard_normal((B * T, 3 * C)).astype(np.float32)
             dout = rng.standard_normal((B * T, C)).astype(np.float32)
-            vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1.0 / math.sqrt(hd)}
-            dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
-            size = {n: math.prod(dims[ch] for ch in e) for n, e in {**av.saved, **av.scratch}
-                    .items()}
-            state = run_kernel(av.forward, {"qkv": qkv},
-                               {"out": (B * T, C), **{n: (size[n],) for n in av.saved}}, vals,
-                               adapter=self.adapter)
-            state.update(qkv=qkv, dout=dout)
-            state.update({n: np.zeros(size[n], np.float32) for n in av.scratch})
-            dqkv = np.full((B * T, 3 * C), np.nan, np.float32)
-            for k in av.backward:
-                names = {b.name for b in registry.bindings(registry.source(k))}
-                outs = {n: state[n] for n in names if n in av.scratch}
-                if "dqkv" in names:
-                    outs["dqkv"] = dqkv
-                ins = {n: state[n] for n in names if n in state and n not in outs}
-                got = run_kernel(k, ins, outs, vals, adapter=self.adapter)
-                state.update({n: got[n] for n in av.scratch if n in got})
-                dqkv = got.get("dqkv", dqkv)
+            got_out, _, dqkv = run_attention(variant, qkv, dout, B, H, adapter=self.adapter)
             out, cache = R.attention_fwd(qkv.reshape(B, T, 3 * C).astype(np.float64), H)
             want = R.attention_bwd(dout.reshape(B, T, C).astype(np.float64), cache)
-            for name, got, ref in (("out", state["out"], out), ("dqkv", dqkv, want)):
+            for name, got, ref in (("out", got_out, out), ("dqkv", dqkv, want)):
                 ref = ref.reshape(got.shape)
                 err = float(np.max(np.abs(got - ref)) / max(1.0, np.abs(ref).max()))
                 if not np.isfinite(err) or err > 1e-4:

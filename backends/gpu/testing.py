@@ -118,3 +118,43 @@ def run_matmul(
     finally:
         for buf in pool.buffers.values():
             buf.destroy()
+
+
+def run_attention(
+    variant: str,
+    qkv: np.ndarray,
+    dout: np.ndarray,
+    B: int,
+    H: int,
+    constants: dict | None = None,
+    adapter: str | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """One attention ``variant``'s forward, then its backward kernels in order as the step
+    records them, on host arrays: qkv [B*T, 3C], dout [B*T, C] (any shape of that size).
+
+    Returns (out [B*T, C], the saved buffers by name, dqkv [B*T, 3C]). Scratch buffers and dqkv
+    start as NaN, so a kernel that leaves part of what it owns unwritten shows up. ``constants``
+    (override constants) go to the backward kernels, replacing the derived ones."""
+    av = registry.attention_variant(variant)
+    C = dout.shape[-1]
+    T = dout.size // (B * C)
+    hd = C // H
+    vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1.0 / float(np.sqrt(hd))}
+    dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
+    size = {n: int(np.prod([dims[ch] for ch in e])) for n, e in {**av.saved, **av.scratch}.items()}
+    fwd = run_kernel(av.forward, {"qkv": qkv},
+                     {"out": (B * T, C), **{n: (size[n],) for n in av.saved}}, vals,
+                     adapter=adapter)
+    state = {"qkv": qkv, "out": fwd["out"], "dout": dout, **{n: fwd[n] for n in av.saved}}
+    state.update({n: np.full(size[n], np.nan, np.float32) for n in av.scratch})
+    dqkv = np.full((B * T, 3 * C), np.nan, np.float32)
+    for k in av.backward:
+        names = {b.name for b in registry.bindings(registry.source(k))}
+        outs = {n: state[n] for n in names if n in av.scratch}
+        if "dqkv" in names:
+            outs["dqkv"] = dqkv
+        ins = {n: state[n] for n in names if n in state and n not in outs}
+        got = run_kernel(k, ins, outs, vals, constants, adapter)
+        state.update({n: got[n] for n in av.scratch if n in got})
+        dqkv = got.get("dqkv", dqkv)
+    return fwd["out"], {n: fwd[n] for n in av.saved}, dqkv
