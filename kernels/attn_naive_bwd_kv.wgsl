@@ -5,15 +5,8 @@
 // dS (already scaled) and P come from attn_naive_bwd_q / attn_naive_fwd, [B, H, T, T].
 // One 64-wide workgroup per (j, b*H + h): grid (T, B*H); invocation t owns outputs t, t+64, ...
 // of the 2*hd values (dk then dv).
+// Parameters (binding 0) and limits: attn_naive_params.wgsl.
 
-struct AttnParams {
-    T: u32,
-    H: u32,
-    hd: u32,
-    C: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: AttnParams;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> probs: array<f32>;
 @group(0) @binding(3) var<storage, read> dout: array<f32>;

@@ -4,19 +4,8 @@
 //   dq_i = sum_j dS_ij k_j  -> dqkv[b*T + i, h*hd + c]
 // dS is saved to dscores [B, H, T, T] (only j <= i written; attn_naive_bwd_kv reads only those).
 // One 64-wide workgroup per (i, b*H + h): grid (T, B*H). Limits as attn_naive_fwd.
+// Parameters (binding 0) and limits: attn_naive_params.wgsl.
 
-const MAX_T: u32 = 1024u;
-const MAX_HD: u32 = 256u;
-
-struct AttnParams {
-    T: u32,
-    H: u32,
-    hd: u32,
-    C: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: AttnParams;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> probs: array<f32>;
 @group(0) @binding(3) var<storage, read> dout: array<f32>;

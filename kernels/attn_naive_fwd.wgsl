@@ -4,19 +4,8 @@
 //   out[b*T + i, h*hd + c] = sum_j P[b, h, i, j] * v_j[c]                out [B*T, C]
 // One 64-wide workgroup per (query row i, b*H + h): grid (T, B*H). The score row lives in
 // workgroup memory, so T <= MAX_T and hd <= MAX_HD (the registry refuses larger configs).
+// Parameters (binding 0) and limits: attn_naive_params.wgsl.
 
-const MAX_T: u32 = 1024u;
-const MAX_HD: u32 = 256u;
-
-struct AttnParams {
-    T: u32,
-    H: u32,
-    hd: u32,
-    C: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: AttnParams;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> probs: array<f32>;

@@ -190,6 +190,7 @@ def _fa2_groups(u: dict) -> dict[str, int]:
     return {"NG": max(1, ceil(u["hd"] / 16))}  # vec4 chunk groups per quad member (16 dims each)
 
 
+_NAIVE = ("common.wgsl", "attn_naive_params.wgsl")
 _FA2 = ("common.wgsl", "attn_fa2_params.wgsl")
 _FA2_BWD = (*_FA2, "attn_fa2_bwd_common.wgsl")
 _FA2_FWD_BYTES = (2 * 512 + 544) * 16  # K, V tiles [16][32] vec4, partial scores [32][17] vec4
@@ -231,10 +232,11 @@ KERNELS: dict[str, Kernel] = {
         Kernel("embed_bwd", "embed_bwd.wgsl",
                lambda u: fold(ceil((u["V"] + u["T"]) * u["C"] / 256)), "ref_embed_bwd"),
         Kernel("attn_naive_fwd", "attn_naive_fwd.wgsl", _attn, "ref_attention_fwd",
-               workgroup_bytes=4 * (1024 + 256 + 64)),
+               includes=_NAIVE, workgroup_bytes=4 * (1024 + 256 + 64)),
         Kernel("attn_naive_bwd_q", "attn_naive_bwd_q.wgsl", _attn, "ref_attention_bwd",
-               workgroup_bytes=4 * (1024 + 256 + 64)),
-        Kernel("attn_naive_bwd_kv", "attn_naive_bwd_kv.wgsl", _attn, "ref_attention_bwd"),
+               includes=_NAIVE, workgroup_bytes=4 * (1024 + 256 + 64)),
+        Kernel("attn_naive_bwd_kv", "attn_naive_bwd_kv.wgsl", _attn, "ref_attention_bwd",
+               includes=_NAIVE),
         Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_fwd, "ref_attention_fwd",
                includes=_FA2, workgroup_bytes=_FA2_FWD_BYTES),
         Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_bwd, "ref_attention_bwd",
