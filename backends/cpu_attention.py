@@ -21,19 +21,12 @@ import numpy as np
 from numba import njit, prange
 
 from backends.cpu_gemm import gemm
-from backends.cpu_kernels import fast_exp
-
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy",
-        "fastmath": {"reassoc", "contract", "arcp", "nsz", "afn"}}
-_PAR = {**_JIT, "parallel": True}
+from backends.cpu_kernels import F0, F1, JIT, NEG_INF, PARALLEL, fast_exp
 
 BLOCK = 64  # query and key rows per tile: a (64 x 64) float32 tile and its operands stay in L2
-_F0 = np.float32(0.0)
-_F1 = np.float32(1.0)
-_NEG_INF = np.float32(-np.inf)
 
 
-@njit(inline="always", **_JIT)
+@njit(inline="always", **JIT)
 def _dims(qkv, n_batch, n_head):
     """(3C, C, T, head_dim) of a qkv (B*T, 3C) buffer."""
     n_rows, c3 = qkv.shape
@@ -41,7 +34,7 @@ def _dims(qkv, n_batch, n_head):
     return c3, c, n_rows // n_batch, c // n_head
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def naive_fwd(qkv, n_batch, n_head, scale, out, probs):
     """out (N, C); probs (G, T, T), G = B*H, zero above the diagonal."""
     c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
@@ -52,28 +45,28 @@ def naive_fwd(qkv, n_batch, n_head, scale, out, probs):
         pg = grp * t_len * t_len
         for i0 in range(0, t_len, BLOCK):
             i1 = min(t_len, i0 + BLOCK)
-            gemm(i1 - i0, i1, hd, scale, _F0, qkv, (r0 + i0) * c3 + qc, c3, False,
+            gemm(i1 - i0, i1, hd, scale, F0, qkv, (r0 + i0) * c3 + qc, c3, False,
                  qkv, r0 * c3 + c + qc, c3, True, probs, pg + i0 * t_len, t_len, ab)
             for i in range(i0, i1):
                 row = probs[grp, i]
-                m = _NEG_INF
+                m = NEG_INF
                 for j in range(i + 1):
                     m = max(m, row[j])
-                total = _F0
+                total = F0
                 for j in range(i + 1):
                     e = fast_exp(row[j] - m)
                     row[j] = e
                     total += e
-                inv = _F1 / total
+                inv = F1 / total
                 for j in range(i + 1):
                     row[j] *= inv
                 for j in range(i + 1, t_len):
-                    row[j] = _F0
-            gemm(i1 - i0, hd, i1, _F1, _F0, probs, pg + i0 * t_len, t_len, False,
+                    row[j] = F0
+            gemm(i1 - i0, hd, i1, F1, F0, probs, pg + i0 * t_len, t_len, False,
                  qkv, r0 * c3 + 2 * c + qc, c3, False, out, (r0 + i0) * c + qc, c, ab)
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def naive_bwd(qkv, dout, probs, n_batch, n_head, scale, dqkv):
     """dqkv (N, 3C) from dout (N, C) and the saved probs."""
     c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
@@ -86,30 +79,30 @@ def naive_bwd(qkv, dout, probs, n_batch, n_head, scale, dqkv):
         for i0 in range(0, t_len, BLOCK):
             i1 = min(t_len, i0 + BLOCK)
             # dP tile rows i0..i1, keys 0..i1, then dS in place and dQ = scale dS K.
-            gemm(i1 - i0, i1, hd, _F1, _F0, dout, (r0 + i0) * c + qc, c, False,
+            gemm(i1 - i0, i1, hd, F1, F0, dout, (r0 + i0) * c + qc, c, False,
                  qkv, r0 * c3 + 2 * c + qc, c3, True, ds, i0 * t_len, t_len, ab)
             for i in range(i0, i1):
                 p = probs[grp, i]
                 d = ds[i]
-                rowdot = _F0
+                rowdot = F0
                 for j in range(i + 1):
                     rowdot += d[j] * p[j]
                 for j in range(i + 1):
                     d[j] = p[j] * (d[j] - rowdot)
                 for j in range(i + 1, t_len):
-                    d[j] = _F0
-            gemm(i1 - i0, hd, i1, scale, _F0, ds, i0 * t_len, t_len, False,
+                    d[j] = F0
+            gemm(i1 - i0, hd, i1, scale, F0, ds, i0 * t_len, t_len, False,
                  qkv, r0 * c3 + c + qc, c3, False, dqkv, (r0 + i0) * c3 + qc, c3, ab)
         for j0 in range(0, t_len, BLOCK):
             j1 = min(t_len, j0 + BLOCK)
             # Keys j0..j1 see queries j0..T: dV = P^T dO, dK = scale dS^T Q.
-            gemm(j1 - j0, hd, t_len - j0, _F1, _F0, probs, pg + j0 * t_len + j0, t_len, True,
+            gemm(j1 - j0, hd, t_len - j0, F1, F0, probs, pg + j0 * t_len + j0, t_len, True,
                  dout, (r0 + j0) * c + qc, c, False, dqkv, (r0 + j0) * c3 + 2 * c + qc, c3, ab)
-            gemm(j1 - j0, hd, t_len - j0, scale, _F0, ds, j0 * t_len + j0, t_len, True,
+            gemm(j1 - j0, hd, t_len - j0, scale, F0, ds, j0 * t_len + j0, t_len, True,
                  qkv, (r0 + j0) * c3 + qc, c3, False, dqkv, (r0 + j0) * c3 + c + qc, c3, ab)
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def fa2_fwd(qkv, n_batch, n_head, scale, out, lse):
     """out (N, C) and lse (G, T): online softmax over key tiles; no T x T state."""
     c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
@@ -124,12 +117,12 @@ def fa2_fwd(qkv, n_batch, n_head, scale, out, lse):
         for i0 in range(0, t_len, BLOCK):
             i1 = min(t_len, i0 + BLOCK)
             rows = i1 - i0
-            m[:] = _NEG_INF
-            total[:] = _F0
-            acc[:] = _F0
+            m[:] = NEG_INF
+            total[:] = F0
+            acc[:] = F0
             for j0 in range(0, i1, BLOCK):  # key tiles up to the diagonal tile (j0 = i0)
                 j1 = min(i1, j0 + BLOCK)
-                gemm(rows, j1 - j0, hd, scale, _F0, qkv, (r0 + i0) * c3 + qc, c3, False,
+                gemm(rows, j1 - j0, hd, scale, F0, qkv, (r0 + i0) * c3 + qc, c3, False,
                      qkv, (r0 + j0) * c3 + c + qc, c3, True, s, 0, BLOCK, ab)
                 for r in range(rows):
                     valid = min(j1, i0 + r + 1) - j0  # keys j <= i; >= 1 as j0 <= i0
@@ -137,28 +130,28 @@ def fa2_fwd(qkv, n_batch, n_head, scale, out, lse):
                     m_new = m[r]
                     for j in range(valid):
                         m_new = max(m_new, row[j])
-                    corr = fast_exp(m[r] - m_new) if m[r] > _NEG_INF else _F0
-                    part = _F0
+                    corr = fast_exp(m[r] - m_new) if m[r] > NEG_INF else F0
+                    part = F0
                     for j in range(valid):
                         e = fast_exp(row[j] - m_new)
                         row[j] = e
                         part += e
                     for j in range(valid, j1 - j0):
-                        row[j] = _F0
+                        row[j] = F0
                     total[r] = total[r] * corr + part
                     m[r] = m_new
                     for e in range(hd):
                         acc[r, e] *= corr
-                gemm(rows, hd, j1 - j0, _F1, _F1, s, 0, BLOCK, False,
+                gemm(rows, hd, j1 - j0, F1, F1, s, 0, BLOCK, False,
                      qkv, (r0 + j0) * c3 + 2 * c + qc, c3, False, acc, 0, hd, ab)
             for r in range(rows):
-                inv = _F1 / total[r]
+                inv = F1 / total[r]
                 for e in range(hd):
                     out[r0 + i0 + r, qc + e] = acc[r, e] * inv
                 lse[grp, i0 + r] = m[r] + np.log(total[r])
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def fa2_bwd(qkv, dout, out, lse, n_batch, n_head, scale, dqkv):
     """dqkv (N, 3C), recomputing each P tile from Q, K and lse; delta = rowsum(dO * O)."""
     c3, c, t_len, hd = _dims(qkv, n_batch, n_head)
@@ -172,22 +165,22 @@ def fa2_bwd(qkv, dout, out, lse, n_batch, n_head, scale, dqkv):
         r0 = (grp // n_head) * t_len
         qc = (grp % n_head) * hd
         for i in range(t_len):
-            d = _F0
+            d = F0
             for e in range(hd):
                 d += dout[r0 + i, qc + e] * out[r0 + i, qc + e]
-                dqkv[r0 + i, qc + e] = _F0  # dQ accumulates over key tiles below
+                dqkv[r0 + i, qc + e] = F0  # dQ accumulates over key tiles below
             delta[i] = d
         for j0 in range(0, t_len, BLOCK):
             j1 = min(t_len, j0 + BLOCK)
             cols = j1 - j0
-            dk[:] = _F0
-            dv[:] = _F0
+            dk[:] = F0
+            dv[:] = F0
             for i0 in range(j0, t_len, BLOCK):  # query tiles from the diagonal tile down
                 i1 = min(t_len, i0 + BLOCK)
                 rows = i1 - i0
-                gemm(rows, cols, hd, scale, _F0, qkv, (r0 + i0) * c3 + qc, c3, False,
+                gemm(rows, cols, hd, scale, F0, qkv, (r0 + i0) * c3 + qc, c3, False,
                      qkv, (r0 + j0) * c3 + c + qc, c3, True, p, 0, BLOCK, ab)
-                gemm(rows, cols, hd, _F1, _F0, dout, (r0 + i0) * c + qc, c, False,
+                gemm(rows, cols, hd, F1, F0, dout, (r0 + i0) * c + qc, c, False,
                      qkv, (r0 + j0) * c3 + 2 * c + qc, c3, True, ds, 0, BLOCK, ab)
                 for r in range(rows):
                     i = i0 + r
@@ -199,13 +192,13 @@ def fa2_bwd(qkv, dout, out, lse, n_batch, n_head, scale, dqkv):
                         p[r, j] = pj
                         ds[r, j] = pj * (ds[r, j] - di)
                     for j in range(valid, cols):
-                        p[r, j] = _F0
-                        ds[r, j] = _F0
-                gemm(cols, hd, rows, _F1, _F1, p, 0, BLOCK, True,
+                        p[r, j] = F0
+                        ds[r, j] = F0
+                gemm(cols, hd, rows, F1, F1, p, 0, BLOCK, True,
                      dout, (r0 + i0) * c + qc, c, False, dv, 0, hd, ab)
-                gemm(cols, hd, rows, _F1, _F1, ds, 0, BLOCK, True,
+                gemm(cols, hd, rows, F1, F1, ds, 0, BLOCK, True,
                      qkv, (r0 + i0) * c3 + qc, c3, False, dk, 0, hd, ab)
-                gemm(rows, hd, cols, scale, _F1, ds, 0, BLOCK, False,
+                gemm(rows, hd, cols, scale, F1, ds, 0, BLOCK, False,
                      qkv, (r0 + j0) * c3 + c + qc, c3, False, dqkv, (r0 + i0) * c3 + qc, c3, ab)
             for r in range(cols):
                 for e in range(hd):

@@ -20,8 +20,7 @@ import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401 - the BLAS behind numba_xxgemm, loaded up front
 from numba import njit, prange, types
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
-_PAR = {**_JIT, "parallel": True}
+from backends.cpu_kernels import JIT, PARALLEL
 
 # int numba_xxgemm(kind, transa, transb, m, n, k, *alpha, *a, lda, *b, ldb, *beta, *c, ldc):
 # column-major, as the Fortran BLAS. Pointers are passed as intp (same calling convention).
@@ -42,7 +41,7 @@ _F4 = np.intp(4)  # bytes per float32
 COL_ALIGN = 16
 
 
-@njit(inline="always", **_JIT)
+@njit(inline="always", **JIT)
 def gemm(m, n, k, alpha, beta, a, a_off, lda, a_t, b, b_off, ldb, b_t, c, c_off, ldc, ab):
     """Row-major C[m, n] = alpha op(A)[m, k] @ op(B)[k, n] + beta C.
 
@@ -71,7 +70,7 @@ def gemm(m, n, k, alpha, beta, a, a_off, lda, a_t, b, b_off, ldb, b_t, c, c_off,
     )
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def matmul(a, b, b_t, out, beta, chunks):
     """out = a @ op(b) + beta out (beta 1: the residual stream), in ``chunks`` row blocks of a.
 
@@ -87,7 +86,7 @@ def matmul(a, b, b_t, out, beta, chunks):
              out, lo * m, m, ab)
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def matmul_tn(a, b, out, chunks):
     """out = a^T @ b, a weight gradient: a (N, K), b (N, M), the long reduction over N = B*T rows
     done inside each BLAS call; ``chunks`` column blocks of out (and b) in parallel."""

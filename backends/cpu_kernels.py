@@ -23,13 +23,14 @@ from numba.extending import intrinsic
 
 # Reassociation and contraction let LLVM vectorise reductions and use FMA; no 'nnan'/'ninf', so
 # infinities (an empty softmax max starts at -inf) keep their IEEE meaning.
+# (JIT, PARALLEL and the float32 constants below serve cpu_attention and cpu_gemm too.)
 _FM = {"reassoc", "contract", "arcp", "nsz", "afn"}
-_JIT = {"fastmath": _FM, "cache": True, "nogil": True, "error_model": "numpy"}
-_PAR = {**_JIT, "parallel": True}
+JIT = {"fastmath": _FM, "cache": True, "nogil": True, "error_model": "numpy"}
+PARALLEL = {**JIT, "parallel": True}
 
-_F0 = np.float32(0.0)
-_F1 = np.float32(1.0)
-_NEG_INF = np.float32(-np.inf)
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+NEG_INF = np.float32(-np.inf)
 # exp: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact n ln2), then
 # e^r = 1 + r + r^2 P(r) (Cephes' expf polynomial) and 2^n from the exponent bits.
 _LOG2E = np.float32(1.4426950408889634)
@@ -61,7 +62,7 @@ def _float_from_bits(typingctx, bits):  # noqa: ARG001 - numba's intrinsic signa
     return types.float32(bits), codegen
 
 
-@njit(inline="always", **_JIT)
+@njit(inline="always", **JIT)
 def fast_exp(x):
     """float32 e^x, vectorisable; 0 below -87 and e^88 above 88 (softmax never goes there)."""
     xc = min(max(x, _EXP_LO), _EXP_HI)
@@ -74,12 +75,12 @@ def fast_exp(x):
     p = p * r + _P3
     p = p * r + _P4
     p = p * r + _P5
-    er = p * (r * r) + r + _F1
+    er = p * (r * r) + r + F1
     scaled = er * _float_from_bits((np.int32(n) + 127) << 23)
-    return scaled if x >= _EXP_LO else _F0
+    return scaled if x >= _EXP_LO else F0
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def exp_array(x, out):
     """``fast_exp`` elementwise (for tests and anyone wanting the vectorised exp)."""
     flat_x = x.reshape(-1)
@@ -89,22 +90,22 @@ def exp_array(x, out):
 
 
 # ---------------------------------------------------------------------------------- LayerNorm
-@njit(**_PAR)
+@njit(**PARALLEL)
 def layernorm_fwd(x, g, b, eps, y, xhat, rstd):
     """y = xhat * g + b with xhat = (x - mean) * rstd per row; saves xhat and rstd (N,)."""
     n, d = x.shape
-    inv_d = _F1 / np.float32(d)
+    inv_d = F1 / np.float32(d)
     for i in prange(n):
-        mu = _F0
+        mu = F0
         for j in range(d):
             mu += x[i, j]
         mu *= inv_d
-        var = _F0
+        var = F0
         for j in range(d):
             c = x[i, j] - mu
             xhat[i, j] = c
             var += c * c
-        r = _F1 / np.sqrt(var * inv_d + eps)
+        r = F1 / np.sqrt(var * inv_d + eps)
         rstd[i] = r
         for j in range(d):
             xh = xhat[i, j] * r
@@ -112,23 +113,23 @@ def layernorm_fwd(x, g, b, eps, y, xhat, rstd):
             y[i, j] = xh * g[j] + b[j]
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def layernorm_bwd(dy, xhat, rstd, g, dx, dg_parts, db_parts, accumulate):
     """dx (added to ``dx`` when ``accumulate``, the residual stream) and per-chunk partial sums
     of dg, db: chunk c of ``dg_parts.shape[0]`` sums its rows, the caller adds the chunks (a
     fixed order, so results do not depend on thread timing)."""
     n, d = dy.shape
     chunks = dg_parts.shape[0]
-    inv_d = _F1 / np.float32(d)
+    inv_d = F1 / np.float32(d)
     for c in prange(chunks):
         lo = n * c // chunks
         hi = n * (c + 1) // chunks
         for j in range(d):
-            dg_parts[c, j] = _F0
-            db_parts[c, j] = _F0
+            dg_parts[c, j] = F0
+            db_parts[c, j] = F0
         for i in range(lo, hi):
-            m1 = _F0
-            m2 = _F0
+            m1 = F0
+            m2 = F0
             for j in range(d):
                 dyj = dy[i, j]
                 xh = xhat[i, j]
@@ -149,19 +150,19 @@ def layernorm_bwd(dy, xhat, rstd, g, dx, dg_parts, db_parts, accumulate):
 
 
 # ---------------------------------------------------------------------------------- GELU
-@njit(**_PAR)
+@njit(**PARALLEL)
 def gelu_fwd(h, out, sig):
     """GELU (tanh form) as h * sigmoid(2u), u = c (h + a h^3); saves the sigmoid for backward."""
     n, d = h.shape
     for i in prange(n):
         for j in range(d):
             x = h[i, j]
-            s = _F1 / (_F1 + fast_exp(np.float32(-2.0) * GELU_C * (x + GELU_A * x * x * x)))
+            s = F1 / (F1 + fast_exp(np.float32(-2.0) * GELU_C * (x + GELU_A * x * x * x)))
             sig[i, j] = s
             out[i, j] = x * s
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def gelu_bwd(dy, h, sig, dh):
     """d/dx [x s(2u)] = s + x s (1 - s) 2c (1 + 3a x^2), from the saved sigmoid s."""
     n, d = h.shape
@@ -169,23 +170,23 @@ def gelu_bwd(dy, h, sig, dh):
         for j in range(d):
             x = h[i, j]
             s = sig[i, j]
-            du = np.float32(2.0) * GELU_C * (_F1 + np.float32(3.0) * GELU_A * x * x)
-            dh[i, j] = dy[i, j] * (s + x * s * (_F1 - s) * du)
+            du = np.float32(2.0) * GELU_C * (F1 + np.float32(3.0) * GELU_A * x * x)
+            dh[i, j] = dy[i, j] * (s + x * s * (F1 - s) * du)
 
 
 # ---------------------------------------------------------------------------------- loss
-@njit(**_PAR)
+@njit(**PARALLEL)
 def cross_entropy(logits, targets, losses):
     """Per-row CE into ``losses`` (float64); ``logits`` becomes d(mean loss)/d logits in place."""
     n, v = logits.shape
-    inv_n = _F1 / np.float32(n)
+    inv_n = F1 / np.float32(n)
     for i in prange(n):
-        m = _NEG_INF
+        m = NEG_INF
         for j in range(v):
             m = max(m, logits[i, j])
         t = targets[i]
         zt = logits[i, t] - m
-        total = _F0
+        total = F0
         for j in range(v):
             e = fast_exp(logits[i, j] - m)
             logits[i, j] = e
@@ -198,7 +199,7 @@ def cross_entropy(logits, targets, losses):
 
 
 # ---------------------------------------------------------------------------------- AdamW
-@njit(**_PAR)
+@njit(**PARALLEL)
 def adamw(p, g, m, v, decay, b1, b2, c1, c2, step_size, inv_sqrt_bc2, eps):
     """torch.optim.AdamW's update over flat float32 buffers, in blocks of 16k elements."""
     n = p.size
@@ -214,7 +215,7 @@ def adamw(p, g, m, v, decay, b1, b2, c1, c2, step_size, inv_sqrt_bc2, eps):
 
 
 # ---------------------------------------------------------------------------------- embedding
-@njit(**_PAR)
+@njit(**PARALLEL)
 def embed_fwd(tokens, wte, wpe, x):
     """x[b*T + t] = wte[tokens[b, t]] + wpe[t]."""
     bsz, t_len = tokens.shape
@@ -226,7 +227,7 @@ def embed_fwd(tokens, wte, wpe, x):
             x[r, j] = wte[tok, j] + wpe[t, j]
 
 
-@njit(**_PAR)
+@njit(**PARALLEL)
 def embed_bwd(tokens, dx, dwte, dwpe):
     """dwte[tok] += dx rows (added: the tied head wrote its share first); dwpe = sum over batch.
     Split over column blocks, so no two threads ever add into the same element."""
@@ -238,7 +239,7 @@ def embed_bwd(tokens, dx, dwte, dwpe):
         c1 = min(d, c0 + width)
         for t in range(t_len):
             for j in range(c0, c1):
-                dwpe[t, j] = _F0
+                dwpe[t, j] = F0
         for r in range(bsz * t_len):
             tok = tokens[r // t_len, r % t_len]
             t = r % t_len
