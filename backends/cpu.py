@@ -39,6 +39,9 @@ from bench.environment import cpu_model
 from bench.model import ModelConfig, OptimConfig, param_shapes
 
 LN_EPS = np.float32(1e-5)
+# LayerNorm backward sums dg/db over this many fixed row chunks (then adds the chunks), so the
+# result does not depend on how many threads ran them.
+LN_CHUNKS = 16
 ATTENTION_VARIANTS = ("naive", "fa2")
 
 _controller: ThreadpoolController | None = None
@@ -136,10 +139,7 @@ class CpuBackend(Backend):
         self.g = self._views(self.flat_g)
         self.step = 0
         self._loaded = False
-        # LayerNorm backward's dg/db partial sums: a fixed number of row chunks, so the result
-        # does not depend on how many threads ran them.
-        self._ln_chunks = 16
-        self._ln_parts = np.empty((2, self._ln_chunks, config.d_model), np.float32)
+        self._ln_parts = np.empty((2, LN_CHUNKS, config.d_model), np.float32)
 
     # ------------------------------------------------------------------ plumbing
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
