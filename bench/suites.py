@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Backend, BackendError
-from bench.environment import is_software, source_digest, version
+from bench.environment import is_software, source_digest
 from bench.kernel_bench import time_case
 from bench.measure import check_parity, measure_step, prepare_step
 from bench.model import ModelConfig, get_preset
@@ -140,22 +140,14 @@ def run_cached(kind: str, key: tuple, compute: Callable[[], Any], disk: bool = T
 # ---------------------------------------------------------------- skip decisions
 def _probe_adapter() -> dict[str, Any] | None:
     try:
-        from backends.gpu.device import choose_adapter
+        from backends.gpu.device import adapter_info, choose_adapter
     except ImportError:  # no wgpu
         return None
     try:
         adapter = choose_adapter()  # the backend's own choice ($WGPU_ADAPTER, then best type)
     except BackendError:
         return None
-    info = adapter.info
-    d = {  # the fields of the backend's describe() that name the adapter (device.Device.info)
-        "adapter": info.get("device") or info.get("description") or "?",
-        "vendor": info.get("vendor") or f"0x{info.get('vendor_id', 0):04x}",
-        "adapter_type": info.get("adapter_type"),
-        "backend": info.get("backend_type"),
-        "driver": info.get("description") or "",
-        "wgpu_version": version("wgpu"),
-    }
+    d = adapter_info(adapter)  # the fields of the backend's describe() that name the adapter
     d["software"] = is_software(d)
     return d
 
@@ -312,8 +304,8 @@ def kernel_case(kind: str, variant: str, size: int, form: str = "nn") -> Any:
         raise NotImplementedError("no GPU adapter for kernel micro-benchmarks")
     if info.get("software") and size > (256 if kind == "matmul" else 128):
         raise NotImplementedError("software adapter: kernel sizes above 256 (matmul) / 128 (T)")
-    key = (kind, variant, _adapter_key("gpu"))
-    reason = run_cached("kernel-parity", key, lambda: _kernel_verdict(kind, variant))
+    parity_key = (kind, variant, _adapter_key("gpu"))
+    reason = run_cached("kernel-parity", parity_key, lambda: _kernel_verdict(kind, variant))
     if reason is not None:
         raise NotImplementedError(reason)
     for old in _cases.values():  # one case per process under asv; free any other

@@ -217,6 +217,14 @@ def test_time_step_setup_hands_back_one_warm_backend(run_cache, monkeypatch):
     assert first[0].step == 1  # the first (compiling, allocating) step is already done
 
 
+def test_kernel_case_setup_hands_back_one_warm_case(run_cache):
+    suites = run_cache
+    if suites.gpu_adapter() is None:
+        pytest.skip("no GPU adapter")
+    first = suites.kernel_case("matmul", "tiled16", 64, "nn")
+    assert suites.kernel_case("matmul", "tiled16", 64, "nn") is first  # asv re-runs setup
+
+
 def test_gpu_adapter_is_the_backend_choice_without_building_one():
     from bench.measure import prepare_step
     from bench.model import get_preset

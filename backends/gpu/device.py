@@ -84,19 +84,24 @@ class Device:
 
     @property
     def software(self) -> bool:
-        return self.adapter.info.get("adapter_type") == "CPU"
+        return adapter_info(self.adapter)["software"]
 
     def info(self) -> dict[str, Any]:
-        info = self.adapter.info
-        return {
-            "adapter": _name(self.adapter),
-            "vendor": info.get("vendor") or f"0x{info.get('vendor_id', 0):04x}",
-            "adapter_type": info.get("adapter_type"),
-            "backend": info.get("backend_type"),
-            "driver": info.get("description") or "",
-            "wgpu_version": wgpu.__version__,
-            "software": self.software,
-        }
+        return adapter_info(self.adapter)
+
+
+def adapter_info(adapter: Any) -> dict[str, Any]:
+    """What names an adapter in results: name, vendor, type, backend, driver, software flag."""
+    info = adapter.info
+    return {
+        "adapter": _name(adapter),
+        "vendor": info.get("vendor") or f"0x{info.get('vendor_id', 0):04x}",
+        "adapter_type": info.get("adapter_type"),
+        "backend": info.get("backend_type"),
+        "driver": info.get("description") or "",
+        "wgpu_version": wgpu.__version__,
+        "software": info.get("adapter_type") == "CPU",
+    }
 
 
 def get_device(adapter_name: str | None = None, want_timestamps: bool = False) -> Device:
