@@ -12,7 +12,10 @@ speed on many cores, with one thread pool (Numba's, ``threads`` wide) doing all 
   matter twice: each op is one pass instead of NumPy's 5-10, and the threads never wait on the
   GIL (a Python thread pool over NumPy calls stopped scaling at ~4 threads);
 * parameters, gradients and Adam moments are single flat arrays (per-name views into them), so
-  AdamW is one pass over contiguous memory.
+  AdamW is one pass over contiguous memory;
+* every activation and temporary of the step lives in a ``Workspace`` allocated by the first
+  step and reused by the next ones. Fresh arrays each step cost ~12k page faults per medium step
+  (glibc hands large blocks back to the kernel on free), which on a VM is 10-30% of a step.
 
 Why one pool: a multithreaded BLAS beside Numba's pool left one pool's threads spinning while the
 other worked (see ``cpu_gemm``); the BLAS is therefore held at one thread during the step.
@@ -45,6 +48,27 @@ LN_CHUNKS = 16
 ATTENTION_VARIANTS = ("naive", "fa2")
 
 _controller: ThreadpoolController | None = None
+
+
+class Workspace:
+    """Named float32 buffers kept from one step to the next.
+
+    A step asks for the same names with the same shapes every time, so after the first step no
+    array is allocated (and no page is faulted in). A name is one buffer: names of values saved
+    for the backward carry their layer; per-layer temporaries of the backward share one name.
+    """
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+        a = self._bufs.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self._bufs[name] = np.empty(shape, dtype)
+        return a
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {n: a.shape for n, a in self._bufs.items()}
 
 
 def _blas_controller() -> ThreadpoolController:
@@ -140,6 +164,7 @@ class CpuBackend(Backend):
         self.step = 0
         self._loaded = False
         self._ln_parts = np.empty((2, LN_CHUNKS, config.d_model), np.float32)
+        self.ws = Workspace()
 
     # ------------------------------------------------------------------ plumbing
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -152,14 +177,14 @@ class CpuBackend(Backend):
             lib.set_num_threads(1)
         numba.set_num_threads(self.threads)
 
-    def _mm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
+    def _mm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | str,
             b_t: bool = False) -> np.ndarray:
-        """a @ b (a @ b.T with ``b_t``) on the pool; added into ``out`` when given (the residual
-        stream)."""
+        """a @ b (a @ b.T with ``b_t``) on the pool: into the workspace buffer named ``out``, or
+        added into the array ``out`` (the residual stream)."""
         chunks = max(1, min(self.threads, a.shape[0] // 16))
-        m = b.shape[0] if b_t else b.shape[1]
-        if out is None:
-            res = np.empty((a.shape[0], m), np.float32)
+        if isinstance(out, str):
+            m = b.shape[0] if b_t else b.shape[1]
+            res = self.ws.get(out, (a.shape[0], m))
             cpu_gemm.matmul(a, b, b_t, res, np.float32(0), chunks)
             return res
         cpu_gemm.matmul(a, b, b_t, out, np.float32(1), chunks)
@@ -174,47 +199,48 @@ class CpuBackend(Backend):
         """Nothing to release: the BLAS and Numba pools are process-wide."""
 
     # ------------------------------------------------------------------ ops
-    def _layernorm_fwd(self, x: np.ndarray, g: np.ndarray, b: np.ndarray):
-        """x (N, d) -> y, xhat, rstd (N,)."""
-        y = np.empty_like(x)
-        xhat = np.empty_like(x)
-        rstd = np.empty(x.shape[0], np.float32)
+    def _layernorm_fwd(self, name: str, x: np.ndarray, g: np.ndarray, b: np.ndarray):
+        """x (N, d) -> y, xhat, rstd (N,), in the workspace under ``name``."""
+        y = self.ws.get(name + ".y", x.shape)
+        xhat = self.ws.get(name + ".xhat", x.shape)
+        rstd = self.ws.get(name + ".rstd", x.shape[:1])
         kern.layernorm_fwd(x, g, b, LN_EPS, y, xhat, rstd)
         return y, xhat, rstd
 
-    def _layernorm_bwd(self, dy, xhat, rstd, g, dg_out, db_out, dx=None) -> np.ndarray:
-        """dx (added into ``dx`` when given: the residual stream); writes dg, db."""
+    def _layernorm_bwd(self, dy, xhat, rstd, g, dg_out, db_out, dx: np.ndarray | str):
+        """dx into the workspace buffer named ``dx``, or added into the array ``dx`` (the residual
+        stream); writes dg, db."""
         parts_g, parts_b = self._ln_parts
-        accumulate = dx is not None
-        if dx is None:
-            dx = np.empty_like(dy)
+        accumulate = not isinstance(dx, str)
+        if isinstance(dx, str):
+            dx = self.ws.get(dx, dy.shape)
         kern.layernorm_bwd(dy, xhat, rstd, g, dx, parts_g, parts_b, accumulate)
         parts_g.sum(axis=0, out=dg_out)
         parts_b.sum(axis=0, out=db_out)
         return dx
 
-    def _gelu_fwd(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = np.empty_like(h)
-        sig = np.empty_like(h)
+    def _gelu_fwd(self, name: str, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = self.ws.get(name + ".out", h.shape)
+        sig = self.ws.get(name + ".sig", h.shape)
         kern.gelu_fwd(h, out, sig)
         return out, sig
 
     def _gelu_bwd(self, dy: np.ndarray, h: np.ndarray, sig: np.ndarray) -> np.ndarray:
-        dh = np.empty_like(h)
+        dh = self.ws.get("gelu.dh", h.shape)
         kern.gelu_bwd(dy, h, sig, dh)
         return dh
 
-    def _attention_fwd(self, qkv: np.ndarray):
+    def _attention_fwd(self, name: str, qkv: np.ndarray):
         """qkv (N, 3d) -> out (N, d); saves P (naive, (B*H, T, T)) or the row LSE (fa2)."""
         c = self.config
         B, T, H = c.batch, c.seq_len, c.n_head
-        out = np.empty((B * T, c.d_model), np.float32)
+        out = self.ws.get(name + ".out", (B * T, c.d_model))
         scale = np.float32(1.0 / math.sqrt(c.head_dim))
         if self.attention == "naive":
-            saved = np.empty((B * H, T, T), np.float32)
+            saved = self.ws.get(name + ".p", (B * H, T, T))
             cpu_attention.naive_fwd(qkv, B, H, scale, out, saved)
         else:
-            saved = np.empty((B * H, T), np.float32)
+            saved = self.ws.get(name + ".lse", (B * H, T))
             cpu_attention.fa2_fwd(qkv, B, H, scale, out, saved)
         return out, (qkv, out, saved)
 
@@ -222,7 +248,7 @@ class CpuBackend(Backend):
         qkv, out, saved = cache
         c = self.config
         scale = np.float32(1.0 / math.sqrt(c.head_dim))
-        dqkv = np.empty_like(qkv)
+        dqkv = self.ws.get("attn.dqkv", qkv.shape)
         if self.attention == "naive":
             cpu_attention.naive_bwd(qkv, dout, saved, c.batch, c.n_head, scale, dqkv)
         else:
@@ -231,7 +257,7 @@ class CpuBackend(Backend):
 
     def _cross_entropy(self, logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
         """Mean CE over rows; turns ``logits`` (N, V) into dlogits in place and returns the loss."""
-        losses = np.empty(logits.shape[0], np.float64)
+        losses = self.ws.get("ce.losses", logits.shape[:1], np.float64)
         kern.cross_entropy(logits, targets, losses)
         return float(losses.mean()), logits
 
@@ -256,42 +282,43 @@ class CpuBackend(Backend):
         p, g, run = self.p, self.g, self._timers.run
         mm, tn, ln = self._mm, self._mm_tn, self._layernorm_fwd
 
-        x = np.empty((N, d), np.float32)
+        x = self.ws.get("x", (N, d))
         run("embedding", kern.embed_fwd, tokens, p["wte"], p["wpe"], x)
         saved = []
         for i in range(L):
             pre = f"h{i}."
-            a, xh1, r1 = run("layernorm", ln, x, p[pre + "ln1.g"], p[pre + "ln1.b"])
-            qkv = run("matmul", mm, a, p[pre + "attn.qkv"])
-            att, acache = run("attention", self._attention_fwd, qkv)
+            a, xh1, r1 = run("layernorm", ln, pre + "ln1", x, p[pre + "ln1.g"], p[pre + "ln1.b"])
+            qkv = run("matmul", mm, a, p[pre + "attn.qkv"], pre + "qkv")
+            att, acache = run("attention", self._attention_fwd, pre + "attn", qkv)
             run("matmul", mm, att, p[pre + "attn.proj"], x)
-            a2, xh2, r2 = run("layernorm", ln, x, p[pre + "ln2.g"], p[pre + "ln2.b"])
-            h = run("matmul", mm, a2, p[pre + "mlp.fc"])
-            gact, sig = run("gelu", self._gelu_fwd, h)
+            a2, xh2, r2 = run("layernorm", ln, pre + "ln2", x, p[pre + "ln2.g"], p[pre + "ln2.b"])
+            h = run("matmul", mm, a2, p[pre + "mlp.fc"], pre + "fc")
+            gact, sig = run("gelu", self._gelu_fwd, pre + "gelu", h)
             run("matmul", mm, gact, p[pre + "mlp.proj"], x)
             saved.append((a, xh1, r1, acache, att, a2, xh2, r2, h, sig, gact))
-        xf, xhf, rf = run("layernorm", ln, x, p["lnf.g"], p["lnf.b"])
-        logits = run("matmul", mm, xf, p["wte"], None, True)  # (N, V) = xf @ wte^T
+        xf, xhf, rf = run("layernorm", ln, "lnf", x, p["lnf.g"], p["lnf.b"])
+        logits = run("matmul", mm, xf, p["wte"], "logits", True)  # (N, V) = xf @ wte^T
         loss, dlogits = run("cross_entropy", self._cross_entropy, logits, targets.reshape(-1))
 
-        dxf = run("matmul", mm, dlogits, p["wte"])
+        dxf = run("matmul", mm, dlogits, p["wte"], "dxf")
         run("matmul", tn, dlogits, xf, g["wte"])  # the tied head's share of dwte
-        dx = run("layernorm", self._layernorm_bwd, dxf, xhf, rf, p["lnf.g"], g["lnf.g"], g["lnf.b"])
+        lnf = (p["lnf.g"], g["lnf.g"], g["lnf.b"])
+        dx = run("layernorm", self._layernorm_bwd, dxf, xhf, rf, *lnf, "dx")
         for i in reversed(range(L)):
             pre = f"h{i}."
             a, xh1, r1, acache, att, a2, xh2, r2, h, sig, gact = saved[i]
             run("matmul", tn, gact, dx, g[pre + "mlp.proj"])
-            dg = run("matmul", mm, dx, p[pre + "mlp.proj"], None, True)
+            dg = run("matmul", mm, dx, p[pre + "mlp.proj"], "dgact", True)
             dh = run("gelu", self._gelu_bwd, dg, h, sig)
             run("matmul", tn, a2, dh, g[pre + "mlp.fc"])
-            da2 = run("matmul", mm, dh, p[pre + "mlp.fc"], None, True)
+            da2 = run("matmul", mm, dh, p[pre + "mlp.fc"], "da2", True)
             ln2 = (p[pre + "ln2.g"], g[pre + "ln2.g"], g[pre + "ln2.b"])
             run("layernorm", self._layernorm_bwd, da2, xh2, r2, *ln2, dx)
             run("matmul", tn, att, dx, g[pre + "attn.proj"])
-            datt = run("matmul", mm, dx, p[pre + "attn.proj"], None, True)
+            datt = run("matmul", mm, dx, p[pre + "attn.proj"], "datt", True)
             dqkv = run("attention", self._attention_bwd, datt, acache)
             run("matmul", tn, a, dqkv, g[pre + "attn.qkv"])
-            da = run("matmul", mm, dqkv, p[pre + "attn.qkv"], None, True)
+            da = run("matmul", mm, dqkv, p[pre + "attn.qkv"], "da", True)
             ln1 = (p[pre + "ln1.g"], g[pre + "ln1.g"], g[pre + "ln1.b"])
             run("layernorm", self._layernorm_bwd, da, xh1, r1, *ln1, dx)
         run("embedding", kern.embed_bwd, tokens, dx, g["wte"], g["wpe"])
