@@ -6,7 +6,8 @@ machine's ``cpu`` description, which asv copies into every result file.
 
 asv's web UI plots one benchmark against commits; ``asv_curves`` instead reads the newest result
 of each machine and draws what this project is about: step time and GPU-vs-CPU speedup against
-d_model, one line per backend/variant series.
+d_model, one line per backend/variant series, and (where the kernel suites ran) matmul GFLOP/s
+against size and attention fwd+bwd time against seq_len, one line per kernel variant.
 """
 
 from __future__ import annotations
@@ -92,9 +93,54 @@ def asv_curves(results_dir: str | Path = "results/asv", out: str | Path | None =
     for machine_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for result in _newest_results(machine_dir):
             written += _plot_machine(result, machine_dir.name, out_dir)
+            written += _plot_kernels(result, machine_dir.name, out_dir)
     if not written:
-        raise AsvError(f"no TrainStep.time_step results under {root}")
+        raise AsvError(f"no TrainStep.time_step or kernel results under {root}")
     return written
+
+
+def _title_device(result: dict[str, Any]) -> str:
+    cpu_desc = result.get("params", {}).get("cpu", "")
+    cpu, _, gpu = cpu_desc.partition(" | GPU: ")
+    software = "software adapter" in gpu
+    return device_title(cpu, gpu.replace(" software adapter - not a GPU", ""), software)
+
+
+def _plot_kernels(result: dict[str, Any], machine: str, out_dir: Path) -> list[Path]:
+    """Matmul GFLOP/s vs size (a panel per form) and attention fwd+bwd time vs seq_len."""
+    from bench.plots import plt, save_figure
+
+    rates = result_table(result, "kernels.Matmul.track_gflops")
+    attn = result_table(result, "kernels.Attention.time_fwd_bwd")
+    if not rates and not attn:
+        return []
+    forms = sorted({k[2] for k in rates})
+    fig, axes = plt.subplots(1, len(forms) + 1, figsize=(4.2 * (len(forms) + 1), 4.2))
+    palette = plt.get_cmap("tab10").colors
+    variants = sorted({k[1] for k in rates} | {k[1] for k in attn})
+    color = {v: palette[i % len(palette)] for i, v in enumerate(variants)}
+    for ax, form in zip(axes, forms, strict=False):
+        for v in sorted({k[1] for k in rates}):
+            pts = sorted((int(k[0]), r) for k, r in rates.items() if k[1] == v and k[2] == form)
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", color=color[v], label=v)
+        ax.set(xscale="log", xlabel="size n (n x n x n matmul)", ylabel="GFLOP/s",
+               title=f"Matmul, form {form}")  # fmt: skip
+        ax.set_xscale("log", base=2)
+    ax = axes[-1]
+    for v in sorted({k[1] for k in attn}):
+        pts = sorted((int(k[0]), t * 1e3) for k, t in attn.items() if k[1] == v)
+        ax.plot(*zip(*pts, strict=True), marker="o", color=color[v], label=v)
+    ax.set(xlabel="seq_len T (B 4, H 8, head_dim 64)", ylabel="fwd+bwd time (ms, asv median)",
+           yscale="log", title="Attention forward + backward")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    for ax in axes:
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(f"asv kernel results, machine {machine}, commit "
+                 f"{result.get('commit_hash', '?')[:8]}\n{_title_device(result)}", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, f"{machine}-kernels")
 
 
 def _plot_machine(result: dict[str, Any], machine: str, out_dir: Path) -> list[Path]:
@@ -103,10 +149,8 @@ def _plot_machine(result: dict[str, Any], machine: str, out_dir: Path) -> list[P
     times = result_table(result, "train_step.TrainStep.time_step")
     if not times:
         return []
-    cpu_desc = result.get("params", {}).get("cpu", "")
-    cpu, _, gpu = cpu_desc.partition(" | GPU: ")
-    software = "software adapter" in gpu
-    title_dev = device_title(cpu, gpu.replace(" software adapter - not a GPU", ""), software)
+    software = "software adapter" in result.get("params", {}).get("cpu", "")
+    title_dev = _title_device(result)
     curve = [p for p in D_MODEL_CURVE_PRESETS if any(k[0] == p for k in times)]
     if not curve:  # only presets that change several dimensions: no d_model curve to draw
         curve = sorted({k[0] for k in times}, key=lambda p: get_preset(p).d_model)

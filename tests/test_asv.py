@@ -83,6 +83,38 @@ def test_asv_curves_without_results_is_a_clear_error(tmp_path):
     assert r.stderr.count("\n") == 1 and "no asv results folder" in r.stderr
 
 
+def _result_file(benchmarks: dict) -> dict:
+    """A minimal asv result file: {benchmark: (params, values)} in asv's column layout."""
+    columns = ["result", "params"]
+    return {
+        "commit_hash": "0123456789ab", "date": 1, "result_columns": columns,
+        "params": {"cpu": "Test CPU | GPU: Test GPU (DiscreteGPU, Vulkan)"},
+        "results": {b: [vals, params] for b, (params, vals) in benchmarks.items()},
+    }
+
+
+def test_asv_curves_draws_kernel_variants_and_skips_what_did_not_run(tmp_path):
+    from bench.asv_tools import asv_curves
+
+    machine = tmp_path / "results" / "box-test-gpu"
+    machine.mkdir(parents=True)
+    sizes, variants, forms = ["256", "1024"], ["'tiled16'", "'vec4'"], ["'nn'", "'tn'"]
+    rates = [100.0 * (i + 1) for i in range(8)]
+    rates[3] = None  # a skipped point (failed parity): drawn without it, not as zero
+    result = _result_file({
+        "kernels.Matmul.track_gflops": ([sizes, variants, forms], rates),
+        "kernels.Attention.time_fwd_bwd": ([["128", "256"], ["'naive'", "'fa2'"]],
+                                           [1e-3, 5e-4, 4e-3, 1.5e-3]),
+    })  # fmt: skip
+    (machine / "0123abcd-env.json").write_text(json.dumps(result))
+    files = asv_curves(tmp_path / "results", tmp_path / "curves")
+    names = sorted(p.name for p in files)
+    assert names == ["box-test-gpu-kernels.png", "box-test-gpu-kernels.svg"]  # no TrainStep plot
+    svg = (tmp_path / "curves" / "box-test-gpu-kernels.svg").read_text()
+    for text in ("Matmul, form nn", "Matmul, form tn", "Attention forward + backward", "Test GPU"):
+        assert text in svg
+
+
 # ---------------------------------------------------------------- the per-run cache (bench.suites)
 # These run in-process: "a new benchmark process" is simulated by clearing the in-process memo, so
 # only the files on disk carry a value from one "process" to the next.
