@@ -99,23 +99,27 @@ def asv_curves(results_dir: str | Path = "results/asv", out: str | Path | None =
     return written
 
 
-def _title_device(result: dict[str, Any]) -> str:
+def _device_of(result: dict[str, Any]) -> tuple[str, bool]:
+    """(device line for a plot title, whether the GPU is a software adapter) of a result file."""
     cpu_desc = result.get("params", {}).get("cpu", "")
     cpu, _, gpu = cpu_desc.partition(" | GPU: ")
     software = "software adapter" in gpu
-    return device_title(cpu, gpu.replace(" software adapter - not a GPU", ""), software)
+    return device_title(cpu, gpu.replace(" software adapter - not a GPU", ""), software), software
 
 
 def _plot_kernels(result: dict[str, Any], machine: str, out_dir: Path) -> list[Path]:
-    """Matmul GFLOP/s vs size (a panel per form) and attention fwd+bwd time vs seq_len."""
+    """Matmul GFLOP/s vs size (a panel per form) and attention fwd+bwd time vs seq_len, a panel
+    for each that ran."""
     from bench.plots import plt, save_figure
 
     rates = result_table(result, "kernels.Matmul.track_gflops")
     attn = result_table(result, "kernels.Attention.time_fwd_bwd")
-    if not rates and not attn:
-        return []
     forms = sorted({k[2] for k in rates})
-    fig, axes = plt.subplots(1, len(forms) + 1, figsize=(4.2 * (len(forms) + 1), 4.2))
+    panels = len(forms) + bool(attn)
+    if not panels:
+        return []
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.2), squeeze=False)
+    axes = list(axes[0])
     palette = plt.get_cmap("tab10").colors
     variants = sorted({k[1] for k in rates} | {k[1] for k in attn})
     color = {v: palette[i % len(palette)] for i, v in enumerate(variants)}
@@ -124,21 +128,21 @@ def _plot_kernels(result: dict[str, Any], machine: str, out_dir: Path) -> list[P
             pts = sorted((int(k[0]), r) for k, r in rates.items() if k[1] == v and k[2] == form)
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", color=color[v], label=v)
-        ax.set(xscale="log", xlabel="size n (n x n x n matmul)", ylabel="GFLOP/s",
-               title=f"Matmul, form {form}")  # fmt: skip
+        ax.set(xlabel="size n (n x n x n matmul)", ylabel="GFLOP/s", title=f"Matmul, form {form}")
         ax.set_xscale("log", base=2)
-    ax = axes[-1]
-    for v in sorted({k[1] for k in attn}):
-        pts = sorted((int(k[0]), t * 1e3) for k, t in attn.items() if k[1] == v)
-        ax.plot(*zip(*pts, strict=True), marker="o", color=color[v], label=v)
-    ax.set(xlabel="seq_len T (B 4, H 8, head_dim 64)", ylabel="fwd+bwd time (ms, asv median)",
-           yscale="log", title="Attention forward + backward")  # fmt: skip
-    ax.set_xscale("log", base=2)
+    if attn:
+        ax = axes[-1]
+        for v in sorted({k[1] for k in attn}):
+            pts = sorted((int(k[0]), t * 1e3) for k, t in attn.items() if k[1] == v)
+            ax.plot(*zip(*pts, strict=True), marker="o", color=color[v], label=v)
+        ax.set(xlabel="seq_len T (B 4, H 8, head_dim 64)", ylabel="fwd+bwd time (ms, asv median)",
+               yscale="log", title="Attention forward + backward")  # fmt: skip
+        ax.set_xscale("log", base=2)
     for ax in axes:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3, which="both")
     fig.suptitle(f"asv kernel results, machine {machine}, commit "
-                 f"{result.get('commit_hash', '?')[:8]}\n{_title_device(result)}", fontsize=9)
+                 f"{result.get('commit_hash', '?')[:8]}\n{_device_of(result)[0]}", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, out_dir, f"{machine}-kernels")
 
@@ -149,8 +153,7 @@ def _plot_machine(result: dict[str, Any], machine: str, out_dir: Path) -> list[P
     times = result_table(result, "train_step.TrainStep.time_step")
     if not times:
         return []
-    software = "software adapter" in result.get("params", {}).get("cpu", "")
-    title_dev = _title_device(result)
+    title_dev, software = _device_of(result)
     curve = [p for p in D_MODEL_CURVE_PRESETS if any(k[0] == p for k in times)]
     if not curve:  # only presets that change several dimensions: no d_model curve to draw
         curve = sorted({k[0] for k in times}, key=lambda p: get_preset(p).d_model)

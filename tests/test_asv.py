@@ -115,6 +115,22 @@ def test_asv_curves_draws_kernel_variants_and_skips_what_did_not_run(tmp_path):
         assert text in svg
 
 
+def test_asv_curves_draws_a_lone_attention_suite(tmp_path):
+    """Results of ``asv run -b Attention`` alone: one panel, no matmul panels."""
+    from bench.asv_tools import asv_curves
+
+    machine = tmp_path / "results" / "box-test-gpu"
+    machine.mkdir(parents=True)
+    result = _result_file({
+        "kernels.Attention.time_fwd_bwd": ([["128", "256"], ["'naive'", "'fa2'"]],
+                                           [1e-3, 5e-4, 4e-3, 1.5e-3]),
+    })  # fmt: skip
+    (machine / "0123abcd-env.json").write_text(json.dumps(result))
+    asv_curves(tmp_path / "results", tmp_path / "curves")
+    svg = (tmp_path / "curves" / "box-test-gpu-kernels.svg").read_text()
+    assert "Attention forward + backward" in svg and "Matmul" not in svg
+
+
 # ---------------------------------------------------------------- the per-run cache (bench.suites)
 # These run in-process: "a new benchmark process" is simulated by clearing the in-process memo, so
 # only the files on disk carry a value from one "process" to the next.
