@@ -16,14 +16,19 @@ from bench.suites import gpu_variants, kernel_case, kernel_rate
 MATMULS, ATTENTIONS = gpu_variants()
 
 
-class Matmul:
-    params = ([256, 1024, 2048, 4096], MATMULS, ["nn", "nt", "tn"])
-    param_names = ("size", "variant", "form")
+class _KernelTiming:
+    """asv timing shared by the kernel suites (see the module docstring)."""
+
     timeout = 120
     rounds = 1  # one process per point (asv's default 2 doubles the run for little)
     number = 1
     warmup_time = 0.2
     repeat = (5, 100, 1.0)
+
+
+class Matmul(_KernelTiming):
+    params = ([256, 1024, 2048, 4096], MATMULS, ["nn", "nt", "tn"])
+    param_names = ("size", "variant", "form")
 
     def setup(self, size, variant, form):
         self.case = kernel_case("matmul", variant, size, form)
@@ -37,14 +42,9 @@ class Matmul:
     track_gflops.unit = "GFLOP/s"
 
 
-class Attention:
+class Attention(_KernelTiming):
     params = ([128, 256, 512, 1024, 2048], ATTENTIONS)
     param_names = ("seq_len", "variant")
-    timeout = 120
-    rounds = 1
-    number = 1
-    warmup_time = 0.2
-    repeat = (5, 100, 1.0)
 
     def setup(self, seq_len, variant):
         self.case = kernel_case("attention", variant, seq_len)
