@@ -11,7 +11,7 @@ import inspect
 from typing import Any
 
 from backends.base import Backend, BackendError
-from bench.model import ModelConfig
+from backends.model import ModelConfig
 
 # name -> (module, class). The GPU backend and the torch peer import their runtimes lazily.
 _REGISTRY: dict[str, tuple[str, str]] = {

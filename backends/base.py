@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.model import ModelConfig, OptimConfig, param_shapes
+from backends.model import ModelConfig, OptimConfig, param_shapes
 
 
 class BackendError(ValueError):

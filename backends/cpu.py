@@ -38,8 +38,8 @@ from threadpoolctl import ThreadpoolController
 from backends import cpu_attention, cpu_gemm
 from backends import cpu_kernels as kern
 from backends.base import Backend, BackendError, check_batch, check_params, require_loaded
-from bench.environment import cpu_model
-from bench.model import ModelConfig, OptimConfig, param_shapes
+from backends.host import cpu_model
+from backends.model import ModelConfig, OptimConfig, param_shapes
 
 LN_EPS = np.float32(1e-5)
 # LayerNorm backward sums dg/db over this many fixed row chunks (then adds the chunks), so the

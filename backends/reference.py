@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from backends.base import Backend, check_batch, check_params, require_loaded
-from bench.model import ModelConfig, OptimConfig, param_shapes
+from backends.model import ModelConfig, OptimConfig, param_shapes
 
 LN_EPS = 1e-5
 GELU_C = math.sqrt(2.0 / math.pi)

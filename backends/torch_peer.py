@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from backends.base import Backend, BackendError, check_batch, check_params, require_loaded
-from bench.model import ModelConfig, OptimConfig, param_shapes
+from backends.model import ModelConfig, OptimConfig, param_shapes
 
 try:
     import torch

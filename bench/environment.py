@@ -10,7 +10,6 @@ import platform
 import re
 import socket
 import subprocess
-import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -18,26 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from backends.host import cpu_model, is_software
+
+__all__ = ["cpu_model", "is_software"]  # re-exported: the harness names both from here
+
 REPO = Path(__file__).resolve().parent.parent
-SOFTWARE_NAMES = ("llvmpipe", "lavapipe", "swiftshader", "warp", "softpipe", "microsoft basic")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    if sys.platform == "darwin":
-        try:
-            return subprocess.run(
-                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
-                timeout=5,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return platform.processor() or platform.machine()
 
 
 def blas_info() -> list[dict[str, Any]]:
@@ -92,14 +76,6 @@ def git_commit() -> str:
     if head.returncode != 0 or not sha:
         return f"source-{source_digest()}"
     return sha + ("-dirty" if dirty else "")
-
-
-def is_software(info: dict[str, Any]) -> bool:
-    """A software rasteriser: adapter type CPU, or a known software implementation by name."""
-    if str(info.get("adapter_type", "")).lower() == "cpu":
-        return True
-    text = " ".join(str(info.get(k, "")) for k in ("adapter", "device", "vendor", "description"))
-    return any(n in text.lower() for n in SOFTWARE_NAMES)
 
 
 def adapters() -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from backends.gpu.device import get_device
 from backends.gpu.graph import per_kernel_seconds
 from backends.gpu.pipelines import pipelines_for
 from backends.gpu.step import StepGraph, activation_sizes
-from bench.model import ModelConfig, OptimConfig, init_params, param_shapes
+from backends.model import ModelConfig, OptimConfig, init_params, param_shapes
 from kernels import registry
 
 _READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST

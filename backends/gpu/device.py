@@ -15,6 +15,7 @@ from typing import Any
 import wgpu
 
 from backends.base import BackendError
+from backends.host import is_software
 
 ENV_ADAPTER = "WGPU_ADAPTER"
 _TYPE_RANK = {"DiscreteGPU": 0, "IntegratedGPU": 1, "VirtualGPU": 2, "Unknown": 3, "CPU": 4}
@@ -93,15 +94,16 @@ class Device:
 def adapter_info(adapter: Any) -> dict[str, Any]:
     """What names an adapter in results: name, vendor, type, backend, driver, software flag."""
     info = adapter.info
-    return {
+    out = {
         "adapter": _name(adapter),
         "vendor": info.get("vendor") or f"0x{info.get('vendor_id', 0):04x}",
         "adapter_type": info.get("adapter_type"),
         "backend": info.get("backend_type"),
         "driver": info.get("description") or "",
         "wgpu_version": wgpu.__version__,
-        "software": info.get("adapter_type") == "CPU",
     }
+    out["software"] = is_software(out)  # the one rule, shared with the harness's adapter list
+    return out
 
 
 def get_device(adapter_name: str | None = None, want_timestamps: bool = False) -> Device:

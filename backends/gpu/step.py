@@ -24,8 +24,8 @@ from backends.gpu.buffers import ALIGN, BufferPool, FlatLayout, View, aligned
 from backends.gpu.graph import Dispatch, Graph
 from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import Pipelines
-from bench.model import ModelConfig, param_shapes
-from kernels import registry
+from backends.model import ModelConfig, param_shapes
+from kernels import matmul_plan, registry
 
 LN_EPS = 1e-5
 
@@ -179,7 +179,7 @@ class StepGraph:
         aux: View | None = None,
     ) -> None:
         try:
-            plan = registry.plan_matmul(self.matmul_variant.name, form, M, N, K)
+            plan = matmul_plan.plan_matmul(self.matmul_variant.name, form, M, N, K)
         except registry.VariantError as e:
             raise BackendError(str(e)) from None
         shape = f"{form} {M}x{N}x{K}"
