@@ -1,4 +1,5 @@
-"""WGSL kernels and their registry (pure data: importable without wgpu)."""
+"""WGSL kernels (one file each, shared pieces under include/) and their registry (pure data:
+importable without wgpu)."""
 
 from kernels.registry import (
     ATTENTIONS,
@@ -9,9 +10,9 @@ from kernels.registry import (
     attention_variant,
     kernel,
     matmul_variant,
-    source,
     variants,
 )
+from kernels.wgsl import source
 
 __all__ = [
     "ATTENTIONS",

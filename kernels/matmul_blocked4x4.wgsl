@@ -1,6 +1,6 @@
 // matmul_blocked4x4.wgsl - register-blocked matmul: 64x64 output tile, 4x4 outputs per invocation.
 // Computes C[M, N] = op(A) @ op(B) (+ epilogue); forms and epilogues come from matmul_common.wgsl,
-// the tile core (ownership, accumulators, workgroup tiles) from matmul_block4x4.wgsl.
+// the tile core (ownership, accumulators, workgroup tiles) from include/matmul_tile4x4.wgsl.
 // Workgroup (16, 16); grid (ceil(N/64), ceil(M/64)); invocation (tx, ty) of workgroup (wg.x, wg.y)
 // owns C[wg.y*64 + ty*4 + {0..3}, wg.x*64 + tx*4 + {0..3}]. Any M, N, K.
 

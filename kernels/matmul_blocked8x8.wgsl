@@ -1,6 +1,6 @@
 // matmul_blocked8x8.wgsl - register-blocked matmul: 128x128 output tile, 8x8 outputs per invocation.
 // Computes C[M, N] = op(A) @ op(B) (+ epilogue); forms and epilogues come from matmul_common.wgsl,
-// the tile core (ownership, accumulators, workgroup tiles) from matmul_block8x8.wgsl.
+// the tile core (ownership, accumulators, workgroup tiles) from include/matmul_tile8x8.wgsl.
 // Workgroup (16, 16); grid (ceil(N/128), ceil(M/128)). Any M, N, K: each invocation fetches 4
 // scalars of op(A) and 4 of op(B) per 8-deep k-tile through load_a/load_b (zero outside the
 // matrix), neighbouring invocations on neighbouring addresses in every form; the fetch of tile

@@ -5,7 +5,7 @@
 // into part[z, M, N] - the buffer bound as c here is the [SPLITS, M, N] scratch, not C.
 // matmul_splitk_reduce then sums the SPLITS partials in a fixed order and applies the epilogue,
 // so the result is bitwise the same run to run (no atomics).
-// Workgroup (16, 16); grid (ceil(N/64), ceil(M/64), SPLITS); tile core from matmul_block4x4.wgsl
+// Workgroup (16, 16); grid (ceil(N/64), ceil(M/64), SPLITS); tile core from include/matmul_tile4x4.wgsl
 // (a slice past K computes zeros and stores them). Any M, N, K; forms from matmul_common.wgsl.
 
 override SPLITS: u32 = 2u;

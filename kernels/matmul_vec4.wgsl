@@ -1,5 +1,5 @@
 // matmul_vec4.wgsl - register-blocked matmul with vec4<f32> global loads: 128x128 output tile,
-// 8x8 outputs per invocation (the core of matmul_block8x8.wgsl), one vec4 of op(A) and one of
+// 8x8 outputs per invocation (the core of include/matmul_tile8x8.wgsl), one vec4 of op(A) and one of
 // op(B) fetched per invocation per 8-deep k-tile, the fetch of tile t+1 issued before tile t is
 // computed. Forms and epilogues come from matmul_common.wgsl. Grid (ceil(N/128), ceil(M/128)).
 // a4 / b4 are the same buffers as a / b seen as vec4 (the registry binds them as aliases), so

@@ -1,4 +1,4 @@
-"""The kernel registry: every WGSL kernel and every selectable variant, as data.
+"""The kernel registry: every WGSL kernel and every selectable variant, as a table.
 
 No wgpu import here: ``bench`` lists variants from this module on a machine without a GPU, and the
 GPU backend turns a row into a pipeline. A row says which file and entry point, which shared WGSL
@@ -6,26 +6,23 @@ pieces are prepended, which ``override`` constants exist (names are checked here
 ignores a misspelt one), the features it needs, its grid as a function of its own uniform fields,
 its shape limits and the NumPy reference it is tested against.
 
-Bindings and uniform layouts are *not* written down here: ``bindings()`` and ``uniform_fields()``
-read them from the assembled WGSL, so a bind-group layout can never disagree with its shader (a
-``read`` buffer is never bound read-write).
+Beside it: ``kernels.wgsl`` assembles a kernel's source and reads its bindings and uniform layout
+from it; ``kernels.matmul_rules`` holds the shape rules the matmul rows name (split-K factor,
+the ``auto`` rule) and ``kernels.matmul_plan`` applies them to one call.
 
-Adding a variant (issue 4) = one WGSL file + one ``Kernel`` row + one ``MatmulVariant`` or
+Adding a variant = one WGSL file + one ``Kernel`` row + one ``MatmulVariant`` or
 ``AttentionVariant`` row. A matmul variant must implement the interface of
-``matmul_common.wgsl`` (bindings, forms by TRANS_A/TRANS_B, epilogues by ``store_c``).
-
-How one matmul call runs is decided here and only here (``plan_matmul``): the ``auto`` variant's
-per-call choice (``auto_matmul``), a variant's shape rule and fallback, and the split-K factor
-(``splitk_splits``). The GPU backend, the micro-benchmarks and the tests all go through it.
+``include/matmul_common.wgsl`` (bindings, forms by TRANS_A/TRANS_B, epilogues by ``store_c``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import ceil
 from pathlib import Path
+
+from kernels.matmul_rules import SPLITK_REDUCE, auto_matmul, splitk_splits
 
 KERNEL_DIR = Path(__file__).resolve().parent
 
@@ -57,7 +54,7 @@ class Kernel:
     grid: Callable[[dict], tuple[int, int, int]]  # uniform fields -> workgroup counts
     reference: str  # the NumPy reference it is checked against (tests/test_gpu_kernels.py)
     entry: str = "main"
-    includes: tuple[str, ...] = ("common.wgsl",)
+    includes: tuple[str, ...] = ("include/common.wgsl",)
     constants: dict[str, int] = field(default_factory=dict)  # override name -> default
     features: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()  # bindings a caller may leave unbound (a dummy is bound)
@@ -121,8 +118,8 @@ def _attn(u: dict) -> tuple[int, int, int]:
 
 
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
-_MM_INCLUDES = ("common.wgsl", "matmul_common.wgsl")
-_MM8_INCLUDES = (*_MM_INCLUDES, "matmul_block8x8.wgsl")
+_MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
+_MM8_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile8x8.wgsl")
 _MM8_BYTES = 2 * 2 * 8 * 33 * 16  # two buffers of op(A) and op(B) tiles, 8 x 33 vec4 each
 
 
@@ -130,50 +127,6 @@ def _vec4_accepts(form: str, M: int, N: int, K: int) -> bool:
     """matmul_vec4 reads every row of A and B along its contiguous axis as whole vec4s."""
     contiguous = {"nn": (K, N), "nt": (K,), "tn": (M, N)}[form]
     return all(n % 4 == 0 for n in contiguous)
-
-
-# Split-K (weight gradients A^T @ B: M, N = d_model..4*d_model, K = B*T): a 64x64-tile grid of a
-# few workgroups each walking all of K leaves most of a big GPU idle, so K is cut into SPLITS
-# slices, each a workgroup per tile, and a reduce kernel adds the slices in a fixed order.
-# The extra dispatch costs host encode time (~10 us on the H100 host, issue 3), so it is only
-# used where one tile grid is small and K long.
-SPLITK_TILE = 64
-SPLITK_MAX_TILES = 64  # a grid of more 64x64 tiles keeps a GPU busy without splitting
-SPLITK_GROUPS = 256  # aim for about this many workgroups (two per SM of a 132-SM GPU)
-SPLITK_MIN_CHUNK = 128  # k per slice: 8 k-tiles of 16, so the per-slice prologue/store stays small
-SPLITK_MAX_SPLITS = 16
-SPLITK_REDUCE = "matmul_splitk_reduce"
-
-
-def splitk_splits(form: str, M: int, N: int, K: int) -> int:
-    """K slices for one call: a power of two, 1 (no split) unless the tile grid is small."""
-    tiles = ceil(M / SPLITK_TILE) * ceil(N / SPLITK_TILE)
-    if form != "tn" or tiles > SPLITK_MAX_TILES:
-        return 1
-    s = 1
-    while (2 * s <= SPLITK_MAX_SPLITS and tiles * 2 * s <= SPLITK_GROUPS
-           and K >= 2 * s * SPLITK_MIN_CHUNK):
-        s *= 2
-    return s
-
-
-# The ``auto`` rule. Measured on the H100 (results/kernels/, results/<machine>/h100-presets.*):
-# the 128x128-tile kernels win once their grid has ~96 tiles; blocked4x4 wins below that; plain
-# tiled16 (16x more, smaller workgroups) only on tiny grids with short K; split-K for the
-# weight gradients whose grid is small and K long.
-AUTO_BIG_TILES = 96  # ceil(M/128) * ceil(N/128) at and above which vec4 (or blocked8x8) runs
-AUTO_TINY_TILES = 24  # ceil(M/64) * ceil(N/64) below which tiled16 runs (when not split)
-
-
-def auto_matmul(form: str, M: int, N: int, K: int) -> str:
-    """The variant ``auto`` runs for one call (the rule is written here once)."""
-    if ceil(M / 128) * ceil(N / 128) >= AUTO_BIG_TILES:
-        return "vec4"  # off its vec4 shape rule it falls back to blocked8x8
-    if splitk_splits(form, M, N, K) > 1:
-        return "splitk"
-    if ceil(M / 64) * ceil(N / 64) < AUTO_TINY_TILES:
-        return "tiled16"
-    return "blocked4x4"
 
 
 def _fa2_fwd(u: dict) -> tuple[int, int, int]:
@@ -190,9 +143,9 @@ def _fa2_groups(u: dict) -> dict[str, int]:
     return {"NG": max(1, ceil(u["hd"] / 16))}  # vec4 chunk groups per quad member (16 dims each)
 
 
-_NAIVE = ("common.wgsl", "attn_naive_params.wgsl")
-_FA2 = ("common.wgsl", "attn_fa2_params.wgsl")
-_FA2_BWD = (*_FA2, "attn_fa2_bwd_common.wgsl")
+_NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
+_FA2 = ("include/common.wgsl", "include/attn_fa2_params.wgsl")
+_FA2_BWD = (*_FA2, "include/attn_fa2_bwd_common.wgsl")
 _FA2_FWD_BYTES = (2 * 512 + 544) * 16  # K, V tiles [16][32] vec4, partial scores [32][17] vec4
 _FA2_BWD_BYTES = 4 * 512 * 16  # xt, yt tiles [16][32] vec4, shares sp, dp [32][16] vec4
 
@@ -200,10 +153,10 @@ KERNELS: dict[str, Kernel] = {
     k.name: k
     for k in [
         Kernel("matmul_tiled16", "matmul_tiled16.wgsl", _mm_grid(16, 16), "ref_matmul",
-               includes=("common.wgsl", "matmul_common.wgsl"), constants=_MATMUL_CONSTANTS,
+               includes=_MM_INCLUDES, constants=_MATMUL_CONSTANTS,
                optional=("r", "aux"), workgroup_bytes=2 * 16 * 16 * 4),
         Kernel("matmul_blocked4x4", "matmul_blocked4x4.wgsl", _mm_grid(64, 64), "ref_matmul",
-               includes=(*_MM_INCLUDES, "matmul_block4x4.wgsl"), constants=_MATMUL_CONSTANTS,
+               includes=(*_MM_INCLUDES, "include/matmul_tile4x4.wgsl"), constants=_MATMUL_CONSTANTS,
                optional=("r", "aux"), workgroup_bytes=2 * 2 * 16 * 17 * 16),
         Kernel("matmul_blocked8x8", "matmul_blocked8x8.wgsl", _mm_grid(128, 128), "ref_matmul",
                includes=_MM8_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
@@ -213,7 +166,7 @@ KERNELS: dict[str, Kernel] = {
                workgroup_bytes=_MM8_BYTES, aliases={"a4": "a", "b4": "b"}),
         Kernel("matmul_splitk", "matmul_splitk.wgsl",
                lambda u: (ceil(u["N"] / 64), ceil(u["M"] / 64), u["SPLITS"]), "ref_matmul",
-               includes=(*_MM_INCLUDES, "matmul_block4x4.wgsl"),
+               includes=(*_MM_INCLUDES, "include/matmul_tile4x4.wgsl"),
                constants={**_MATMUL_CONSTANTS, "SPLITS": 2}, optional=("r", "aux"),
                workgroup_bytes=2 * 2 * 16 * 17 * 16),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
@@ -331,45 +284,6 @@ MATMULS: dict[str, MatmulVariant] = {
 }
 
 
-@dataclass(frozen=True)
-class MatmulPlan:
-    """How one matmul call runs: the kernel(s), constants, and what decided it."""
-
-    variant: str  # the variant asked for
-    ran: str  # the variant that runs the call (after ``auto`` and fallbacks)
-    kernel: str  # one-pass kernel, or the split-K partial kernel
-    constants: dict[str, int]  # form constants (TRANS_A / TRANS_B), plus SPLITS when split
-    splits: int = 1
-    fallbacks: tuple[str, ...] = ()  # "vec4->blocked8x8", ...
-
-    @property
-    def reduce(self) -> str | None:
-        return SPLITK_REDUCE if self.splits > 1 else None
-
-
-def plan_matmul(
-    name: str, form: str, M: int, N: int, K: int, splits: int | None = None
-) -> MatmulPlan:
-    """The plan of variant ``name`` for one call; ``splits`` forces the split-K factor (tests)."""
-    v = matmul_variant(name)
-    if v.choose is not None:
-        v = matmul_variant(v.choose(form, M, N, K))
-    fell = []
-    while not v.accepts(form, M, N, K):
-        if v.fallback is None:
-            raise VariantError(f"matmul {v.name} cannot run {form} {M}x{N}x{K} and has no "
-                               "fallback")
-        fell.append(f"{v.name}->{v.fallback}")
-        v = matmul_variant(v.fallback)
-    if splits is None:
-        splits = v.splits(form, M, N, K) if v.splits is not None else 1
-    elif splits > 1 and v.splitk is None:
-        raise VariantError(f"matmul {v.name} has no split-K kernel")
-    kernel, consts = v.forms[form]
-    if splits > 1:
-        kernel, consts = v.splitk, {**consts, "SPLITS": int(splits)}
-    return MatmulPlan(name, v.name, kernel, dict(consts), int(splits), tuple(fell))
-
 ATTENTIONS: dict[str, AttentionVariant] = {
     v.name: v
     for v in [
@@ -401,7 +315,7 @@ ATTENTIONS: dict[str, AttentionVariant] = {
     ]
 }
 
-# Matmul epilogues (EPILOGUE override constant), see matmul_common.wgsl.
+# Matmul epilogues (EPILOGUE override constant), see include/matmul_common.wgsl.
 EPILOGUES: dict[str, int] = {"store": 0, "add": 1, "gelu": 2, "gelu_bwd": 3, "accumulate": 4}
 
 
@@ -431,13 +345,6 @@ def variants() -> dict[str, list[str]]:
     return {"matmul": sorted(MATMULS), "attention": sorted(ATTENTIONS)}
 
 
-def source(name: str) -> str:
-    """The WGSL of kernel ``name``: shared pieces, then the kernel file."""
-    k = kernel(name)
-    parts = [(KERNEL_DIR / f).read_text() for f in (*k.includes, k.file)]
-    return "\n".join(parts)
-
-
 def check_constants(name: str, constants: dict[str, int]) -> dict[str, int]:
     """Defaults overlaid with ``constants``; a name the kernel does not declare is rejected."""
     k = kernel(name)
@@ -448,40 +355,3 @@ def check_constants(name: str, constants: dict[str, int]) -> dict[str, int]:
     return {**k.constants, **constants}
 
 
-_BINDING = re.compile(
-    r"@group\(0\)\s*@binding\((\d+)\)\s*var<(uniform|storage)(?:\s*,\s*(read_write|read))?>"
-    r"\s*(\w+)\s*:\s*([\w<>]+)"
-)
-_STRUCT = re.compile(r"struct\s+(\w+)\s*\{([^}]*)\}")
-_FIELD = re.compile(r"(\w+)\s*:\s*(u32|f32|i32)\s*,?")
-
-
-@dataclass(frozen=True)
-class Binding:
-    index: int
-    name: str
-    kind: str  # "uniform", "read" or "read_write"
-    type: str
-
-
-def bindings(wgsl: str) -> list[Binding]:
-    """The group-0 bindings declared in ``wgsl``, in binding order (the one source of layouts)."""
-    out = []
-    for idx, space, access, name, typ in _BINDING.findall(wgsl):
-        kind = "uniform" if space == "uniform" else (access or "read")
-        out.append(Binding(int(idx), name, kind, typ))
-    return sorted(out, key=lambda b: b.index)
-
-
-def uniform_fields(wgsl: str) -> list[tuple[str, str]]:
-    """Fields (name, scalar type) of the struct bound as the uniform; 4 bytes each, in order."""
-    uni = [b for b in bindings(wgsl) if b.kind == "uniform"]
-    if not uni:
-        return []
-    structs = {m.group(1): m.group(2) for m in _STRUCT.finditer(wgsl)}
-    return _FIELD.findall(structs[uni[0].type])
-
-
-def overrides(wgsl: str) -> set[str]:
-    """Names of the ``override`` constants declared in ``wgsl``."""
-    return set(re.findall(r"\boverride\s+(\w+)\s*:", wgsl))

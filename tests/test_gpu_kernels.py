@@ -16,7 +16,7 @@ from gpu_fixtures import requires_adapter
 from backends import BackendError, get_backend
 from backends import reference as R
 from bench.model import PRESETS, OptimConfig
-from kernels import registry
+from kernels import registry, wgsl
 
 pytestmark = requires_adapter
 
@@ -110,13 +110,13 @@ def ref_probe_copy(src):
 # ---------------------------------------------------------------- registry
 def test_registry_rows_are_consistent():
     for name, k in registry.KERNELS.items():
-        src = registry.source(name)
+        src = wgsl.source(name)
         head = (registry.KERNEL_DIR / k.file).read_text().splitlines()[0]
         assert head.startswith(f"// {k.file} - "), f"{k.file} lacks its header comment"
-        assert set(k.constants) <= registry.overrides(src), name
-        assert set(k.optional) <= {b.name for b in registry.bindings(src)}, name
+        assert set(k.constants) <= wgsl.overrides(src), name
+        assert set(k.optional) <= {b.name for b in wgsl.bindings(src)}, name
         assert k.reference in globals(), f"{name}: reference {k.reference} not defined"
-        assert registry.bindings(src)[0].kind == "uniform", name
+        assert wgsl.bindings(src)[0].kind == "uniform", name
     for v in registry.MATMULS.values():
         assert set(v.forms) == ({"nn", "nt", "tn"} if v.choose is None else set()), v.name
         for kernel, consts in v.forms.values():
@@ -237,7 +237,7 @@ def test_attention(variant):
              **{n: fwd[n] for n in av.saved}, **scratch}
     result = np.full((B * T, 3 * C), np.nan, np.float32)
     for k in av.backward:
-        names = {b.name for b in registry.bindings(registry.source(k))}
+        names = {b.name for b in wgsl.bindings(wgsl.source(k))}
         outs = {n: state[n] for n in names if n in scratch}
         outs["dqkv"] = result if "dqkv" in names else None
         outs = {n: v for n, v in outs.items() if v is not None}

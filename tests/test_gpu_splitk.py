@@ -16,7 +16,7 @@ from test_gpu_kernels import ref_matmul
 
 from backends import get_backend
 from bench.model import ModelConfig, init_params
-from kernels import registry
+from kernels import matmul_plan, matmul_rules, registry
 
 pytestmark = requires_adapter
 
@@ -41,7 +41,7 @@ def test_splitk_shapes_and_determinism(form):
         if S is None and form != "tn":
             continue  # the rule splits weight gradients (tn) only
         a, b = operands(form, M, K, N)
-        plan = registry.plan_matmul("splitk", form, M, N, K, splits=S)
+        plan = matmul_plan.plan_matmul("splitk", form, M, N, K, splits=S)
         assert plan.splits > 1 and plan.kernel == "matmul_splitk", plan
         got = run_matmul(a, b, form, "splitk", splits=S)["c"]
         np.testing.assert_allclose(got, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
@@ -66,26 +66,26 @@ def test_splitk_epilogues(epilogue):
 
 
 def test_split_rule():
-    s = registry.splitk_splits
+    s = matmul_rules.splitk_splits
     assert s("tn", 128, 128, 1024) == 8  # medium's attn.proj gradient: 4 tiles, K = B*T = 1024
     assert s("tn", 512, 2048, 4096) == 1  # mega's mlp.fc gradient: 256 tiles fill the device
     assert s("tn", 128, 128, 200) == 1  # K too short to cut into 128-long slices
     assert s("nt", 128, 128, 1024) == 1  # only weight gradients are split
     with pytest.raises(registry.VariantError, match="no split-K"):
-        registry.plan_matmul("tiled16", "tn", 8, 8, 512, splits=2)
+        matmul_plan.plan_matmul("tiled16", "tn", 8, 8, 512, splits=2)
 
 
 def test_auto_choices_follow_the_rule():
     for form, M, N, K in [("nn", 4096, 4096, 512), ("nn", 4096, 4094, 510), ("tn", 128, 384, 1024),
                           ("nn", 1024, 384, 128), ("nt", 512, 64, 256)]:
-        plan = registry.plan_matmul("auto", form, M, N, K)
-        want = registry.auto_matmul(form, M, N, K)
+        plan = matmul_plan.plan_matmul("auto", form, M, N, K)
+        want = matmul_rules.auto_matmul(form, M, N, K)
         assert plan.variant == "auto" and (plan.ran == want or plan.fallbacks), plan
-    assert registry.plan_matmul("auto", "nn", 4096, 4096, 512).ran == "vec4"
-    assert registry.plan_matmul("auto", "nn", 4096, 4094, 510).ran == "blocked8x8"  # vec4 fell
-    assert registry.plan_matmul("auto", "tn", 128, 384, 1024).splits == 8
-    assert registry.plan_matmul("auto", "nn", 1024, 384, 128).ran == "blocked4x4"
-    assert registry.plan_matmul("auto", "nt", 512, 64, 256).ran == "tiled16"
+    assert matmul_plan.plan_matmul("auto", "nn", 4096, 4096, 512).ran == "vec4"
+    assert matmul_plan.plan_matmul("auto", "nn", 4096, 4094, 510).ran == "blocked8x8"  # vec4 fell
+    assert matmul_plan.plan_matmul("auto", "tn", 128, 384, 1024).splits == 8
+    assert matmul_plan.plan_matmul("auto", "nn", 1024, 384, 128).ran == "blocked4x4"
+    assert matmul_plan.plan_matmul("auto", "nt", 512, 64, 256).ran == "tiled16"
 
 
 # B*T = 259 >= 2 * 128: the weight gradients are split in two; d_model 36, 3 heads of 12.

@@ -1,4 +1,4 @@
-"""Recording one matmul call into a graph, as ``kernels.registry.plan_matmul`` says it runs.
+"""Recording one matmul call into a graph, as ``kernels.matmul_plan.plan_matmul`` says it runs.
 
 A one-pass plan is one dispatch. A split-K plan is two: the partial kernel writes its SPLITS
 partial tiles into a scratch buffer [SPLITS, M, N], then the reduce kernel adds them in a fixed
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from backends.gpu.buffers import BufferPool, View
 from backends.gpu.graph import Dispatch, Graph
-from kernels import registry
+from kernels import matmul_plan, registry
 
 
 class SplitScratch:
@@ -39,7 +39,7 @@ class SplitScratch:
 
 def record_matmul(
     graph: Graph,
-    plan: registry.MatmulPlan,
+    plan: matmul_plan.MatmulPlan,
     form: str,
     views: dict[str, View],
     M: int,

@@ -29,7 +29,7 @@ from backends.gpu.graph import Graph
 from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
 from backends.gpu.testing import run_attention, run_matmul
-from kernels import registry
+from kernels import matmul_plan, registry
 
 MAX_QUERIES = 4096  # wgpu's cap on one query set: 2 per timed dispatch
 _READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
@@ -119,7 +119,7 @@ class MicroBench:
     # cases ---------------------------------------------------------------------------------
     def matmul(self, variant: str, form: str, M: int, N: int, K: int, repeats: int = 10) -> Case:
         """C[M,N] = op(A) @ op(B) in ``form``, plain store epilogue."""
-        plan = registry.plan_matmul(variant, form, M, N, K)
+        plan = matmul_plan.plan_matmul(variant, form, M, N, K)
         name = f"matmul.{variant}.{form}.{M}x{N}x{K}"
         pool, g = self._start(name)
         views = {

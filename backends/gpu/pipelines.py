@@ -1,7 +1,7 @@
 """Compute pipelines built from registry rows, compiled once per (device, kernel, constants).
 
 The bind-group layout of every pipeline is derived here, and only here, from the binding
-declarations of the kernel's own WGSL (``kernels.registry.bindings``): a ``var<storage, read>``
+declarations of the kernel's own WGSL (``kernels.wgsl.bindings``): a ``var<storage, read>``
 becomes a read-only-storage entry, so a read buffer is never bound read-write. ``bind`` checks a
 dispatch's views against that layout before wgpu sees them.
 """
@@ -15,7 +15,7 @@ import wgpu
 
 from backends.base import BackendError
 from backends.gpu.buffers import View
-from kernels import registry
+from kernels import registry, wgsl
 
 _BTYPE = {
     "uniform": wgpu.BufferBindingType.uniform,
@@ -32,7 +32,7 @@ class Compiled:
     constants: dict[str, int]
     pipeline: object
     layout: object
-    bindings: list[registry.Binding]
+    bindings: list[wgsl.Binding]
     fields: list[tuple[str, str]]
 
     def pack_uniform(self, values: dict) -> bytes:
@@ -71,11 +71,11 @@ class Pipelines:
                 f"kernel {name} needs {k.workgroup_bytes} bytes of workgroup memory; "
                 f"device limit max-compute-workgroup-storage-size is {limit}"
             )
-        src = registry.source(name)
+        src = wgsl.source(name)
         device = self.dev.device
         if name not in self._modules:
             self._modules[name] = device.create_shader_module(label=name, code=src)
-        binds = registry.bindings(src)
+        binds = wgsl.bindings(src)
         entries = [
             {
                 "binding": b.index,
@@ -96,7 +96,7 @@ class Pipelines:
                 "constants": {n: float(v) for n, v in consts.items()},
             },
         )
-        c = Compiled(k, consts, pipeline, layout, binds, registry.uniform_fields(src))
+        c = Compiled(k, consts, pipeline, layout, binds, wgsl.uniform_fields(src))
         self._cache[key] = c
         return c
 

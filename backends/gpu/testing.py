@@ -17,7 +17,7 @@ from backends.gpu.device import get_device
 from backends.gpu.graph import Graph
 from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
-from kernels import registry
+from kernels import matmul_plan, registry, wgsl
 
 
 def run_kernel(
@@ -80,12 +80,12 @@ def run_matmul(
 
     Shapes as stored: nn a [M,K] b [K,N]; nt a [M,K] b [N,K]; tn a [K,M] b [K,N]. Returns
     {"c": [M,N]} (and "aux" for the gelu epilogue). ``c`` seeds the output (accumulate).
-    The call runs as the step would run it (``registry.plan_matmul``: auto's choice, fallbacks,
+    The call runs as the step would run it (``matmul_plan.plan_matmul``: auto's choice, fallbacks,
     split-K); ``splits`` forces the split-K factor. Outputs and the split-K scratch start NaN.
     """
     M, K = (a.shape[1], a.shape[0]) if form == "tn" else a.shape
     N = b.shape[0] if form == "nt" else b.shape[1]
-    plan = registry.plan_matmul(variant, form, M, N, K, splits=splits)
+    plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=splits)
     dev = get_device(adapter)
     pool = BufferPool(dev.device)
     try:
@@ -149,7 +149,7 @@ def run_attention(
     state.update({n: np.full(size[n], np.nan, np.float32) for n in av.scratch})
     dqkv = np.full((B * T, 3 * C), np.nan, np.float32)
     for k in av.backward:
-        names = {b.name for b in registry.bindings(registry.source(k))}
+        names = {b.name for b in wgsl.bindings(wgsl.source(k))}
         outs = {n: state[n] for n in names if n in av.scratch}
         if "dqkv" in names:
             outs["dqkv"] = dqkv

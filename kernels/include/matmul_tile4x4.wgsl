@@ -1,4 +1,4 @@
-// matmul_block4x4.wgsl - the 64x64-tile, 4x4-per-invocation core shared by matmul_blocked4x4
+// include/matmul_tile4x4.wgsl - the 64x64-tile, 4x4-per-invocation core shared by matmul_blocked4x4
 // and matmul_splitk (prepended after matmul_common.wgsl; the two differ only in the k range they
 // cover and where the finished block goes).
 // Workgroup (16, 16) computes a 64x64 tile of C; invocation (tx, ty) owns the 4x4 block at rows

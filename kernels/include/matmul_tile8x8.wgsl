@@ -1,4 +1,4 @@
-// matmul_block8x8.wgsl - the 128x128-tile, 8x8-per-invocation core shared by matmul_blocked8x8
+// include/matmul_tile8x8.wgsl - the 128x128-tile, 8x8-per-invocation core shared by matmul_blocked8x8
 // and matmul_vec4 (prepended after matmul_common.wgsl; the two differ only in their global loads).
 // Workgroup (16, 16) computes C[wg.y*128 .., wg.x*128 ..]; invocation (tx, ty) owns rows
 // ty*4 + {0..3} and 64 + ty*4 + {0..3} and columns tx*4 + {0..3} and 64 + tx*4 + {0..3} of the
