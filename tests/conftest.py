@@ -1,27 +1,15 @@
-"""Shared fixtures: configs the parity tests run at, and seeded batches."""
+"""Shared fixtures: the parity configs as a parametrised fixture (helpers live in helpers.py)."""
 
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
+from helpers import PARITY_CONFIGS
 
-from bench.model import PRESETS, ModelConfig
+from bench.model import ModelConfig
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences the Vulkan loader on headless hosts
-
-# A shape that is a multiple of nothing: odd head count, prime sequence length, batch 3.
-AWKWARD = ModelConfig(d_model=48, n_layer=2, n_head=3, seq_len=37, batch=3)
-PARITY_CONFIGS = {"micro": PRESETS["micro"], "tiny": PRESETS["tiny"], "awkward": AWKWARD}
-
-
-def make_batch(config: ModelConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A random byte batch (tokens, targets), each [batch, seq_len]."""
-    rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, config.vocab, (config.batch, config.seq_len))
-    targets = rng.integers(0, config.vocab, (config.batch, config.seq_len))
-    return tokens, targets
 
 
 @pytest.fixture(params=list(PARITY_CONFIGS), ids=list(PARITY_CONFIGS))

@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import AWKWARD, make_batch
+from helpers import AWKWARD, assert_adam_params_close, assert_grads_close, make_batch
 
 from backends import BackendError, cpu_kernels, get_backend
 from bench.model import PRESETS, OptimConfig, init_params
 
+
 # float32 through a few layers: relative error ~1e-6 on typical entries; 1e-4 leaves room for
 # accumulation order without hiding a wrong formula (those show as errors of order 1).
-GRAD_RTOL = 2e-4
-
-
-def assert_grads_close(got: dict, want: dict, rtol: float = GRAD_RTOL) -> None:
-    assert list(got) == list(want)
-    for name in want:
-        scale = np.abs(want[name]).max() + 1e-12
-        err = np.abs(got[name] - want[name]).max() / scale
-        assert err < rtol, f"{name}: relative error {err:.2e}"
-
-
-def assert_adam_params_close(got: np.ndarray, want: np.ndarray, lr: float, name: str) -> None:
-    """Parameters after a few AdamW steps agree, judged as Adam's arithmetic allows.
-
-    Adam's step is lr * m / sqrt(v): for an entry whose gradient is ~0, float32 round-off can flip
-    its sign and move that one entry by up to 2 lr. So the bulk (99% of entries) must agree to
-    1e-3 lr, which any wrong formula (decay, bias correction, betas) breaks by ~lr everywhere.
-    """
-    diff = np.abs(got - want).ravel()
-    assert np.quantile(diff, 0.99) < 1e-3 * lr, f"{name}: bulk differs"
-    assert diff.max() < 2.5 * lr, f"{name}: an entry differs by more than one sign flip"
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_loss_and_grads_match_reference(parity_config, threads):
     params = init_params(parity_config, seed=1)

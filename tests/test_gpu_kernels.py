@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 from gpu_fixtures import requires_adapter
+from helpers import ref_matmul, ref_probe_fma  # noqa: F401 (registry rows name them)
 
 from backends import BackendError, get_backend
 from backends import reference as R
@@ -35,21 +36,6 @@ def gpu():
 
 
 # ---------------------------------------------------------------- references
-def ref_matmul(a, b, form, epilogue, r=None, c=None):
-    A = a.T if form == "tn" else a
-    B = b.T if form == "nt" else b
-    acc = A.astype(np.float64) @ B.astype(np.float64)
-    if epilogue == "add":
-        return {"c": acc + r}
-    if epilogue == "gelu":
-        return {"c": R.gelu_fwd(acc)[0], "aux": acc}
-    if epilogue == "gelu_bwd":
-        return {"c": R.gelu_bwd(acc, r.astype(np.float64))}
-    if epilogue == "accumulate":
-        return {"c": c + acc}
-    return {"c": acc}
-
-
 def ref_layernorm_fwd(x, g, b):
     y, (xhat, rstd, _) = R.layernorm_fwd(x.astype(np.float64), g, b)
     mean = x.astype(np.float64).mean(-1)
@@ -95,12 +81,6 @@ def ref_adamw(p, g, m, v, step, opt):
     p, m, v = (x.astype(np.float64) for x in (p, m, v))
     R.adamw_update(p, g.astype(np.float64), m, v, step, opt)
     return p, m, v
-
-
-def ref_probe_fma(n, iters, mul, add):  # the peak probes' references (tests/test_gpu_variants.py)
-    from test_gpu_variants import ref_probe_fma as ref
-
-    return ref(n, iters, mul, add)
 
 
 def ref_probe_copy(src):

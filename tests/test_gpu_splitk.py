@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gpu_fixtures import requires_adapter
-from test_gpu_kernels import ref_matmul
+from helpers import ref_matmul
 
 from backends import get_backend
 from bench.model import ModelConfig, init_params

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 from gpu_fixtures import requires_adapter
+from helpers import ref_probe_fma
 
 from backends import BackendError, get_backend
 from backends import reference as R
@@ -208,13 +209,6 @@ def test_unknown_variant_lists_the_new_ones():
 
 
 # ---------------------------------------------------------------- micro-benchmarks
-def ref_probe_fma(n, iters, mul, add):
-    x = (np.arange(n) % 7).astype(np.float64)[:, None] + np.arange(32)[None, :]
-    for _ in range(iters):
-        x = x * mul + add
-    return x.sum(1)
-
-
 def test_peak_probes():
     from backends.gpu import run_kernel
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import AWKWARD, make_batch
-from test_cpu_backend import assert_adam_params_close, assert_grads_close
+from helpers import AWKWARD, assert_adam_params_close, assert_grads_close, make_batch
 
 from backends import get_backend
 from bench.model import PRESETS, OptimConfig, init_params
