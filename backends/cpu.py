@@ -35,13 +35,13 @@ import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from backends import cpu_attention, cpu_gemm
+from backends import cpu_attention, cpu_gemm, model
 from backends import cpu_kernels as kern
 from backends.base import Backend, BackendError, check_batch, check_params, require_loaded
 from backends.host import cpu_model
 from backends.model import ModelConfig, OptimConfig, param_shapes
 
-LN_EPS = np.float32(1e-5)
+LN_EPS = np.float32(model.LN_EPS)
 # LayerNorm backward sums dg/db over this many fixed row chunks (then adds the chunks), so the
 # result does not depend on how many threads ran them.
 LN_CHUNKS = 16

@@ -21,6 +21,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from backends import model
+
 # Reassociation and contraction let LLVM vectorise reductions and use FMA; no 'nnan'/'ninf', so
 # infinities (an empty softmax max starts at -inf) keep their IEEE meaning.
 # (JIT, PARALLEL and the float32 constants below serve cpu_attention and cpu_gemm too.)
@@ -45,8 +47,8 @@ _P5 = np.float32(5.0000001201e-1)
 _EXP_LO = np.float32(-87.0)  # below: 0 (e^-87 is near the smallest normal float32)
 _EXP_HI = np.float32(88.0)
 
-GELU_C = np.float32(0.7978845608028654)  # sqrt(2 / pi)
-GELU_A = np.float32(0.044715)
+GELU_C = np.float32(model.GELU_C)
+GELU_A = np.float32(model.GELU_A)
 
 
 @intrinsic

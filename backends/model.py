@@ -15,6 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 VOCAB = 256  # byte-level: every backend assumes token ids in 0..255
+LN_EPS = 1e-5  # LayerNorm's epsilon, as torch's default
+# GELU, tanh form: 0.5 x (1 + tanh(GELU_C (x + GELU_A x^3))). The WGSL kernels carry the same two
+# numbers in kernels/include/common.wgsl (kernels cannot import this module).
+GELU_C = 0.7978845608028654  # sqrt(2 / pi)
+GELU_A = 0.044715
 
 
 class ConfigError(ValueError):

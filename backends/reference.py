@@ -15,10 +15,7 @@ from typing import Any
 import numpy as np
 
 from backends.base import Backend, check_batch, check_params, require_loaded
-from backends.model import ModelConfig, OptimConfig, param_shapes
-
-LN_EPS = 1e-5
-GELU_C = math.sqrt(2.0 / math.pi)
+from backends.model import GELU_A, GELU_C, LN_EPS, ModelConfig, OptimConfig, param_shapes
 
 
 # ---------------------------------------------------------------- embedding
@@ -81,13 +78,13 @@ def linear_bwd(dy: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------- GELU (tanh form)
 def gelu_fwd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """0.5 x (1 + tanh(c (x + 0.044715 x^3))), c = sqrt(2/pi)."""
-    return 0.5 * x * (1.0 + np.tanh(GELU_C * (x + 0.044715 * x**3))), x
+    """0.5 x (1 + tanh(c (x + GELU_A x^3))), c = sqrt(2/pi)."""
+    return 0.5 * x * (1.0 + np.tanh(GELU_C * (x + GELU_A * x**3))), x
 
 
 def gelu_bwd(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
-    t = np.tanh(GELU_C * (x + 0.044715 * x**3))
-    dt = (1.0 - t * t) * GELU_C * (1.0 + 3 * 0.044715 * x * x)
+    t = np.tanh(GELU_C * (x + GELU_A * x**3))
+    dt = (1.0 - t * t) * GELU_C * (1.0 + 3 * GELU_A * x * x)
     return dy * (0.5 * (1.0 + t) + 0.5 * x * dt)
 
 

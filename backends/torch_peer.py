@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from backends.base import Backend, BackendError, check_batch, check_params, require_loaded
-from backends.model import ModelConfig, OptimConfig, param_shapes
+from backends.model import LN_EPS, ModelConfig, OptimConfig, param_shapes
 
 try:
     import torch
@@ -33,14 +33,14 @@ def _forward(p: dict[str, torch.Tensor], tokens: torch.Tensor, targets: torch.Te
     x = p["wte"][tokens] + p["wpe"][:T]
     for i in range(c.n_layer):
         pre = f"h{i}."
-        a = F.layer_norm(x, (d,), p[pre + "ln1.g"], p[pre + "ln1.b"], 1e-5)
+        a = F.layer_norm(x, (d,), p[pre + "ln1.g"], p[pre + "ln1.b"], LN_EPS)
         q, k, v = (a @ p[pre + "attn.qkv"]).split(d, dim=-1)
         q, k, v = (t.view(B, T, H, d // H).transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
         att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + att.transpose(1, 2).reshape(B, T, d) @ p[pre + "attn.proj"]
-        a2 = F.layer_norm(x, (d,), p[pre + "ln2.g"], p[pre + "ln2.b"], 1e-5)
+        a2 = F.layer_norm(x, (d,), p[pre + "ln2.g"], p[pre + "ln2.b"], LN_EPS)
         x = x + F.gelu(a2 @ p[pre + "mlp.fc"], approximate="tanh") @ p[pre + "mlp.proj"]
-    xf = F.layer_norm(x, (d,), p["lnf.g"], p["lnf.b"], 1e-5)
+    xf = F.layer_norm(x, (d,), p["lnf.g"], p["lnf.b"], LN_EPS)
     logits = xf @ p["wte"].T
     return F.cross_entropy(logits.view(-1, c.vocab), targets.view(-1))
 

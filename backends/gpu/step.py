@@ -24,10 +24,8 @@ from backends.gpu.buffers import ALIGN, BufferPool, FlatLayout, View, aligned
 from backends.gpu.graph import Dispatch, Graph
 from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import Pipelines
-from backends.model import ModelConfig, param_shapes
+from backends.model import LN_EPS, ModelConfig, param_shapes
 from kernels import matmul_plan, registry
-
-LN_EPS = 1e-5
 
 
 def size_of(expr: str, config: ModelConfig) -> int:
