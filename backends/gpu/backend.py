@@ -17,6 +17,7 @@ import numpy as np
 import wgpu
 
 from backends.base import Backend, BackendError, check_batch, check_params
+from backends.gpu import native
 from backends.gpu.buffers import BufferPool, FlatLayout, View
 from backends.gpu.device import get_device
 from backends.gpu.graph import Piece, per_kernel_seconds
@@ -183,7 +184,9 @@ class GpuBackend(Backend):
     def _read_loss(self, span: bool) -> float:
         """Wait for the step, read the loss (and the span's timestamps when ``span``)."""
         n = _READBACK_BYTES if span else 4
-        self.readback.map_sync(_MAP_READ, 0, n)
+        mapped = self.readback.map_async(_MAP_READ, 0, n)
+        native.wait(self.dev.device)
+        mapped.sync_wait()
         raw = self.readback.read_mapped(0, n)
         self.readback.unmap()
         loss = float(np.frombuffer(raw, np.float32, 1)[0])

@@ -7,6 +7,9 @@ pipeline and bind-group handles, grid, whether the pipeline changes), and a pass
 the unwrapped C functions. Errors are not lost: wgpu records an invalid pass command in the
 encoder and reports it when the pass ends or the encoder finishes, both still made through
 wgpu-py (which raises them).
+
+``wait`` blocks the calling thread in the device poll itself: wgpu-py resolves a buffer map on its
+poll thread and wakes the caller through an event, a thread hand-off on every step's readback.
 """
 
 from __future__ import annotations
@@ -43,3 +46,9 @@ def replay(compute_pass, prog: Program) -> None:
             set_pipeline(raw, pipe)
         set_group(raw, 0, group, 0, null)
         dispatch(raw, x, y, z)
+
+
+def wait(device) -> None:
+    """Block until every submitted command buffer of ``device`` has completed (callbacks of
+    maps already requested fire during this call or on wgpu-py's poll thread)."""
+    lib.wgpuDevicePoll(device._internal, True, ffi.NULL)
