@@ -56,6 +56,11 @@ def ref_layernorm_fwd(x, g, b):
     return y, np.stack([mean, rstd[:, 0]], axis=1)
 
 
+def ref_embed_ln_fwd(wte, wpe, tokens, g, b):
+    x = ref_embed_fwd(wte, wpe, tokens).reshape(-1, wte.shape[1])
+    return x, *ref_layernorm_fwd(x, g, b)
+
+
 def ref_layernorm_bwd(dy, x, g, b):
     _, cache = R.layernorm_fwd(x.astype(np.float64), g.astype(np.float64), b)
     return R.layernorm_bwd(dy.astype(np.float64), cache)
