@@ -17,7 +17,6 @@ import numpy as np
 import wgpu
 
 from backends.base import Backend, BackendError, check_batch, check_params
-from backends.gpu import native
 from backends.gpu.buffers import BufferPool, FlatLayout, View
 from backends.gpu.device import get_device
 from backends.gpu.graph import Piece, per_kernel_seconds
@@ -35,8 +34,9 @@ _MAP_READ = "READ_NOSYNC"
 # Readback layout: the loss (f32) at 0; with timestamps, the span's two u64 ticks at 8.
 _READBACK_BYTES = 32
 _SPAN_AT = 8
-# Command buffers per step unless the caller says: the fewest that hid the host's encode behind
-# the device across tiny..huge on a discrete GPU (results/h200-overhead/).
+# Command buffers per step unless the caller says. On a discrete GPU, 4 pieces started the device
+# well before the host had encoded the step and cost its span little; 8 added more passes than
+# they hid (results/h200-overhead/).
 DEFAULT_PIECES = 4
 
 
@@ -184,9 +184,7 @@ class GpuBackend(Backend):
     def _read_loss(self, span: bool) -> float:
         """Wait for the step, read the loss (and the span's timestamps when ``span``)."""
         n = _READBACK_BYTES if span else 4
-        mapped = self.readback.map_async(_MAP_READ, 0, n)
-        native.wait(self.dev.device)
-        mapped.sync_wait()
+        self.readback.map_sync(_MAP_READ, 0, n)
         raw = self.readback.read_mapped(0, n)
         self.readback.unmap()
         loss = float(np.frombuffer(raw, np.float32, 1)[0])
