@@ -104,13 +104,14 @@ class Batch:
         self.total = pos
 
     def pack(self, tokens: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """Tokens and targets as u32, plus the positions grouped by token (stable counting sort)."""
+        """Tokens and targets as u32, plus the positions grouped by token (a stable sort)."""
         tok = tokens.reshape(-1)
         data = np.zeros(self.total, np.uint32)
         o = self.offsets
         data[o["tokens"] : o["tokens"] + self.n] = tok
         data[o["targets"] : o["targets"] + self.n] = targets.reshape(-1)
-        data[o["order"] : o["order"] + self.n] = np.argsort(tok, kind="stable")
+        # ids are < vocab (checked by check_batch): as u16, numpy's stable sort is a radix sort
+        data[o["order"] : o["order"] + self.n] = np.argsort(tok.astype(np.uint16), kind="stable")
         counts = np.bincount(tok, minlength=self.vocab)
         data[o["offsets"] + 1 : o["offsets"] + self.vocab + 1] = np.cumsum(counts)
         return data
