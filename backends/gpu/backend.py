@@ -202,7 +202,7 @@ class GpuBackend(Backend):
         span = self.timestamps
         last = len(pieces) - 1
         for i, piece in enumerate(pieces):
-            enc = device.create_command_encoder(label=f"step[{i}]")
+            enc = device.create_command_encoder(label=piece.label)
             writes = None
             if span and (i == 0 or i == last):
                 writes = {"query_set": self._span_set}

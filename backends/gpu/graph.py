@@ -39,6 +39,7 @@ class Piece:
 
     dispatches: list[Dispatch]
     program: native.Program
+    label: str = ""
 
 
 def split_even(n: int, pieces: int) -> list[tuple[int, int]]:
@@ -126,9 +127,11 @@ class Graph:
     def pieces(self, dispatches: list[Dispatch], pieces: int) -> list[Piece]:
         """``dispatches`` cut into ``pieces`` consecutive pieces (fewer if there are fewer
         dispatches), each with its replay program made once."""
+        bounds = split_even(len(dispatches), pieces)
+        n = len(bounds)
         return [
-            Piece(dispatches[a:b], native.program(dispatches[a:b]))
-            for a, b in split_even(len(dispatches), pieces)
+            Piece(dispatches[a:b], native.program(dispatches[a:b]), f"{self.name}[{i}/{n}]")
+            for i, (a, b) in enumerate(bounds)
         ]
 
     def encode_piece(self, encoder, piece: Piece, timestamp_writes: dict | None = None) -> None:
