@@ -183,8 +183,6 @@ KERNELS: dict[str, Kernel] = {
         Kernel("layernorm_bwd_dgdb", "layernorm_bwd_dgdb.wgsl",
                lambda u: (ceil(u["C"] / 4), 1, 1), "ref_layernorm_bwd",
                workgroup_bytes=2 * 64 * 4 * 4 + 256),
-        Kernel("embed_fwd", "embed_fwd.wgsl", lambda u: fold(ceil(u["rows"] * u["C"] / 256)),
-               "ref_embed_fwd"),
         Kernel("embed_bwd", "embed_bwd.wgsl",
                lambda u: fold(ceil((u["V"] + u["T"]) * u["C"] / 256)), "ref_embed_bwd"),
         Kernel("attn_naive_fwd", "attn_naive_fwd.wgsl", _attn, "ref_attention_fwd",
