@@ -147,6 +147,7 @@ class GpuBackend(Backend):
             self._stamps_read = device.create_buffer(
                 label="timestamps_readback", size=8 * n, usage=_READBACK
             )
+        self._writes = {k: self._span_writes(len(v)) for k, v in self._pieces.items()}
         self.load_params(init_params(config, 0))
 
     # parameters ----------------------------------------------------------------------------
@@ -200,17 +201,11 @@ class GpuBackend(Backend):
         pieces: list[Piece] = self._pieces[train]
         loss_buf = self.step_graph.act["LOSS"].buffer
         span = self.timestamps
+        writes = self._writes[train]
         last = len(pieces) - 1
         for i, piece in enumerate(pieces):
             enc = device.create_command_encoder(label=piece.label)
-            writes = None
-            if span and (i == 0 or i == last):
-                writes = {"query_set": self._span_set}
-                if i == 0:
-                    writes["beginning_of_pass_write_index"] = 0
-                if i == last:
-                    writes["end_of_pass_write_index"] = 1
-            graph.encode_piece(enc, piece, writes)
+            graph.encode_piece(enc, piece, writes[i])
             if i == last:
                 enc.copy_buffer_to_buffer(loss_buf, 0, self.readback, 0, 4)
                 if span:
@@ -221,6 +216,15 @@ class GpuBackend(Backend):
         if train:
             self.step += 1
         return loss
+
+    def _span_writes(self, n: int) -> list[dict | None]:
+        """Each piece's timestamp writes: the span starts in the first, ends in the last."""
+        if not self.timestamps:
+            return [None] * n
+        writes: list[dict | None] = [None] * n
+        writes[0] = {"query_set": self._span_set, "beginning_of_pass_write_index": 0}
+        writes[-1] = {**(writes[-1] or {"query_set": self._span_set}), "end_of_pass_write_index": 1}
+        return writes
 
     def _run_profiled(self, tokens, targets) -> float:
         """A training step in one command buffer, one timed pass per dispatch."""
