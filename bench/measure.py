@@ -2,8 +2,11 @@
 
 ``prepare_step`` builds a ready backend (parameters loaded) and a fixed random batch;
 ``measure_step`` times its ``train_step`` with the timing engine and attaches the measured
-device/host split from ``profile_step``; ``check_parity`` compares a backend's gradients with the
-float64 reference on an awkward (non-square, non-multiple-of-tile) shape before any timing.
+device/host split: on a backend that reports the device span of each step (the GPU with
+timestamps), the split is the median span of the timed steps themselves and the overhead is wall
+minus span; elsewhere it is the sum of ``profile_step``'s per-op times. ``check_parity``
+compares a backend's gradients with the float64 reference on an awkward (non-square,
+non-multiple-of-tile) shape before any timing.
 """
 
 from __future__ import annotations
@@ -74,33 +77,54 @@ def measure_step(
     """Time ``backend.train_step`` at ``config`` within ``budget_s``; attach the measured split.
 
     The step returns the loss as a Python float, so a GPU step is timed to completion (readback).
-    A backend that needs timestamp queries for ``profile_step`` (option ``timestamps``) is profiled
-    on a second instance, so the timed one runs without query overhead.
-    ``describe()`` of the timed instance lands in ``Measurement.extra["describe"]``.
+    A backend with the option ``timestamps`` is timed with it on: each step then leaves its device
+    span in ``last_span_s`` (two timestamps, cheap enough to keep while timing), and
+    ``device_s`` is the median span of the timed steps, ``overhead_s`` the median wall time minus
+    it. Its per-kernel profile (one pass per kernel, slower than the step) runs afterwards, for
+    shares by kernel only (``per_op_s``). ``describe()`` of the timed instance lands in
+    ``Measurement.extra["describe"]``.
     """
     options = dict(options or {})
-    second = profile and "timestamps" in _opts(backend) and not options.get("timestamps")
+    if profile and "timestamps" in _opts(backend):
+        options.setdefault("timestamps", True)
     b, tokens, targets = prepare_step(backend, config, options, seed)
+    spans: list[float | None] = []
+
+    def step() -> None:
+        b.train_step(tokens, targets)
+        spans.append(getattr(b, "last_span_s", None))
+
     try:
-        m = time_fn(lambda: b.train_step(tokens, targets), budget_s, seed=seed)
+        m = time_fn(step, budget_s, seed=seed)
         m.extra["describe"] = _safe_describe(b)
-        if profile and not second:
-            m.with_split(profile_split(b, tokens, targets, _runs(m)))
+        if profile:
+            per_op = profile_split(b, tokens, targets, _runs(m))
+            timed = spans[-m.n :]
+            if timed and all(s is not None for s in timed):
+                attach_span(m, timed, per_op)
+            else:
+                m.with_split(per_op)
+                if per_op:
+                    m.extra["split_from"] = "per-op profile"
     finally:
         b.close()
-    if second:
-        try:
-            p, tokens, targets = prepare_step(
-                backend, config, {**options, "timestamps": True}, seed
-            )
-        except BackendError as e:  # e.g. adapter without timestamp queries: modelled split only
-            m.extra["profile_error"] = str(e)
-        else:
-            try:
-                m.with_split(profile_split(p, tokens, targets, _runs(m)))
-            finally:
-                p.close()
     return m
+
+
+def attach_span(m: Measurement, spans: list[float], per_op_s: dict[str, float] | None) -> None:
+    """The measured split from the timed steps' own device spans (``spans[i]`` belongs to
+    ``m.samples[i]``): ``device_s`` is their median, ``overhead_s`` the median wall time minus it.
+
+    Each span lies inside its step's wall time, so the overhead is never negative unless the two
+    clocks disagree; then it is left unknown and the point marked noisy, as for a profile.
+    """
+    m.device_s = float(np.median(spans))
+    rest = m.median_s - m.device_s
+    m.overhead_s = rest if rest >= 0 else None
+    m.noisy = bool(m.noisy or rest < 0)
+    m.per_op_s = dict(per_op_s) if per_op_s else None
+    m.extra["split_from"] = "step span"
+    m.extra["span_samples"] = [float(s) for s in spans]
 
 
 def check_parity(backend: str, options: dict[str, Any] | None = None) -> tuple[bool, str]:

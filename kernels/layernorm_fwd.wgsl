@@ -1,6 +1,6 @@
 // layernorm_fwd.wgsl - LayerNorm forward over the last axis with gain and bias.
 // x [rows, C] -> y [rows, C] = (x - mean) * rstd * g + bias; stats [rows, 2] = (mean, rstd) saved
-// for the backward. rstd = 1 / sqrt(var + eps), biased variance (as torch).
+// for the backward (include/layernorm_row.wgsl).
 // One 64-wide workgroup per row (grid folded into (x, y)); invocation i owns columns i, i+64, ...
 
 struct LnParams {
@@ -21,21 +21,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         @builtin(local_invocation_index) i: u32) {
     let row = wg_linear(wg, nwg);
     if (row >= p.rows) { return; }
-    let base = row * p.C;
-    var s = 0.0;
-    for (var c = i; c < p.C; c = c + WG) { s = s + x[base + c]; }
-    let mean = wg_sum(s, i) / f32(p.C);
-    var q = 0.0;
-    for (var c = i; c < p.C; c = c + WG) {
-        let d = x[base + c] - mean;
-        q = q + d * d;
-    }
-    let rstd = inverseSqrt(wg_sum(q, i) / f32(p.C) + p.eps);
-    for (var c = i; c < p.C; c = c + WG) {
-        y[base + c] = (x[base + c] - mean) * rstd * g[c] + bias[c];
-    }
-    if (i == 0u) {
-        stats[2u * row] = mean;
-        stats[2u * row + 1u] = rstd;
-    }
+    layernorm_row(row, i);
 }

@@ -143,6 +143,7 @@ def _fa2_groups(u: dict) -> dict[str, int]:
     return {"NG": max(1, ceil(u["hd"] / 16))}  # vec4 chunk groups per quad member (16 dims each)
 
 
+_LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
 _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
 _FA2 = ("include/common.wgsl", "include/attn_fa2_params.wgsl")
 _FA2_BWD = (*_FA2, "include/attn_fa2_bwd_common.wgsl")
@@ -174,14 +175,14 @@ KERNELS: dict[str, Kernel] = {
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
                optional=("a", "b", "r", "aux")),
         Kernel("layernorm_fwd", "layernorm_fwd.wgsl", _rows, "ref_layernorm_fwd",
-               workgroup_bytes=256),
+               includes=_LN_ROW, workgroup_bytes=256),
+        Kernel("embed_ln_fwd", "embed_ln_fwd.wgsl", _rows, "ref_embed_ln_fwd",
+               includes=_LN_ROW, workgroup_bytes=256),
         Kernel("layernorm_bwd_dx", "layernorm_bwd_dx.wgsl", _rows, "ref_layernorm_bwd",
                constants={"ACCUMULATE": 1}, workgroup_bytes=256),
         Kernel("layernorm_bwd_dgdb", "layernorm_bwd_dgdb.wgsl",
-               lambda u: (ceil(u["C"] / 16), 1, 1), "ref_layernorm_bwd",
-               workgroup_bytes=2 * 16 * 16 * 4 + 256),
-        Kernel("embed_fwd", "embed_fwd.wgsl", lambda u: fold(ceil(u["rows"] * u["C"] / 256)),
-               "ref_embed_fwd"),
+               lambda u: (ceil(u["C"] / 4), 1, 1), "ref_layernorm_bwd",
+               workgroup_bytes=2 * 64 * 4 * 4 + 256),
         Kernel("embed_bwd", "embed_bwd.wgsl",
                lambda u: fold(ceil((u["V"] + u["T"]) * u["C"] / 256)), "ref_embed_bwd"),
         Kernel("attn_naive_fwd", "attn_naive_fwd.wgsl", _attn, "ref_attention_fwd",

@@ -26,18 +26,20 @@ def batch(config: ModelConfig, seed: int = 0):
     return rng.integers(0, config.vocab, shape), rng.integers(0, config.vocab, shape)
 
 
-def pair(name: str, config: ModelConfig, seed: int = 0, optim: OptimConfig | None = None):
+def pair(name: str, config: ModelConfig, seed: int = 0, optim: OptimConfig | None = None,
+         pieces: int = 1):
     params = init_params(config, seed)
-    a = get_backend("gpu", config, optim=optim)
+    a = get_backend("gpu", config, optim=optim, pieces=pieces)
     b = get_backend(name, config, optim=optim)
     a.load_params(params)
     b.load_params(params)
     return a, b
 
 
+@pytest.mark.parametrize("pieces", [1, 3])
 @pytest.mark.parametrize("config", [MICRO, AWKWARD], ids=["micro", "awkward"])
-def test_loss_and_grads_match_reference(config):
-    gpu, ref = pair("reference", config, seed=3)
+def test_loss_and_grads_match_reference(config, pieces):
+    gpu, ref = pair("reference", config, seed=3, pieces=pieces)
     tokens, targets = batch(config, 1)
     loss, grads = gpu.loss_and_grads(tokens, targets)
     want_loss, want = ref.loss_and_grads(tokens, targets)
@@ -54,14 +56,15 @@ def test_loss_and_grads_match_reference(config):
     np.testing.assert_array_equal(grads2["wte"], grads["wte"])
 
 
-def test_adamw_trajectory():
+@pytest.mark.parametrize("pieces", [1, 4])
+def test_adamw_trajectory(pieces):
     """Four AdamW steps: the update matches torch's AdamW applied (in float64) to the GPU's own
     gradients, and the losses follow the reference. (Comparing parameters with the reference's
     directly is ill-conditioned: Adam turns float32 noise in tiny gradients into steps of ~lr.)"""
     from backends.reference import adamw_update
 
     opt = OptimConfig(lr=3e-3, weight_decay=0.1)
-    gpu, ref = pair("reference", AWKWARD, seed=5, optim=opt)
+    gpu, ref = pair("reference", AWKWARD, seed=5, optim=opt, pieces=pieces)
     tokens, targets = batch(AWKWARD, 2)
     host = {k: v.astype(np.float64) for k, v in gpu.get_params().items()}
     m = {k: np.zeros_like(v) for k, v in host.items()}
@@ -96,24 +99,35 @@ def test_overfit_one_batch():
     assert loss < 0.05, f"loss still {loss:.3f} after 200 steps"
 
 
-def test_gpu_and_cpu_train_side_by_side():
-    gpu, cpu = pair("cpu", MICRO, seed=7)
+@pytest.mark.parametrize("pieces", [1, 4])
+def test_gpu_and_cpu_train_side_by_side(pieces):
+    gpu, cpu = pair("cpu", MICRO, seed=7, pieces=pieces)
     for step in range(50):
         tokens, targets = batch(MICRO, 100 + step)
         a, b = gpu.train_step(tokens, targets), cpu.train_step(tokens, targets)
         assert abs(a - b) <= 0.01 * abs(b), f"step {step}: gpu {a} cpu {b}"
 
 
-def test_one_submit_per_step_and_dispatch_count(monkeypatch):
-    gpu = get_backend("gpu", MICRO)
+@pytest.mark.parametrize("pieces, want", [(1, 1), (4, 4), (1000, 10 + 21 * MICRO.n_layer)])
+def test_submits_per_step_and_dispatch_count(monkeypatch, pieces, want):
+    """One command buffer per piece, each submitted alone; more pieces than dispatches gives one
+    dispatch per piece."""
+    gpu = get_backend("gpu", MICRO, pieces=pieces)
     queue = gpu.dev.device.queue
     submitted = []
     real = queue.submit
     monkeypatch.setattr(queue, "submit", lambda bufs: (submitted.append(len(bufs)), real(bufs)))
     gpu.train_step(*batch(MICRO))
-    assert submitted == [1]
-    L = MICRO.n_layer
-    assert gpu.describe()["dispatches_per_step"] == 11 + 21 * L
+    assert submitted == [1] * want
+    d = gpu.describe()
+    assert d["command_buffers_per_step"] == want
+    assert d["dispatches_per_step"] == 10 + 21 * MICRO.n_layer
+
+
+@pytest.mark.parametrize("pieces", [0, -2, 1.5, True, "4"])
+def test_bad_pieces_is_refused(pieces):
+    with pytest.raises(BackendError, match="pieces"):
+        get_backend("gpu", MICRO, pieces=pieces)
 
 
 def test_describe_software_adapter():

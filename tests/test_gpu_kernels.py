@@ -42,6 +42,11 @@ def ref_layernorm_fwd(x, g, b):
     return y, np.stack([mean, rstd[:, 0]], axis=1)
 
 
+def ref_embed_ln_fwd(wte, wpe, tokens, g, b):
+    x = ref_embed_fwd(wte, wpe, tokens).reshape(-1, wte.shape[1])
+    return x, *ref_layernorm_fwd(x, g, b)
+
+
 def ref_layernorm_bwd(dy, x, g, b):
     _, cache = R.layernorm_fwd(x.astype(np.float64), g.astype(np.float64), b)
     return R.layernorm_bwd(dy.astype(np.float64), cache)
@@ -178,10 +183,13 @@ def test_embedding():
     B, T, C, V = 3, 7, 10, 256
     tokens = RNG.integers(0, 5, (B, T))  # few distinct ids: many repeats to accumulate
     tokens[0, 0] = 255
-    wte, wpe = rand(V, C), rand(T, C)
-    out = run_kernel("embed_fwd", {"tokens": tokens, "wte": wte, "wpe": wpe},
-                     {"x": (B * T, C)}, {"rows": B * T, "T": T, "C": C})
-    np.testing.assert_allclose(out["x"], ref_embed_fwd(wte, wpe, tokens).reshape(B * T, C), **TOL)
+    wte, wpe, g, b = rand(V, C), rand(T, C), rand(C) + 1.0, rand(C)
+    out = run_kernel("embed_ln_fwd", {"tokens": tokens, "wte": wte, "wpe": wpe, "g": g, "bias": b},
+                     {"x": (B * T, C), "y": (B * T, C), "stats": (B * T, 2)},
+                     {"rows": B * T, "T": T, "C": C, "eps": 1e-5})
+    x, y, _ = ref_embed_ln_fwd(wte, wpe, tokens, g, b)
+    np.testing.assert_allclose(out["x"], x, **TOL)
+    np.testing.assert_allclose(out["y"], y, rtol=1e-4, atol=1e-4)
     from backends.gpu.step import Batch
 
     batch = Batch(B * T, V)

@@ -1,8 +1,12 @@
 """GpuBackend: the training step in WGSL kernels through wgpu, resident on the device.
 
-One command buffer per ``train_step`` (the per-step batch and AdamW's step terms go up with
-``queue.write_buffer`` first); the only readback is the 4-byte loss. ``loss_and_grads`` reads the
-gradients back too (it is for tests).
+A ``train_step`` is ``pieces`` command buffers, each submitted as soon as it is encoded, so the
+device runs the first layers while the host encodes the rest. The per-step batch and AdamW's step
+terms go up with ``queue.write_buffer`` before the first submit; the queue orders a write before
+every later submission, so every piece that reads them sees them. The only readback is the loss
+(and, with ``timestamps=True``, the step's device span: a timestamp at the beginning of the first
+pass and one at the end of the last, resolved into the same 32-byte readback). ``loss_and_grads``
+reads the gradients back too (it is for tests).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import wgpu
 from backends.base import Backend, BackendError, check_batch, check_params
 from backends.gpu.buffers import BufferPool, FlatLayout, View
 from backends.gpu.device import get_device
-from backends.gpu.graph import per_kernel_seconds
+from backends.gpu.graph import Piece, per_kernel_seconds
 from backends.gpu.pipelines import pipelines_for
 from backends.gpu.step import StepGraph, activation_sizes
 from backends.model import ModelConfig, OptimConfig, init_params, param_shapes
@@ -25,8 +29,15 @@ _READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
 # wgpu-py's map for READ first submits an empty command buffer (a workaround for wgpu-native
 # issue 305, reading a buffer no submission has touched yet). Our readback buffers are always
 # written by the step's own submission just before the map, so we use wgpu-py's internal
-# "READ_NOSYNC" mode (wgpu is pinned) and keep the step at exactly one submit.
+# "READ_NOSYNC" mode (wgpu is pinned) and keep the step at exactly its own submits.
 _MAP_READ = "READ_NOSYNC"
+# Readback layout: the loss (f32) at 0; with timestamps, the span's two u64 ticks at 8.
+_READBACK_BYTES = 32
+_SPAN_AT = 8
+# Command buffers per step unless the caller says. On a discrete GPU, 4 pieces started the device
+# well before the host had encoded the step and cost its span little; 8 added more passes than
+# they hid (results/h200-overhead/).
+DEFAULT_PIECES = 4
 
 
 def check_limits(
@@ -80,8 +91,11 @@ class GpuBackend(Backend):
         adapter: str | None = None,
         optim: OptimConfig | None = None,
         timestamps: bool = False,
+        pieces: int = DEFAULT_PIECES,
     ) -> None:
         super().__init__(config, optim=optim)
+        if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
+            raise BackendError(f"pieces must be a whole number >= 1, got {pieces!r}")
         try:
             self.matmul = registry.matmul_variant(matmul)
             self.attention = registry.attention_variant(attention)
@@ -100,10 +114,27 @@ class GpuBackend(Backend):
         self.step_graph = StepGraph(
             config, self.pool, pipelines_for(self.dev), self.matmul, self.attention, dummies
         )
-        self.readback = device.create_buffer(label="loss_readback", size=16, usage=_READBACK)
+        self.readback = device.create_buffer(
+            label="loss_readback", size=_READBACK_BYTES, usage=_READBACK
+        )
         self.step = 0
+        graph = self.step_graph.graph
+        # the pieces of a training step and of a gradients-only step, cut once
+        self._pieces = {
+            True: graph.pieces(graph.dispatches, pieces),
+            False: graph.pieces(self.step_graph.grad_dispatches, pieces),
+        }
+        self.last_span_s: float | None = None  # device span of the last unprofiled step
         self._query_set = None
         if self.timestamps:
+            self._span_set = device.create_query_set(
+                label="step_span", type=wgpu.QueryType.timestamp, count=2
+            )
+            self._span_stamps = device.create_buffer(
+                label="step_span",
+                size=16,
+                usage=wgpu.BufferUsage.QUERY_RESOLVE | wgpu.BufferUsage.COPY_SRC,
+            )
             n = 2 * len(self.step_graph.graph.dispatches)
             self._query_set = device.create_query_set(
                 label="step_timestamps", type=wgpu.QueryType.timestamp, count=n
@@ -116,6 +147,7 @@ class GpuBackend(Backend):
             self._stamps_read = device.create_buffer(
                 label="timestamps_readback", size=8 * n, usage=_READBACK
             )
+        self._writes = {k: self._span_writes(len(v)) for k, v in self._pieces.items()}
         self.load_params(init_params(config, 0))
 
     # parameters ----------------------------------------------------------------------------
@@ -139,31 +171,75 @@ class GpuBackend(Backend):
         return self.step_graph.layout.unpack(np.frombuffer(raw, np.float32))
 
     # steps ---------------------------------------------------------------------------------
-    def _run(self, tokens, targets, train: bool, profile: bool = False) -> float:
-        tokens, targets = check_batch(self.config, tokens, targets)
-        sg, device = self.step_graph, self.dev.device
-        device.queue.write_buffer(sg.batch_buf.buffer, 0, sg.batch.pack(tokens, targets))
+    def _upload(self, tokens, targets, train: bool) -> None:
+        """The step's queue writes: they precede every command buffer submitted after them."""
+        sg, queue = self.step_graph, self.dev.device.queue
+        queue.write_buffer(sg.batch_buf.buffer, 0, sg.batch.pack(tokens, targets))
         if train:
             o = self.optim
             sg.graph.write_uniform(
                 sg.adamw,
                 sg.adam_values(self.step + 1, o.lr, o.beta1, o.beta2, o.eps, o.weight_decay),
             )
-        dispatches = sg.graph.dispatches if train else sg.grad_dispatches
-        enc = device.create_command_encoder(label="train_step" if train else "loss_and_grads")
-        qs = self._query_set if profile else None
-        sg.graph.encode(enc, dispatches, query_set=qs)
-        enc.copy_buffer_to_buffer(sg.act["LOSS"].buffer, 0, self.readback, 0, 4)
-        if qs is not None:
-            n = 2 * len(dispatches)
-            enc.resolve_query_set(qs, 0, n, self._stamps, 0)
-            enc.copy_buffer_to_buffer(self._stamps, 0, self._stamps_read, 0, 8 * n)
-        device.queue.submit([enc.finish()])
-        self.readback.map_sync(_MAP_READ, 0, 16)
-        loss = float(np.frombuffer(self.readback.read_mapped(0, 4), np.float32)[0])
+
+    def _read_loss(self, span: bool) -> float:
+        """Wait for the step, read the loss (and the span's timestamps when ``span``)."""
+        n = _READBACK_BYTES if span else 4
+        self.readback.map_sync(_MAP_READ, 0, n)
+        raw = self.readback.read_mapped(0, n)
         self.readback.unmap()
+        loss = float(np.frombuffer(raw, np.float32, 1)[0])
+        if span:
+            t0, t1 = np.frombuffer(raw, np.uint64, 2, _SPAN_AT).astype(np.int64)
+            self.last_span_s = max(int(t1 - t0), 0) * 1e-9
+        return loss
+
+    def _run(self, tokens, targets, train: bool) -> float:
+        tokens, targets = check_batch(self.config, tokens, targets)
+        self._upload(tokens, targets, train)
+        graph, device = self.step_graph.graph, self.dev.device
+        pieces: list[Piece] = self._pieces[train]
+        loss_buf = self.step_graph.act["LOSS"].buffer
+        span = self.timestamps
+        writes = self._writes[train]
+        last = len(pieces) - 1
+        for i, piece in enumerate(pieces):
+            enc = device.create_command_encoder(label=piece.label)
+            graph.encode_piece(enc, piece, writes[i])
+            if i == last:
+                enc.copy_buffer_to_buffer(loss_buf, 0, self.readback, 0, 4)
+                if span:
+                    enc.resolve_query_set(self._span_set, 0, 2, self._span_stamps, 0)
+                    enc.copy_buffer_to_buffer(self._span_stamps, 0, self.readback, _SPAN_AT, 16)
+            device.queue.submit([enc.finish()])
+        loss = self._read_loss(span)
         if train:
             self.step += 1
+        return loss
+
+    def _span_writes(self, n: int) -> list[dict | None]:
+        """Each piece's timestamp writes: the span starts in the first, ends in the last."""
+        if not self.timestamps:
+            return [None] * n
+        writes: list[dict | None] = [None] * n
+        writes[0] = {"query_set": self._span_set, "beginning_of_pass_write_index": 0}
+        writes[-1] = {**(writes[-1] or {"query_set": self._span_set}), "end_of_pass_write_index": 1}
+        return writes
+
+    def _run_profiled(self, tokens, targets) -> float:
+        """A training step in one command buffer, one timed pass per dispatch."""
+        tokens, targets = check_batch(self.config, tokens, targets)
+        self._upload(tokens, targets, train=True)
+        sg, device = self.step_graph, self.dev.device
+        enc = device.create_command_encoder(label="train_step.profiled")
+        sg.graph.encode(enc, sg.graph.dispatches, query_set=self._query_set)
+        enc.copy_buffer_to_buffer(sg.act["LOSS"].buffer, 0, self.readback, 0, 4)
+        n = 2 * len(sg.graph.dispatches)
+        enc.resolve_query_set(self._query_set, 0, n, self._stamps, 0)
+        enc.copy_buffer_to_buffer(self._stamps, 0, self._stamps_read, 0, 8 * n)
+        device.queue.submit([enc.finish()])
+        loss = self._read_loss(span=False)
+        self.step += 1
         return loss
 
     def loss_and_grads(self, tokens, targets) -> tuple[float, dict[str, np.ndarray]]:
@@ -183,7 +259,7 @@ class GpuBackend(Backend):
         """
         if not self.timestamps:
             return None
-        self._run(tokens, targets, train=True, profile=True)
+        self._run_profiled(tokens, targets)
         n = 2 * len(self.step_graph.graph.dispatches)
         self._stamps_read.map_sync(_MAP_READ, 0, 8 * n)
         stamps = np.frombuffer(self._stamps_read.read_mapped(0, 8 * n), np.uint64).copy()
@@ -211,8 +287,10 @@ class GpuBackend(Backend):
             "matmul_fallbacks": list(sg.fallbacks),
             "matmul_choices": dict(sg.choices),  # "form MxNxK" -> variant (" splitS": split-K)
             "dispatches_per_step": len(sg.graph.dispatches),
-            "command_buffers_per_step": 1,
+            "command_buffers_per_step": len(self._pieces[True]),
             "timestamps": ts,
+            # the device span of each unprofiled step (``last_span_s``) needs the timestamps
+            "step_span": "on" if self.timestamps else "off",
             "buffer_bytes": self.pool.total_bytes(),
         }
 

@@ -2,8 +2,10 @@
 
 Building a graph compiles pipelines, packs every dispatch's uniform into one arena buffer and
 creates every bind group once. Encoding a step is then only set_pipeline / set_bind_group /
-dispatch per entry, all inside ONE compute pass (wgpu inserts the barriers between dispatches), or
-one pass per dispatch with timestamp writes when profiling.
+dispatch per entry (replayed by direct wgpu-native calls, ``backends.gpu.native``), inside one
+compute pass per piece (wgpu inserts the barriers between dispatches), or one pass per dispatch
+with timestamp writes when profiling. ``pieces`` cuts a dispatch list into consecutive pieces, each
+encoded into its own command buffer, so the device runs the first while the host encodes the next.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import wgpu
 
 from backends.base import BackendError
+from backends.gpu import native
 from backends.gpu.buffers import View
 from backends.gpu.pipelines import Compiled, Pipelines
 from kernels import registry
@@ -28,6 +31,28 @@ class Dispatch:
     uniform_at: int
     uniform_size: int
     bind_group: object = None
+
+
+@dataclass
+class Piece:
+    """Consecutive dispatches encoded as one compute pass of one command buffer."""
+
+    dispatches: list[Dispatch]
+    program: native.Program
+    label: str = ""
+
+
+def split_even(n: int, pieces: int) -> list[tuple[int, int]]:
+    """``[start, end)`` bounds of ``min(pieces, n)`` consecutive slices of ``n`` whose sizes differ
+    by at most one (the earlier slices are the smaller ones, so the device starts sooner)."""
+    k = max(1, min(int(pieces), n))
+    small, extra = divmod(n, k)
+    bounds, start = [], 0
+    for i in range(k):
+        end = start + small + (1 if i >= k - extra else 0)
+        bounds.append((start, end))
+        start = end
+    return bounds
 
 
 class Graph:
@@ -99,19 +124,30 @@ class Graph:
         blob = d.compiled.pack_uniform(values)
         self.pipelines.dev.device.queue.write_buffer(self.uniform_buffer, d.uniform_at, blob)
 
+    def pieces(self, dispatches: list[Dispatch], pieces: int) -> list[Piece]:
+        """``dispatches`` cut into ``pieces`` consecutive pieces (fewer if there are fewer
+        dispatches), each with its replay program made once."""
+        bounds = split_even(len(dispatches), pieces)
+        n = len(bounds)
+        return [
+            Piece(dispatches[a:b], native.program(dispatches[a:b]), f"{self.name}[{i}/{n}]")
+            for i, (a, b) in enumerate(bounds)
+        ]
+
+    def encode_piece(self, encoder, piece: Piece, timestamp_writes: dict | None = None) -> None:
+        """One compute pass running ``piece``; ``timestamp_writes`` as in ``begin_compute_pass``."""
+        if timestamp_writes is None:
+            cp = encoder.begin_compute_pass(label=self.name)
+        else:
+            cp = encoder.begin_compute_pass(label=self.name, timestamp_writes=timestamp_writes)
+        native.replay(cp, piece.program)
+        cp.end()
+
     def encode(self, encoder, dispatches: list[Dispatch] | None = None, query_set=None) -> None:
         """Encode ``dispatches`` (default all): one pass, or one timed pass each."""
         ds = self.dispatches if dispatches is None else dispatches
         if query_set is None:
-            cp = encoder.begin_compute_pass(label=self.name)
-            last = None
-            for d in ds:
-                if d.compiled.pipeline is not last:
-                    cp.set_pipeline(d.compiled.pipeline)
-                    last = d.compiled.pipeline
-                cp.set_bind_group(0, d.bind_group)
-                cp.dispatch_workgroups(*d.grid)
-            cp.end()
+            self.encode_piece(encoder, Piece(ds, native.program(ds)))
             return
         for i, d in enumerate(ds):
             cp = encoder.begin_compute_pass(

@@ -8,9 +8,10 @@ its branch's input gradient into it. Every weight gradient is *stored* by the on
 makes it (each weight is used once), except wte (tied): the unembedding stores it and the
 embedding backward adds to it. So no gradient zeroing pass is needed; grads start zeroed.
 
-Dispatches per step with naive attention: 5 + 7L forward, 5 + 14L backward, 1 AdamW = 11 + 21L
-(L = n_layer): 32 at micro, 95 at medium; plus one per matmul the plan runs as split-K (the
-reduce), e.g. the 1 + 4L weight gradients at medium with matmul "splitk" or "auto".
+Dispatches per step with naive attention: 4 + 7L forward (the embedding and the first ln1 are
+one kernel), 5 + 14L backward, 1 AdamW = 10 + 21L (L = n_layer): 31 at micro, 94 at medium;
+plus one per matmul the plan runs as split-K (the reduce), e.g. the 1 + 4L weight gradients at
+medium with matmul "splitk" or "auto".
 """
 
 from __future__ import annotations
@@ -101,13 +102,14 @@ class Batch:
         self.total = pos
 
     def pack(self, tokens: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """Tokens and targets as u32, plus the positions grouped by token (stable counting sort)."""
+        """Tokens and targets as u32, plus the positions grouped by token (a stable sort)."""
         tok = tokens.reshape(-1)
         data = np.zeros(self.total, np.uint32)
         o = self.offsets
         data[o["tokens"] : o["tokens"] + self.n] = tok
         data[o["targets"] : o["targets"] + self.n] = targets.reshape(-1)
-        data[o["order"] : o["order"] + self.n] = np.argsort(tok, kind="stable")
+        # ids are < vocab (checked by check_batch): as u16, numpy's stable sort is a radix sort
+        data[o["order"] : o["order"] + self.n] = np.argsort(tok.astype(np.uint16), kind="stable")
         counts = np.bincount(tok, minlength=self.vocab)
         data[o["offsets"] + 1 : o["offsets"] + self.vocab + 1] = np.cumsum(counts)
         return data
@@ -228,14 +230,24 @@ class StepGraph:
         }
         X = [A[f"X{i}"] for i in range(2 * L + 1)]
 
-        g.add(
-            "embed_fwd",
-            {"tokens": self.B("tokens"), "wte": self.P("wte"), "wpe": self.P("wpe"), "x": X[0]},
-            {"rows": N, "T": cfg.seq_len, "C": C},
+        g.add(  # the embedding, fused with the first block's ln1
+            "embed_ln_fwd",
+            {
+                "tokens": self.B("tokens"),
+                "wte": self.P("wte"),
+                "wpe": self.P("wpe"),
+                "x": X[0],
+                "g": self.P("h0.ln1.g"),
+                "bias": self.P("h0.ln1.b"),
+                "y": A["h0.H1"],
+                "stats": A["h0.S1"],
+            },
+            {"rows": N, "T": cfg.seq_len, "C": C, "eps": LN_EPS},
         )
         for li in range(L):
             p, h = f"h{li}.", lambda s, li=li: A[f"h{li}.{s}"]
-            self.ln_fwd(X[2 * li], p + "ln1", h("H1"), h("S1"))
+            if li > 0:
+                self.ln_fwd(X[2 * li], p + "ln1", h("H1"), h("S1"))
             self.mm("nn", h("H1"), self.P(p + "attn.qkv"), h("QKV"), N, 3 * C, C)
             views = {"qkv": h("QKV"), "out": h("ATT")}
             views.update({name: h(name) for name in self.attention.saved})

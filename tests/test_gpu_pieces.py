@@ -1,0 +1,107 @@
+"""The step cut into pieces (several command buffers) and its device span, on the software adapter.
+
+A piece boundary must change nothing: the same kernels run in the same order, so losses and
+parameters are bit-identical to the one-piece step for every matmul x attention pair (whose
+one-piece parity against the reference is tests/test_gpu_variants.py's). The span is two
+timestamps around the step's passes; the harness's overhead is wall minus that span.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from gpu_fixtures import requires_adapter
+
+from backends import get_backend
+from backends.gpu.graph import split_even
+from bench.measure import measure_step
+from bench.model import PRESETS, ModelConfig, init_params
+from kernels import registry
+
+pytestmark = requires_adapter
+
+MICRO = PRESETS["micro"]
+# Odd everything; two layers so a piece boundary falls inside a layer and between layers.
+ODD = ModelConfig(d_model=40, n_layer=2, n_head=2, seq_len=13, batch=3)
+
+
+def batch(config: ModelConfig, seed: int):
+    rng = np.random.default_rng(seed)
+    shape = (config.batch, config.seq_len)
+    return rng.integers(0, config.vocab, shape), rng.integers(0, config.vocab, shape)
+
+
+def run(config, steps: int, **options):
+    gpu = get_backend("gpu", config, **options)
+    gpu.load_params(init_params(config, 11))
+    losses = [gpu.train_step(*batch(config, s)) for s in range(steps)]
+    grads_loss, grads = gpu.loss_and_grads(*batch(config, 99))
+    return losses, grads_loss, grads, gpu.get_params()
+
+
+@pytest.mark.parametrize("n, pieces", [(1, 1), (10, 3), (10, 1), (7, 7), (5, 9), (112, 4)])
+def test_split_even(n, pieces):
+    bounds = split_even(n, pieces)
+    assert len(bounds) == min(n, pieces)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    sizes = [b - a for a, b in bounds]
+    assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
+    assert sizes == sorted(sizes)  # the first piece is never the larger one
+
+
+@pytest.mark.parametrize("attention", sorted(registry.ATTENTIONS))
+@pytest.mark.parametrize("matmul", sorted(registry.MATMULS))
+def test_pieces_change_nothing(matmul, attention):
+    """Two training steps (new batch each, so the per-step upload is ordered before every piece)
+    and a gradients-only step: identical for 1, 2 and 5 pieces, and for one per dispatch."""
+    want = run(ODD, 2, matmul=matmul, attention=attention, pieces=1)
+    for pieces in (2, 5, 10_000):
+        got = run(ODD, 2, matmul=matmul, attention=attention, pieces=pieces)
+        assert got[0] == want[0] and got[1] == want[1], pieces
+        for name in want[2]:
+            np.testing.assert_array_equal(got[2][name], want[2][name], err_msg=f"grad {name}")
+            np.testing.assert_array_equal(got[3][name], want[3][name], err_msg=f"param {name}")
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_step_span_lies_inside_the_step(pieces):
+    gpu = get_backend("gpu", MICRO, timestamps=True, pieces=pieces)
+    if gpu.describe()["timestamps"] != "on":
+        pytest.skip("adapter without timestamp-query")
+    assert gpu.describe()["step_span"] == "on"
+    gpu.load_params(init_params(MICRO, 0))
+    tokens, targets = batch(MICRO, 0)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        gpu.train_step(tokens, targets)
+        wall = time.perf_counter() - t0
+        assert 0 < gpu.last_span_s <= wall
+    # a per-kernel profile is a different (profiled) step; it leaves the span alone
+    span = gpu.last_span_s
+    assert gpu.profile_step(tokens, targets)
+    assert gpu.last_span_s == span
+
+
+def test_no_span_without_timestamps():
+    gpu = get_backend("gpu", MICRO)
+    gpu.train_step(*batch(MICRO, 0))
+    assert gpu.last_span_s is None
+    assert gpu.describe()["step_span"] == "off"
+
+
+def test_measured_overhead_is_wall_minus_span():
+    """measure_step times the GPU with its span on: the split comes from the timed steps
+    themselves (never negative), the per-kernel profile only gives shares."""
+    m = measure_step("gpu", MICRO, {"pieces": 2}, budget_s=0.5)
+    if m.extra.get("split_from") != "step span":
+        pytest.skip("adapter without timestamp-query")
+    spans = m.extra["span_samples"]
+    assert len(spans) == m.n
+    assert m.device_s == pytest.approx(float(np.median(spans)))
+    assert m.overhead_s is not None and m.overhead_s >= 0
+    assert m.overhead_s == pytest.approx(m.median_s - m.device_s)
+    assert m.per_op_s and "adamw" in m.per_op_s
+    assert m.extra["describe"]["command_buffers_per_step"] == 2
