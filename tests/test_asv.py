@@ -288,3 +288,30 @@ def test_gpu_adapter_is_the_backend_choice_without_building_one():
         b.close()
     for k in ("adapter", "vendor", "adapter_type", "backend", "driver", "software"):
         assert info[k] == d[k], k
+
+
+def test_without_wgpu_every_gpu_point_is_skipped_saying_so(tmp_path):
+    """asv runs benchmarks without PYTHONPATH; where that hides wgpu, the skip says so (not "no
+    GPU adapter"), and Speedup skips in setup (asv: n/a, NaN) instead of failing (null)."""
+    env, conf = _asv_env(tmp_path)
+    blocker = tmp_path / "blocker" / "wgpu"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("wgpu hidden by the test")\n')
+    # the checkout itself goes on ASV_PYTHONPATH too: benchmarks must import this tree's bench
+    env["ASV_PYTHONPATH"] = os.pathsep.join([str(blocker.parent), str(REPO)])
+    machine = _run([sys.executable, "-m", "bench", "asv-machine"], env).stdout.strip()
+    commit = _run(["git", "rev-parse", "HEAD"], env).stdout.strip()
+    r = _run([sys.executable, "-m", "asv", "run", "--python=same", "--quick", "-e", "--config",
+              str(conf), "--machine", machine, "--set-commit-hash", commit,
+              "-b", r"TrainStep.time_step\('micro', 'gpu/tiled16/naive'\)",
+              "-b", r"Speedup.track_gpu_vs_cpu\('tiny'\)"], env, timeout=600)  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "wgpu is not importable: ImportError: wgpu hidden by the test" in out
+    assert "ASV_PYTHONPATH" in out and "no GPU adapter" not in out
+    (result,) = [p for p in (tmp_path / "results" / machine).glob("*.json")
+                 if p.name != "machine.json"]
+    data = json.loads(result.read_text())
+    for name in ("speedup.Speedup.track_gpu_vs_cpu", "train_step.TrainStep.time_step"):
+        values = data["results"][name][0]
+        assert values and all(v != v for v in values), (name, values)  # NaN: skipped, not failed
