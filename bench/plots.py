@@ -20,6 +20,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+# Committed figures must not change when redrawn from the same data: a fixed salt for the SVG
+# element ids, and no date in the SVG metadata (PNG metadata carries no date).
+matplotlib.rcParams["svg.hashsalt"] = "gpt-curves"
+
 from bench.analysis import Run, point_label, series  # noqa: E402
 
 SOFT = "software adapter - not a GPU"
@@ -42,7 +46,7 @@ def save_figure(fig: Any, out: Path, name: str) -> list[Path]:
     files = []
     for ext in ("png", "svg"):
         p = out / f"{name}.{ext}"
-        fig.savefig(p, dpi=100)
+        fig.savefig(p, dpi=100, metadata={"Date": None} if ext == "svg" else None)
         files.append(p)
     plt.close(fig)
     return files
