@@ -103,7 +103,8 @@ def build_parser() -> Parser:
     c = sub.add_parser("compare", help="the same series from runs on different machines or "
                        "commits side by side: table, ratios and overlaid curves",
                        description="Compare runs point by point: step time with both 95%% "
-                       "intervals, the ratio with its interval (>1: the first run is faster), "
+                       "intervals, the ratio with its interval (first run's time / other's: >1, "
+                       "the other run is faster), "
                        "curves overlaid with the machine in the legend; a markdown table on "
                        "stdout.")
     c.add_argument("runs", nargs="+", metavar="RUN", help="two or more runs (.csv paths or run "
