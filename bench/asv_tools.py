@@ -200,29 +200,27 @@ def _suptitle(fig: Any, what: str, name: str, group: list[Entry]) -> None:
     fig.suptitle(text, fontsize=8)
 
 
-def _legends(ax: Any, colours: dict[str, Any], group: list[Entry], single_labels: bool) -> None:
-    """One colour per series; where several runs are overlaid, a second legend for the line
-    style of each machine (a label per line would repeat every series per machine)."""
+def _legends(fig: Any, colours: dict[str, Any], group: list[Entry]) -> None:
+    """Under the panels, one legend for the colour of each series (the same in every panel);
+    where several runs are overlaid, one more on the right for each machine's line style. Outside
+    the axes, so no legend hides a line."""
     from matplotlib.lines import Line2D
 
-    if not colours:
-        return
-    if single_labels:
-        ax.legend(fontsize=7)
-        return
-    first = ax.legend([Line2D([], [], color=c, lw=2) for c in colours.values()], list(colours),
-                      fontsize=6, loc="upper left", title="series", title_fontsize=7)
-    ax.add_artist(first)
-    ax.legend([Line2D([], [], color="black", ls=STYLES[i % len(STYLES)],
-                      marker=MARKERS[i % len(MARKERS)]) for i in range(len(group))],
-              _labels(group), fontsize=6, loc="lower right", title="machine", title_fontsize=7,
-              handlelength=4)
+    if colours:
+        fig.legend([Line2D([], [], color=c, lw=2, marker="o") for c in colours.values()],
+                   list(colours), fontsize=7, loc="outside lower center",
+                   ncol=min(7, len(colours)), title="series", title_fontsize=7)
+    if len(group) > 1:
+        fig.legend([Line2D([], [], color="black", ls=STYLES[i % len(STYLES)],
+                           marker=MARKERS[i % len(MARKERS)]) for i in range(len(group))],
+                   _labels(group), fontsize=7, loc="outside right upper", title="machine",
+                   title_fontsize=7, handlelength=4)
 
 
 def _plot_kernels(group: list[Entry], name: str, out_dir: Path) -> list[Path]:
     """Matmul GFLOP/s vs size (a panel per form) and attention fwd+bwd time vs seq_len, a panel
     for each that ran on any entry of ``group``."""
-    from bench.plots import plt, save_figure
+    from bench.plots import _plain_log, plt, save_figure
 
     rates = [result_table(e.result, "kernels.Matmul.track_gflops") for e in group]
     attn = [result_table(e.result, "kernels.Attention.time_fwd_bwd") for e in group]
@@ -231,13 +229,13 @@ def _plot_kernels(group: list[Entry], name: str, out_dir: Path) -> list[Path]:
     panels = len(forms) + has_attn
     if not panels:
         return []
-    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 4.6 + 0.25 * len(group)),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels + 2.0 * (len(group) > 1),
+                                                 5.2 + 0.25 * len(group)),
+                             squeeze=False, layout="constrained")
     axes = list(axes[0])
     palette = plt.get_cmap("tab10").colors
     variants = sorted({k[1] for r in rates + attn for k in r})
     color = {v: palette[i % len(palette)] for i, v in enumerate(variants)}
-    single = len(group) == 1
     for j, (rate, att) in enumerate(zip(rates, attn, strict=True)):
         style = dict(ls=STYLES[j % len(STYLES)], marker=MARKERS[j % len(MARKERS)])
         for ax, form in zip(axes, forms, strict=False):
@@ -255,15 +253,13 @@ def _plot_kernels(group: list[Entry], name: str, out_dir: Path) -> list[Path]:
         ax.set_xscale("log", base=2)
     if has_attn:
         axes[-1].set(xlabel="seq_len T (B 4, H 8, head_dim 64)",
-                     ylabel="fwd+bwd time (ms, asv median)", yscale="log",
-                     title="Attention forward + backward")  # fmt: skip
+                     ylabel="fwd+bwd time (ms, asv median)", title="Attention forward + backward")
+        _plain_log(axes[-1])
         axes[-1].set_xscale("log", base=2)
     for ax in axes:
-        shown = {v: color[v] for v in variants if any(ln.get_label() == v for ln in ax.lines)}
-        _legends(ax, shown, group, single)
         ax.grid(alpha=0.3, which="both")
+    _legends(fig, color, group)
     _suptitle(fig, "asv kernel results", name, group)
-    fig.tight_layout()
     return save_figure(fig, out_dir, f"{name}-kernels")
 
 
@@ -281,14 +277,15 @@ def _x_axis(presets: set[str]) -> tuple[list[str], dict[str, float], str]:
 
 
 def _plot_train_step(group: list[Entry], name: str, out_dir: Path) -> list[Path]:
-    from bench.plots import plt, save_figure  # matplotlib (Agg) only when drawing
+    from bench.plots import _plain_log, plt, save_figure  # matplotlib (Agg) only when drawing
 
     tables = [result_table(e.result, "train_step.TrainStep.time_step") for e in group]
     if not any(tables):
         return []
     curve, xs_of, x_label = _x_axis({k[0] for t in tables for k in t})
     series = sorted({k[1] for t in tables for k in t})
-    fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(13, 5 + 0.25 * len(group)))
+    fig, (ax_t, ax_s) = plt.subplots(1, 2, figsize=(13 + 2.0 * (len(group) > 1),
+                                                    6 + 0.25 * len(group)), layout="constrained")
     base = "cpu/naive"
     palette = plt.get_cmap("tab20").colors  # 14+ series: tab10's C0..C9 would repeat colours
     color = {s: palette[i % len(palette)] for i, s in enumerate(series)}
@@ -296,7 +293,7 @@ def _plot_train_step(group: list[Entry], name: str, out_dir: Path) -> list[Path]
     for j, (e, times) in enumerate(zip(group, tables, strict=True)):
         software = _device_of(e.result)[1]
         for s in series:
-            pts = [(xs_of[p], times[(p, s)]) for p in curve if (p, s) in times]
+            pts = [(xs_of[p], times[(p, s)] * 1e3) for p in curve if (p, s) in times]
             if not pts:
                 continue
             if single:  # one run: CPU series dashed, GPU solid
@@ -310,10 +307,9 @@ def _plot_train_step(group: list[Entry], name: str, out_dir: Path) -> list[Path]
                      if (p, s) in times and (p, base) in times]  # fmt: skip
             if ratio and s != base:
                 ax_s.plot(*zip(*ratio, strict=True), color=color[s], label=label, **style)
-    ax_t.set(xlabel=x_label, ylabel="step time (s, asv median)", yscale="log",
-             title="Training step time")  # fmt: skip
+    ax_t.set(xlabel=x_label, ylabel="step time (ms, asv median)", title="Training step time")
     ax_s.axhline(1.0, color="grey", lw=1, ls="--")
-    ax_s.set(xlabel=x_label, ylabel=f"speedup vs {base} (x)", yscale="log",
+    ax_s.set(xlabel=x_label, ylabel=f"speedup vs {base} (x)",
              title=f"Speedup over {base} (same machine)")  # fmt: skip
     if not ax_s.lines[1:]:
         ax_s.text(0.5, 0.5, f"no series measured next to {base}", transform=ax_s.transAxes,
@@ -321,13 +317,13 @@ def _plot_train_step(group: list[Entry], name: str, out_dir: Path) -> list[Path]
     ticks = [xs_of[p] for p in curve]
     labels = [f"{p}\n(d{get_preset(p).d_model})" for p in curve]
     for ax in (ax_t, ax_s):
+        _plain_log(ax)
         ax.set_xticks(ticks, labels, fontsize=7)
         if len(ticks) == 1:  # one preset: a readable window around its one position
             ax.set_xlim(ticks[0] - 1, ticks[0] + 1)
-        shown = {s: color[s] for s in series
-                 if any(ln.get_label().split(" (")[0] == s for ln in ax.lines)}
-        _legends(ax, shown, group, single)
         ax.grid(alpha=0.3, which="both")
+    soft = any(_device_of(e.result)[1] for e in group)
+    _legends(fig, {s + (" (software adapter - not a GPU)" if soft and s.startswith("gpu") else ""):
+                   c for s, c in color.items()}, group)
     _suptitle(fig, "asv results", name, group)
-    fig.tight_layout()
     return save_figure(fig, out_dir, f"{name}-train-step")
