@@ -506,7 +506,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     try:
         files = plot_run(run, out)
     except OSError as e:
-        raise UsageError(f"cannot write plots to {out}: {e.strerror or e}") from None
+        raise UsageError(f"--out {out} is not writable ({e.strerror or e})") from None
     for f in files:
         print(f)
     return 0
@@ -530,7 +530,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except CompareError as e:
         raise UsageError(str(e)) from None
     except OSError as e:
-        raise UsageError(f"cannot write plots to {args.out}: {e.strerror or e}") from None
+        raise UsageError(f"--out {args.out} is not writable ({e.strerror or e})") from None
     print(text)
     for f in files:
         print(f"wrote {f}", file=sys.stderr)

@@ -246,3 +246,11 @@ def test_cli_gives_the_vulkan_loader_a_runtime_dir(tmp_path):
     r = subprocess.run([sys.executable, "-m", "bench", "devices"], cwd=ROOT, capture_output=True,
                        text=True, env=env, timeout=120)
     assert r.returncode == 0 and "XDG_RUNTIME_DIR" not in r.stderr, r.stderr
+
+
+def test_plot_to_an_unwritable_out(capsys, tmp_path):
+    path, _ = _tiny_run(capsys, tmp_path, "pw")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    rc, _, err = run_cli(capsys, "plot", str(path), "--out", str(blocker / "sub"))
+    assert_one_line_error(rc, err, f"--out {blocker / 'sub'} is not writable")
