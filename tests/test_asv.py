@@ -406,3 +406,21 @@ def test_asv_curves_with_one_preset_labels_its_axis(tmp_path):
     svg = (tmp_path / "c" / "box-train-step.svg").read_text()
     assert "one point: no curve" in svg and "micro" in svg
     assert "0.04" not in svg  # not matplotlib's default window around a lone x of 0
+
+
+@pytest.mark.parametrize("software", [False, True])
+def test_asv_machine_name_carries_a_hardware_gpu_only(monkeypatch, software):
+    """The README's rule: a hardware GPU is in the machine name; a software adapter is not (its
+    numbers are no GPU's), and either way the adapter is in the machine's cpu field."""
+    from bench import asv_tools
+    from bench.environment import machine_name
+
+    adapter = "llvmpipe (LLVM 15)" if software else "NVIDIA H200"
+    monkeypatch.setattr(asv_tools, "pick_adapter", lambda: {
+        "adapter": adapter, "software": software, "adapter_type": "CPU" if software else
+        "DiscreteGPU", "backend": "Vulkan"})
+    name, info = asv_tools.asv_machine(dry_run=True)
+    assert name == machine_name(adapter, software)
+    assert name.endswith("nvidia-h200") != software
+    assert f"GPU: {adapter}" in info["cpu"]
+    assert ("software adapter - not a GPU" in info["cpu"]) == software
