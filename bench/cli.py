@@ -1,8 +1,8 @@
-"""``python -m bench devices|sweep|plot|report``: the command line of the harness.
+"""``python -m bench devices|sweep|plot|report|compare|...``: the command line of the harness.
 
 Every user mistake (unknown preset/backend/variant, malformed spec, unwritable --out,
---require-gpu without a hardware adapter, a missing results file) ends as one line on stderr
-and exit code 2, never a traceback.
+--require-gpu without a hardware adapter, a missing or malformed results file, a run id that is
+not a plain name) ends as one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +28,12 @@ from bench.sweep import ALIASES
 
 DEFAULT_PRESETS = ("micro", "tiny", "small", "medium", "large", "xl")
 QUICK_BUDGET_S = 0.6
+# The fewest steps the timing engine runs per point (first call, one warm-up, three samples):
+# what the up-front budget check multiplies a step's lower bound by.
+MIN_STEPS = 5
+# Backends that run on the host CPU: a step there cannot beat the CPU's measured matmul peak.
+CPU_BACKENDS = ("cpu", "reference", "torch")
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class UsageError(Exception):
@@ -43,8 +52,8 @@ def _csv_list(text: str | None) -> list[str]:
 def build_parser() -> Parser:
     p = Parser(prog="python -m bench", description="Performance curves of the tiny-GPT backends.")
     sub = p.add_subparsers(
-        dest="command", metavar="{devices,sweep,plot,report,asv-machine,asv-curves,kernels}",
-        parser_class=Parser
+        dest="command", parser_class=Parser,
+        metavar="{devices,sweep,plot,report,compare,asv-machine,asv-curves,kernels}",
     )
     sub.required = True
 
@@ -74,22 +83,44 @@ def build_parser() -> Parser:
                    "under 5 minutes on a laptop")
     s.add_argument("--require-gpu", action="store_true",
                    help="fail (exit 2) unless a hardware GPU adapter is used")
-    s.add_argument("--resume", metavar="RUN", help="continue RUN (a run id or its .csv path)")
-    s.add_argument("--run-id", help="name the run (default: a timestamp)")
+    s.add_argument("--resume", metavar="RUN", help="continue RUN (a run id or its .csv path) "
+                   "with its own sweep; only --budget, --out and --no-plots combine with it")
+    s.add_argument("--run-id", help="name the run: letters, digits, '.', '_', '-' "
+                   "(default: a timestamp)")
     s.add_argument("--no-plots", action="store_true", help="skip the plots")
 
     pl = sub.add_parser("plot", help="draw the plots of a run (PNG and SVG)")
-    pl.add_argument("run", metavar="RUN.csv")
+    pl.add_argument("run", metavar="RUN", help="a run's .csv path, or its run id")
     pl.add_argument("--out", help="directory for the plots (default: next to RUN.csv)")
+    pl.add_argument("--results", default="results", help="where run ids are looked up "
+                    "(default results/)")
 
     r = sub.add_parser("report", help="print a markdown report of a run")
-    r.add_argument("run", metavar="RUN.csv")
+    r.add_argument("run", metavar="RUN", help="a run's .csv path, or its run id")
+    r.add_argument("--results", default="results", help="where run ids are looked up "
+                   "(default results/)")
+
+    c = sub.add_parser("compare", help="the same series from runs on different machines or "
+                       "commits side by side: table, ratios and overlaid curves",
+                       description="Compare runs point by point: step time with both 95%% "
+                       "intervals, the ratio with its interval (first run's time / other's: >1, "
+                       "the other run is faster), "
+                       "curves overlaid with the machine in the legend; a markdown table on "
+                       "stdout.")
+    c.add_argument("runs", nargs="+", metavar="RUN", help="two or more runs (.csv paths or run "
+                   "ids); the first is the baseline of the ratios")
+    c.add_argument("--out", help="directory for the plots (default: no plots)")
+    c.add_argument("--results", default="results", help="where run ids are looked up "
+                   "(default results/)")
 
     sub.add_parser("asv-machine", help="register this host + GPU adapter as an asv machine "
                    "(asv's machine.json has no GPU field) and print its name")
     ac = sub.add_parser("asv-curves", help="draw step time and speedup vs d_model from asv results")
     ac.add_argument("results", nargs="?", default="results/asv", help="asv results_dir")
     ac.add_argument("--out", help="directory for the plots (default: results/asv-curves)")
+    ac.add_argument("--machines", help="comma list of machine names to draw (default: all)")
+    ac.add_argument("--commits", help="comma list of commit hash prefixes to draw (default: "
+                    "each machine's newest)")
     k = sub.add_parser("kernels", help="kernel micro-benchmarks (matmul GFLOP/s, attention time, "
                        "FMA and copy peaks) into DIR/kernels-<time>.csv")
     k.add_argument("--sizes", help="comma list of square matmul sizes (default 1024,2048,4096)")
@@ -106,16 +137,37 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    ensure_runtime_dir()
     try:
         return {"devices": cmd_devices, "sweep": cmd_sweep, "plot": cmd_plot,
-                "report": cmd_report, "asv-machine": cmd_asv_machine,
+                "report": cmd_report, "compare": cmd_compare, "asv-machine": cmd_asv_machine,
                 "asv-curves": cmd_asv_curves, "kernels": cmd_kernels}[args.command](args)
     except (UsageError, ConfigError, BackendError, AsvError) as e:
         print(f"python -m bench {args.command}: error: {_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; finished rows are saved (continue with --resume RUN)", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python -m bench report RUN | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 0
+
+
+def ensure_runtime_dir() -> None:
+    """Give the Vulkan loader an ``XDG_RUNTIME_DIR`` when the session has none (a container, ssh
+    without a login session, a cron job): without one, Mesa's window-system code prints
+    "XDG_RUNTIME_DIR is invalid or not set" on every adapter enumeration. A private folder
+    of our own under the temp dir, as a login session's would be (mode 0700)."""
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current):
+        return
+    path = Path(tempfile.gettempdir()) / f"gpt-curves-runtime-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return  # the loader's warning is noise, not an error: never fail a command over it
+    os.environ["XDG_RUNTIME_DIR"] = str(path)
 
 
 def _line(e: object) -> str:
@@ -212,6 +264,11 @@ def build_sweep(args: argparse.Namespace) -> Any:
         ) + ["gpu"]
         presets = presets or ([] if args.sweep else list(QUICK_CPU_PRESETS))
     backends = backends or ["cpu", "gpu"]
+    for flag, values in (("--backends", backends), ("--presets", presets),
+                         ("--matmul", _csv_list(args.matmul)),
+                         ("--attention", _csv_list(args.attention)),
+                         ("--threads", _csv_list(args.threads))):
+        _no_repeats(flag, values)
     known = list(BACKENDS) + list(ALIASES)
     for b in backends:
         if b not in known:
@@ -247,10 +304,38 @@ def build_sweep(args: argparse.Namespace) -> Any:
     return sweep
 
 
+def _no_repeats(flag: str, values: list[str]) -> None:
+    """A value named twice would measure the same series twice under one key (and then resume
+    and the speedup pairs could not tell the rows apart): refuse it."""
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise UsageError(f"{flag} names {v!r} twice")
+        seen.add(v)
+
+
+def _check_run_id(run_id: str, flag: str) -> str:
+    """A run id names files inside one machine folder: a plain name, never a path."""
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise UsageError(f"{flag} {run_id!r} is not a plain run name (letters, digits, '.', '_', "
+                         "'-'; no '/' or '..'); give a path to a .csv instead where one is taken")
+    return run_id
+
+
+def _is_path(run: str) -> bool:
+    return run.endswith(".csv") or "/" in run or os.sep in run
+
+
 def _find_run(out: Path, run: str) -> Path:
+    """RUN given as a .csv path (used as is) or as a run id (looked up in ``out/*/``)."""
     p = Path(run)
-    if p.suffix == ".csv" and p.exists():
+    if _is_path(run):
+        if p.suffix != ".csv":
+            raise UsageError(f"{run!r} is neither a run id nor a .csv path")
+        if not p.exists():
+            raise UsageError(f"no such results file: {p}")
         return p
+    _check_run_id(run, "run")
     hits = sorted(out.glob(f"*/{run}.csv"))
     if len(hits) == 1:
         return hits[0]
@@ -259,8 +344,59 @@ def _find_run(out: Path, run: str) -> Path:
     raise UsageError(f"run {run!r} is ambiguous under {out}/: {', '.join(map(str, hits))}")
 
 
+# Options that declare a sweep: a resumed run continues its own declaration, so these conflict.
+SWEEP_OPTIONS = ("backends", "presets", "sweep", "fix", "matmul", "attention", "threads",
+                 "quick", "require_gpu", "run_id")
+
+
+def _resume_conflicts(args: argparse.Namespace) -> None:
+    given = [o for o in SWEEP_OPTIONS if getattr(args, o)]
+    if given:
+        flags = ", ".join("--" + o.replace("_", "-") for o in given)
+        raise UsageError(f"--resume continues the run's own sweep; {flags} cannot be combined "
+                         "with it (start a new run instead)")
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an --out the sweep could not write to, before anything is measured."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out} is not writable ({e.strerror or e})") from None
+
+
+def budget_warnings(sweep: Any, budget: float, peak_flops: float | None) -> list[str]:
+    """Lines saying which points cannot keep to ``budget``: a point takes at least MIN_STEPS
+    steps, and a step on the host CPU takes at least its FLOPs over the CPU's measured matmul
+    peak. A lower bound only (GPU points, whose speed is unknown before measuring, are not
+    judged), so every line it prints is certain to come true."""
+    if not peak_flops or peak_flops <= 0:
+        return []
+    from bench.model import step_flops
+
+    cpu = [b for b in sweep.backends if b in CPU_BACKENDS]
+    if not cpu:
+        return []
+    over = []
+    for cp in sweep.configs():
+        least = MIN_STEPS * step_flops(cp.config) / peak_flops
+        if least > budget:
+            over.append((least, cp.preset or cp.config.label()))
+    if not over:
+        return []
+    over.sort(reverse=True)
+    worst, where = over[0]
+    names = ", ".join(name for _, name in over[:6]) + (" ..." if len(over) > 6 else "")
+    return [f"warning: --budget {budget:g} s is too small for {len(over)} config(s) on "
+            f"{', '.join(cpu)} ({names}): a point takes at least {MIN_STEPS} steps, and at this "
+            f"CPU's measured matmul peak ({peak_flops / 1e9:.3g} GFLOP/s) one at {where} takes "
+            f">= {worst:.3g} s per point; those points will overrun the budget"]
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.environment import environment, machine_name
+    from bench.environment import cpu_peak_flops, environment, machine_name
     from bench.results import ResultsError, RunStore
     from bench.runner import Progress, run_sweep
     from bench.sweep import Sweep
@@ -271,15 +407,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         if args.resume:
+            _resume_conflicts(args)
             store = RunStore.resume(_find_run(out, args.resume))
             if "sweep" not in store.meta:
                 raise UsageError(f"{store.json_path} has no sweep declaration to resume")
             sweep = Sweep.from_dict(store.meta["sweep"])
             budget = args.budget or store.meta.get("budget_s", budget)
+            peak = store.meta.get("environment", {}).get("cpu_peak_flops")
+            for line in budget_warnings(sweep, budget, peak):
+                print(line, file=sys.stderr)
             print(f"resuming {store.run_id}: {len(store.done)} point(s) already done",
                   file=sys.stderr)
         else:
+            if args.run_id is not None:
+                _check_run_id(args.run_id, "--run-id")
             sweep = build_sweep(args)
+            _check_writable(out)
+            peak = cpu_peak_flops()
+            for line in budget_warnings(sweep, budget, peak):
+                print(line, file=sys.stderr)
             gpu = _gpu_describe() if ("gpu" in sweep.backends or args.require_gpu) else None
             if args.require_gpu:
                 if gpu is None:
@@ -293,11 +439,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             run_id = args.run_id or stamp
             meta = {"command": ["python", "-m", "bench", *sys.argv[1:]], "machine": machine,
                     "sweep": sweep.to_dict(), "budget_s": budget,
-                    "environment": {**environment(measure_peak=True), "gpu": gpu}}
+                    "environment": {**environment(), "cpu_peak_flops": peak, "gpu": gpu}}
             store = RunStore.create(out / machine, run_id, meta)
     except ResultsError as e:
         raise UsageError(str(e)) from None
-    run_sweep(sweep, store, budget, progress=Progress(0))
+    try:
+        run_sweep(sweep, store, budget, progress=Progress(0))
+    except KeyboardInterrupt:
+        again = f" --out {out}" if args.out != "results" else ""
+        print(f"\ninterrupted; finished rows are saved in {store.csv_path} (continue with: "
+              f"python -m bench sweep --resume {store.run_id}{again})", file=sys.stderr)
+        return 130
     finish(store, plots=not args.no_plots)
     return 0
 
@@ -316,29 +468,45 @@ def finish(store: Any, plots: bool = True) -> None:
         files = plot_run(run, store.csv_path.with_name(store.run_id + "-plots"))
         print(f"wrote {store.csv_path} and {len(files)} plot file(s) in "
               f"{store.csv_path.with_name(store.run_id + '-plots')}", file=sys.stderr)
+    else:
+        print(f"wrote {store.csv_path} (plots: python -m bench plot {store.run_id})",
+              file=sys.stderr)
     print(report(Run.load(store.csv_path)))
 
 
 # ------------------------------------------------------------------------- plot / report
-def _load(path: str) -> Any:
+def _load(run: str, results: str = "results") -> Any:
+    """A run by path or id, refused when it holds no rows; rows cut mid-way (an interrupted
+    write) are left out with one line saying so."""
     from bench.analysis import Run
-    from bench.results import ResultsError
+    from bench.results import ResultsError, load_rows
 
+    path = _find_run(Path(results), run)
+    torn: list[int] = []
     try:
-        return Run.load(path)
+        rows = load_rows(path, torn)
+        if not rows:
+            raise UsageError(f"{path} holds no rows (only a header{', and torn lines' * bool(torn)}"
+                             "): nothing to show")
+        loaded = Run.load(path)
     except ResultsError as e:
         raise UsageError(str(e)) from None
+    if torn:
+        lines = ", ".join(map(str, torn[:5])) + (" ..." if len(torn) > 5 else "")
+        print(f"warning: {path}: left out {len(torn)} incomplete row(s) (line {lines}): "
+              "cut mid-way, as an interrupted write leaves them", file=sys.stderr)
+    return loaded
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from bench.plots import plot_run
 
-    run = _load(args.run)
+    run = _load(args.run, args.results)
     out = Path(args.out) if args.out else run.path.with_name(run.path.stem + "-plots")
     try:
         files = plot_run(run, out)
     except OSError as e:
-        raise UsageError(f"cannot write plots to {out}: {e.strerror or e}") from None
+        raise UsageError(f"--out {out} is not writable ({e.strerror or e})") from None
     for f in files:
         print(f)
     return 0
@@ -347,7 +515,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.report import report
 
-    print(report(_load(args.run)))
+    print(report(_load(args.run, args.results)))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import CompareError, compare_runs
+
+    if len(args.runs) < 2:
+        raise UsageError("compare needs two or more runs")
+    runs = [_load(r, args.results) for r in args.runs]
+    try:
+        text, files = compare_runs(runs, Path(args.out) if args.out else None)
+    except CompareError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"--out {args.out} is not writable ({e.strerror or e})") from None
+    print(text)
+    for f in files:
+        print(f"wrote {f}", file=sys.stderr)
     return 0
 
 
@@ -360,7 +546,8 @@ def cmd_asv_machine(args: argparse.Namespace) -> int:
 
 
 def cmd_asv_curves(args: argparse.Namespace) -> int:
-    for path in asv_curves(args.results, args.out):
+    for path in asv_curves(args.results, args.out, machines=_csv_list(args.machines) or None,
+                           commits=_csv_list(args.commits) or None):
         print(path)
     return 0
 

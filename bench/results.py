@@ -177,8 +177,14 @@ def _read(path: Path) -> str:
         raise ResultsError(f"cannot read {path}: {e}") from None
 
 
-def load_rows(csv_path: Path) -> list[dict[str, Any]]:
-    """Rows of a results CSV with numbers parsed (empty -> None) and booleans as bool."""
+def load_rows(csv_path: Path, torn: list[int] | None = None) -> list[dict[str, Any]]:
+    """Rows of a results CSV with numbers parsed (empty -> None) and booleans as bool.
+
+    A row with the wrong number of fields (cut mid-way by a kill) is left out, and its line number
+    appended to ``torn`` when given, so a caller can say what it skipped. A cell that should be a
+    number and is not is a ResultsError naming the line and column: the file was edited or is
+    not ours, and guessing would put a wrong number in a report.
+    """
     text = _read(csv_path)
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or list(reader.fieldnames) != list(COLUMNS):
@@ -186,17 +192,33 @@ def load_rows(csv_path: Path) -> list[dict[str, Any]]:
     rows = []
     for r in reader:
         if None in r or any(v is None for v in r.values()):
-            continue  # torn line
+            if torn is not None:
+                torn.append(reader.line_num)
+            continue
         row: dict[str, Any] = dict(r)
-        for c in FLOAT_COLUMNS:
-            row[c] = float(r[c]) if r[c] else None
-        for c in INT_COLUMNS:
-            row[c] = int(r[c]) if r[c] else 0
-        row["threads"] = int(r["threads"]) if r["threads"] else None
+        try:
+            for c in FLOAT_COLUMNS:
+                row[c] = _number(float, r, c, None)
+            for c in INT_COLUMNS:
+                row[c] = _number(int, r, c, 0)
+            row["threads"] = _number(int, r, "threads", None)
+        except ValueError as e:
+            raise ResultsError(f"{csv_path}, line {reader.line_num}: {e}") from None
         row["noisy"] = r["noisy"] == "true"
         row["software"] = r["software"] == "true"
         rows.append(row)
     return rows
+
+
+def _number(kind: type, r: dict[str, str], column: str, empty: Any) -> Any:
+    text = r[column]
+    if not text:
+        return empty
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"column {column} holds {text[:40]!r}, not {what}") from None
 
 
 def load_meta(csv_path: Path) -> dict[str, Any]:

@@ -1,9 +1,18 @@
-# Sourced by scripts/main.sh and scripts/test.sh: makes .venv with the project and its test tools,
-# and makes sure wgpu finds a Vulkan adapter (Debian's lavapipe where there is no GPU).
-# Idempotent and quick on a second run: the venv is rebuilt only when pyproject.toml changes.
+# Sourced by scripts/main.sh and scripts/test.sh, or by hand (`source scripts/bootstrap.sh`) to get
+# the project's venv into a terminal: makes .venv with the project and its test tools, makes sure
+# wgpu finds a Vulkan adapter (Debian's lavapipe where there is no GPU), and puts .venv/bin first
+# on PATH. Idempotent and quick on a second run: the venv is rebuilt only when pyproject.toml
+# changes.
+#
+# Sourcing leaves the caller's shell as it was, but for PATH, VIRTUAL_ENV and XDG_RUNTIME_DIR: the
+# work runs in a subshell (its own directory, `set -euo pipefail`), so neither a `cd` nor strict
+# mode leaks into an interactive terminal, and a failure returns non-zero instead of closing it.
+
+_gpt_curves_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+(
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"  # the Vulkan loader warns without one
+cd "$_gpt_curves_root"
 PY="${PYTHON:-python3}"
 VENV=.venv
 stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
@@ -27,6 +36,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"  # the Vulkan loader warns without one
 adapter_probe='import wgpu, sys; a = wgpu.gpu.request_adapter_sync(power_preference="high-performance"); sys.exit(a is None)'
 if ! "$VENV/bin/python" -c "$adapter_probe" >/dev/null 2>&1; then
   echo "== no Vulkan adapter found: installing Debian's mesa-vulkan-drivers (lavapipe, a software adapter)" >&2
@@ -35,4 +45,19 @@ if ! "$VENV/bin/python" -c "$adapter_probe" >/dev/null 2>&1; then
   "$VENV/bin/python" -c "$adapter_probe" >/dev/null 2>&1 ||
     echo "== still no Vulkan adapter: GPU backend tests and points will be skipped" >&2
 fi
-export PATH="$PWD/$VENV/bin:$PATH"
+)
+_gpt_curves_rc=$?
+
+if [ "$_gpt_curves_rc" = 0 ]; then
+  export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+  export VIRTUAL_ENV="$_gpt_curves_root/.venv"
+  case ":$PATH:" in
+    *":$VIRTUAL_ENV/bin:"*) ;;
+    *) export PATH="$VIRTUAL_ENV/bin:$PATH" ;;
+  esac
+else
+  echo "== bootstrap failed (exit $_gpt_curves_rc); the shell is unchanged" >&2
+fi
+unset _gpt_curves_root
+# The status is the setup's: a caller with `set -e` (main.sh, test.sh) stops on a failed setup.
+eval "unset _gpt_curves_rc; return $_gpt_curves_rc"

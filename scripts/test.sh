@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite: lint, then pytest (GPU tests run on whatever adapter wgpu finds; lavapipe here).
 set -euo pipefail
-source "$(dirname "$0")/bootstrap.sh"
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh
 ruff check .
 python -m pytest -q "$@"

@@ -30,6 +30,9 @@ def _asv_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     path = tmp_path / "asv.conf.json"
     path.write_text(json.dumps(conf))
     env = {**os.environ, "HOME": str(tmp_path), "XDG_RUNTIME_DIR": "/tmp"}
+    # asv starts benchmarks without PYTHONPATH: name this checkout, so its suites import this
+    # tree's bench and not another install's (a worktree next to an editable install, say)
+    env["ASV_PYTHONPATH"] = str(REPO)
     return env, path
 
 
@@ -288,3 +291,136 @@ def test_gpu_adapter_is_the_backend_choice_without_building_one():
         b.close()
     for k in ("adapter", "vendor", "adapter_type", "backend", "driver", "software"):
         assert info[k] == d[k], k
+
+
+def test_without_wgpu_every_gpu_point_is_skipped_saying_so(tmp_path):
+    """asv runs benchmarks without PYTHONPATH; where that hides wgpu, the skip says so (not "no
+    GPU adapter"), and Speedup skips in setup (asv: n/a, NaN) instead of failing (null)."""
+    env, conf = _asv_env(tmp_path)
+    blocker = tmp_path / "blocker" / "wgpu"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("wgpu hidden by the test")\n')
+    # the checkout itself goes on ASV_PYTHONPATH too: benchmarks must import this tree's bench
+    env["ASV_PYTHONPATH"] = os.pathsep.join([str(blocker.parent), env["ASV_PYTHONPATH"]])
+    machine = _run([sys.executable, "-m", "bench", "asv-machine"], env).stdout.strip()
+    commit = _run(["git", "rev-parse", "HEAD"], env).stdout.strip()
+    r = _run([sys.executable, "-m", "asv", "run", "--python=same", "--quick", "-e", "--config",
+              str(conf), "--machine", machine, "--set-commit-hash", commit,
+              "-b", r"TrainStep.time_step\('micro', 'gpu/tiled16/naive'\)",
+              "-b", r"Speedup.track_gpu_vs_cpu\('tiny'\)"], env, timeout=600)  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "wgpu is not importable: ImportError: wgpu hidden by the test" in out
+    assert "ASV_PYTHONPATH" in out and "no GPU adapter" not in out
+    (result,) = [p for p in (tmp_path / "results" / machine).glob("*.json")
+                 if p.name != "machine.json"]
+    data = json.loads(result.read_text())
+    for name in ("speedup.Speedup.track_gpu_vs_cpu", "train_step.TrainStep.time_step"):
+        values = data["results"][name][0]
+        assert values and all(v != v for v in values), (name, values)  # NaN: skipped, not failed
+
+
+def _train_result(commit: str, date: int, gpu: str, times: dict[tuple[str, str], float]) -> dict:
+    presets = sorted({p for p, _ in times})
+    series = sorted({s for _, s in times})
+    vals = [times.get((p, s)) for p in presets for s in series]
+    result = _result_file({"train_step.TrainStep.time_step": (
+        [[f"'{p}'" for p in presets], [f"'{s}'" for s in series]], vals)})
+    result.update(commit_hash=commit, date=date)
+    result["params"]["cpu"] = f"Test CPU | GPU: {gpu} (DiscreteGPU, Vulkan)"
+    return result
+
+
+def _two_machines(tmp_path: Path) -> Path:
+    root = tmp_path / "results"
+    curve = {(p, s): t * k for p, t in (("small", 0.01), ("medium", 0.02), ("large", 0.04))
+             for s, k in (("cpu/naive", 1.0), ("gpu/tiled16/naive", 0.25))}
+    for machine, gpu, commits in (("box-a-gpu-one", "GPU One", ("aaaa1111", "aaaa2222")),
+                                  ("box-b-gpu-two", "GPU Two", ("bbbb1111",))):
+        (root / machine).mkdir(parents=True)
+        for i, c in enumerate(commits):
+            res = _train_result(c + "0" * 32, i + 1, gpu, curve)
+            (root / machine / f"{c}-env.json").write_text(json.dumps(res))
+    return root
+
+
+def test_asv_curves_overlays_every_machine(tmp_path):
+    from bench.asv_tools import asv_curves
+
+    root = _two_machines(tmp_path)
+    files = asv_curves(root, tmp_path / "curves")
+    names = {p.name for p in files}
+    assert {"box-a-gpu-one-train-step.svg", "box-b-gpu-two-train-step.svg",
+            "machines-train-step.svg"} <= names
+    svg = (tmp_path / "curves" / "machines-train-step.svg").read_text()
+    for text in ("box-a-gpu-one", "box-b-gpu-two", "GPU One", "GPU Two", "aaaa2222"):
+        assert text in svg, text  # each machine named, at its newest commit
+    assert "aaaa1111" not in svg
+    # series by colour, machines by line style: two legends, titled so
+    assert "<!-- series -->" in svg and "<!-- machine -->" in svg
+
+
+def test_asv_curves_selects_machines_and_commits(tmp_path):
+    from bench.asv_tools import AsvError, asv_curves
+
+    root = _two_machines(tmp_path)
+    files = asv_curves(root, tmp_path / "one", machines=["box-a-gpu-one"],
+                       commits=["aaaa1111", "aaaa2222"])
+    assert {p.name for p in files} == {"box-a-gpu-one-train-step.png",
+                                       "box-a-gpu-one-train-step.svg"}
+    svg = (tmp_path / "one" / "box-a-gpu-one-train-step.svg").read_text()
+    assert "box-a-gpu-one @ aaaa1111" in svg and "box-a-gpu-one @ aaaa2222" in svg
+    with pytest.raises(AsvError, match="no machine nope"):
+        asv_curves(root, tmp_path / "x", machines=["nope"])
+    with pytest.raises(AsvError, match="no results of commit"):
+        asv_curves(root, tmp_path / "x", commits=["ffff"])
+
+
+def test_asv_curves_cli_selection_and_stable_output(tmp_path):
+    env, _ = _asv_env(tmp_path)
+    root = _two_machines(tmp_path)
+    outs = []
+    for run in ("a", "b"):
+        out = tmp_path / f"curves-{run}"
+        r = _run([sys.executable, "-m", "bench", "asv-curves", str(root), "--out", str(out),
+                  "--machines", "box-b-gpu-two"], env)
+        assert r.returncode == 0, r.stderr
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert names == ["box-b-gpu-two-train-step.png", "box-b-gpu-two-train-step.svg"]
+    for n in names:  # redrawn from the same results, the files are byte for byte the same
+        assert (outs[0] / n).read_bytes() == (outs[1] / n).read_bytes(), n
+    r = _run([sys.executable, "-m", "bench", "asv-curves", str(root), "--machines", "nope"], env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no machine nope" in r.stderr
+
+
+def test_asv_curves_with_one_preset_labels_its_axis(tmp_path):
+    from bench.asv_tools import asv_curves
+
+    root = tmp_path / "results"
+    (root / "box").mkdir(parents=True)
+    res = _train_result("c" * 40, 1, "GPU One", {("micro", "cpu/naive"): 0.004,
+                                                 ("micro", "gpu/tiled16/naive"): 0.02})
+    (root / "box" / "r.json").write_text(json.dumps(res))
+    asv_curves(root, tmp_path / "c")
+    svg = (tmp_path / "c" / "box-train-step.svg").read_text()
+    assert "one point: no curve" in svg and "micro" in svg
+    assert "0.04" not in svg  # not matplotlib's default window around a lone x of 0
+
+
+@pytest.mark.parametrize("software", [False, True])
+def test_asv_machine_name_carries_a_hardware_gpu_only(monkeypatch, software):
+    """The README's rule: a hardware GPU is in the machine name; a software adapter is not (its
+    numbers are no GPU's), and either way the adapter is in the machine's cpu field."""
+    from bench import asv_tools
+    from bench.environment import machine_name
+
+    adapter = "llvmpipe (LLVM 15)" if software else "NVIDIA H200"
+    monkeypatch.setattr(asv_tools, "pick_adapter", lambda: {
+        "adapter": adapter, "software": software, "adapter_type": "CPU" if software else
+        "DiscreteGPU", "backend": "Vulkan"})
+    name, info = asv_tools.asv_machine(dry_run=True)
+    assert name == machine_name(adapter, software)
+    assert name.endswith("nvidia-h200") != software
+    assert f"GPU: {adapter}" in info["cpu"]
+    assert ("software adapter - not a GPU" in info["cpu"]) == software
