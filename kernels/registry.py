@@ -146,6 +146,16 @@ def fa2_lanes(hd: int, lanes: int | None = None) -> int:
     return lanes
 
 
+def check_attention_constants(variant: str, hd: int, constants: dict[str, int] | None) -> None:
+    """A VariantError unless ``constants`` (explicit override constants for every kernel of an
+    attention variant) fit head_dim ``hd``: fa2's lanes per row G must cover the row."""
+    av = attention_variant(variant)
+    for name in (av.forward, *av.backward):
+        check_constants(name, constants or {})
+    if constants and "G" in constants:
+        fa2_lanes(hd, constants["G"])
+
+
 def _fa2_grid(u: dict) -> tuple[int, int, int]:
     # 64 invocations per workgroup, 64 / G resident rows; blocks on y, so that each kernel's
     # heaviest blocks (by causal work) go first for every head (see the kernels' headers)

@@ -139,6 +139,7 @@ def run_attention(
     C = dout.shape[-1]
     T = dout.size // (B * C)
     hd = C // H
+    registry.check_attention_constants(variant, hd, constants)
     vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1.0 / float(np.sqrt(hd))}
     dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
     size = {n: int(np.prod([dims[ch] for ch in e])) for n, e in {**av.saved, **av.scratch}.items()}
