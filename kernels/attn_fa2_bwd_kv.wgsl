@@ -7,10 +7,9 @@
 // dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of key row r hold
 // k_j, v_j in a0.., b0.. and dk_j, dv_j in dk0.., dv0..; Q and dO pass through xt, yt 16 query rows
 // at a time (with their lse and delta in lt, dt), from the block's first row on (tiles above the
-// diagonal skipped). Per tile: stage Q, dO, lse, delta | per group of 4 queries a split lane
-// takes: k_j . q_c and v_j . dO_c (added across dim lanes when G > 1), P, dS, dv += P dO_c,
-// dk += dS q_c. The S split lanes' dk, dv are added once at the end. Two barriers per tile (plus
-// one per group when G > 1). Registers: 4 * NC vec4 + 8 floats.
+// diagonal skipped). Per tile: stage Q, dO, lse, delta | k_j . q_c and v_j . dO_c for the 16
+// queries (added across lanes when G > 1) | P, dS, dv += P dO_c, dk += dS q_c.
+// Two barriers per tile (three when G > 1). Registers: 4 * NC vec4 + 32 floats.
 
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
 
@@ -57,42 +56,6 @@ fn kv_group(s: vec4<f32>, d: vec4<f32>, g: u32, q0: u32, j: u32, u: u32) {
     acc_kv(pr, pr * (d - dt[g]), g, u);
 }
 
-// dk0.. (dv0.. when v) -> exchange slots 0 .. NC-1.
-fn stash_kv(t: u32, v: bool) {
-    share(0u, t, select(dk0, dv0, v));
-    if (NC > 1u) { share(1u, t, select(dk1, dv1, v)); }
-    if (NC > 2u) { share(2u, t, select(dk2, dv2, v)); }
-    if (NC > 3u) { share(3u, t, select(dk3, dv3, v)); }
-    if (NC > 4u) { share(4u, t, select(dk4, dv4, v)); }
-    if (NC > 5u) { share(5u, t, select(dk5, dv5, v)); }
-    if (NC > 6u) { share(6u, t, select(dk6, dv6, v)); }
-    if (NC > 7u) { share(7u, t, select(dk7, dv7, v)); }
-}
-
-fn gather_dk(t: u32) {
-    let f = vec4<f32>(1.0);
-    dk0 = split_sum(0u, t, f);
-    if (NC > 1u) { dk1 = split_sum(1u, t, f); }
-    if (NC > 2u) { dk2 = split_sum(2u, t, f); }
-    if (NC > 3u) { dk3 = split_sum(3u, t, f); }
-    if (NC > 4u) { dk4 = split_sum(4u, t, f); }
-    if (NC > 5u) { dk5 = split_sum(5u, t, f); }
-    if (NC > 6u) { dk6 = split_sum(6u, t, f); }
-    if (NC > 7u) { dk7 = split_sum(7u, t, f); }
-}
-
-fn gather_dv(t: u32) {
-    let f = vec4<f32>(1.0);
-    dv0 = split_sum(0u, t, f);
-    if (NC > 1u) { dv1 = split_sum(1u, t, f); }
-    if (NC > 2u) { dv2 = split_sum(2u, t, f); }
-    if (NC > 3u) { dv3 = split_sum(3u, t, f); }
-    if (NC > 4u) { dv4 = split_sum(4u, t, f); }
-    if (NC > 5u) { dv5 = split_sum(5u, t, f); }
-    if (NC > 6u) { dv6 = split_sum(6u, t, f); }
-    if (NC > 7u) { dv7 = split_sum(7u, t, f); }
-}
-
 fn put_kv(n: u32, h: u32, u: u32) {
     let bk = n * 3u * p.C + p.C + h * HD;
     let bv = bk + p.C;
@@ -113,8 +76,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let h = wg.x % p.H;
     let r0 = wg.y * RW;
     let u = t % G;
-    let sl = (t / G) % S;
-    let j = r0 + t / (G * S);
+    let j = r0 + t / G;
     let n = b * p.T + min(j, p.T - 1u);  // rows past T compute a copy of the last, unwritten
     load_rows(SRC_K, SRC_V, n, h, u);
     let tiles = (p.T + TILE - 1u) / TILE;
@@ -128,21 +90,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
             if (t < TILE) { lt[c / 4u][c % 4u] = lse[at]; } else { dt[c / 4u][c % 4u] = delta[at]; }
         }
         workgroupBarrier();
-        for (var k = 0u; k < GROUPS; k = k + 1u) {
-            let g = sl + k * S;
-            let x = group_dots(g, k, t, u);
-            kv_group(x[0], x[1], g, q0, j, u);
-        }
+        let x = tile_dots(t, u);
+        kv_group(x.s0, x.d0, 0u, q0, j, u);
+        kv_group(x.s1, x.d1, 1u, q0, j, u);
+        kv_group(x.s2, x.d2, 2u, q0, j, u);
+        kv_group(x.s3, x.d3, 3u, q0, j, u);
     }
-    if (S > 1u) {
-        workgroupBarrier();  // tiles and lane shares are no longer read
-        stash_kv(t, false);
-        workgroupBarrier();
-        if (sl == 0u) { gather_dk(t); }
-        workgroupBarrier();
-        stash_kv(t, true);
-        workgroupBarrier();
-        if (sl == 0u) { gather_dv(t); }
-    }
-    if (j < p.T && sl == 0u) { put_kv(n, h, u); }
+    if (j < p.T) { put_kv(n, h, u); }
 }

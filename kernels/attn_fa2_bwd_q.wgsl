@@ -6,11 +6,10 @@
 // Grid (B*H, ceil(T / RW)), workgroups of 64, the blocks with the most keys (the last) dispatched
 // first. Layout as in include/attn_fa2_common.wgsl: the G lanes of query row r hold q_i, dO_i in
 // a0.., b0.. and dq_i in dq0..; K and V pass through xt, yt 16 keys at a time, only up to the
-// block's last row (tiles above the diagonal skipped). delta: the dim lanes' shares of dO_i . O_i
-// (O read from global memory) are added once, before the key loop. Per tile: stage K, V | per
-// group of 4 keys a split lane takes: q_i . k_c and dO_i . v_c (added across dim lanes when
-// G > 1), P, dS, dq += dS k_c. The S split lanes' dq are added once at the end. Two barriers
-// per tile (plus one per group when G > 1). Registers: 3 * NC vec4 + 8 floats.
+// block's last row (tiles above the diagonal skipped). delta: the lanes' shares of dO_i . O_i
+// (O read from global memory) are added once, before the key loop. Per tile: stage K, V |
+// q_i . k_c and dO_i . v_c for the 16 keys (added across lanes when G > 1) | P, dS,
+// dq += dS k_c. Two barriers per tile (three when G > 1). Registers: 3 * NC vec4 + 32 floats.
 
 @group(0) @binding(5) var<storage, read> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> delta: array<f32>;
@@ -23,30 +22,6 @@ var<private> dq4: vec4<f32>;
 var<private> dq5: vec4<f32>;
 var<private> dq6: vec4<f32>;
 var<private> dq7: vec4<f32>;
-
-// dq0.. -> exchange slots 0 .. NC-1, and back as the sum over the split lanes.
-fn stash_dq(t: u32) {
-    share(0u, t, dq0);
-    if (NC > 1u) { share(1u, t, dq1); }
-    if (NC > 2u) { share(2u, t, dq2); }
-    if (NC > 3u) { share(3u, t, dq3); }
-    if (NC > 4u) { share(4u, t, dq4); }
-    if (NC > 5u) { share(5u, t, dq5); }
-    if (NC > 6u) { share(6u, t, dq6); }
-    if (NC > 7u) { share(7u, t, dq7); }
-}
-
-fn gather_dq(t: u32) {
-    let f = vec4<f32>(1.0);
-    dq0 = split_sum(0u, t, f);
-    if (NC > 1u) { dq1 = split_sum(1u, t, f); }
-    if (NC > 2u) { dq2 = split_sum(2u, t, f); }
-    if (NC > 3u) { dq3 = split_sum(3u, t, f); }
-    if (NC > 4u) { dq4 = split_sum(4u, t, f); }
-    if (NC > 5u) { dq5 = split_sum(5u, t, f); }
-    if (NC > 6u) { dq6 = split_sum(6u, t, f); }
-    if (NC > 7u) { dq7 = split_sum(7u, t, f); }
-}
 
 // Chunk j of the attention output at out[base ..], zero at and beyond HD.
 fn out_chunk(base: u32, j: u32) -> vec4<f32> {
@@ -99,8 +74,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let h = wg.x % p.H;
     let r0 = ((p.T + RW - 1u) / RW - 1u - wg.y) * RW;  // last block first
     let u = t % G;
-    let sl = (t / G) % S;
-    let i = r0 + t / (G * S);
+    let i = r0 + t / G;
     let n = b * p.T + min(i, p.T - 1u);  // rows past T compute a copy of the last, unwritten
     load_rows(SRC_Q, SRC_DO, n, h, u);
     let row_lse = lse[wg.x * p.T + min(i, p.T - 1u)];
@@ -110,26 +84,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         workgroupBarrier();
         row_delta = row_sum(0u, t).x;
     }
-    if (i < p.T && u == 0u && sl == 0u) { delta[wg.x * p.T + i] = row_delta; }
+    if (i < p.T && u == 0u) { delta[wg.x * p.T + i] = row_delta; }
     let tiles = (min(r0 + RW, p.T) - 1u) / TILE + 1u;  // key tiles up to the last row's diagonal
     for (var kt = 0u; kt < tiles; kt = kt + 1u) {
         let k0 = kt * TILE;
         workgroupBarrier();  // the previous tile and lane shares are no longer read
         stage(t, SRC_K, SRC_V, b, h, k0);
         workgroupBarrier();
-        for (var k = 0u; k < GROUPS; k = k + 1u) {
-            let g = sl + k * S;
-            let x = group_dots(g, k, t, u);
-            acc_dq(dscores(x[0], x[1], k0 + 4u * g, i, row_lse, row_delta), g, u);
-        }
+        let x = tile_dots(t, u);
+        acc_dq(dscores(x.s0, x.d0, k0, i, row_lse, row_delta), 0u, u);
+        acc_dq(dscores(x.s1, x.d1, k0 + 4u, i, row_lse, row_delta), 1u, u);
+        acc_dq(dscores(x.s2, x.d2, k0 + 8u, i, row_lse, row_delta), 2u, u);
+        acc_dq(dscores(x.s3, x.d3, k0 + 12u, i, row_lse, row_delta), 3u, u);
     }
-    if (S > 1u) {
-        workgroupBarrier();  // tiles and lane shares are no longer read
-        stash_dq(t);
-        workgroupBarrier();
-        if (sl == 0u) { gather_dq(t); }
-    }
-    if (i < p.T && sl == 0u) {
+    if (i < p.T) {
         let base = n * 3u * p.C + h * HD;
         put_chunk(base, u, dq0 * p.scale);
         if (NC > 1u) { put_chunk(base, u + G, dq1 * p.scale); }

@@ -2,13 +2,12 @@
 // For query row i of head (b, h) = bh: out[b*T + i, h*hd ..] = sum_j<=i softmax_j(scale q_i . k_j) v_j
 // and lse[bh*T + i] = log sum_j<=i exp(scale q_i . k_j), saved for the backward.
 // Grid (B*H, ceil(T / RW)), workgroups of 64; the block with the most keys (the last) of every head
-// is dispatched first. Layout as in include/attn_fa2_common.wgsl: the G dim lanes of query row r
-// hold q_i in a0.. and an output accumulator in o0.. (lane u: chunks u + G k); K and V pass
-// through xt, yt 16 keys at a time, only up to the block's last row (tiles above the diagonal
-// skipped). Per group of 4 keys a split lane takes: scores (added across dim lanes when G > 1),
-// its running max m and sum l (rescaling o only when m grows), o += sum_c p_c v_c. At the end the
-// S split lanes' states are merged once: M = max m_s, l = sum l_s e^(m_s - M), o likewise.
-// Two barriers per tile (plus one per group when G > 1). Registers: 2 * NC vec4 + 4 scores.
+// is dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of query row r hold
+// q_i in a0.. and the output accumulator in o0.. (lane u: chunks u + G k); K and V pass through
+// xt, yt 16 keys at a time, only up to the block's last row (tiles above the diagonal skipped).
+// Per tile: stage K, V | scores of the 16 keys (4 vec4), added across lanes when G > 1 | running
+// max m and sum l (kept identically by a row's lanes), o = o * alpha + sum_c p_c v_c.
+// Two barriers per tile (three when G > 1). Needs HD <= 128; registers: 2 * NC vec4 + 16 scores.
 
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
@@ -21,8 +20,6 @@ var<private> o4: vec4<f32>;
 var<private> o5: vec4<f32>;
 var<private> o6: vec4<f32>;
 var<private> o7: vec4<f32>;
-
-var<workgroup> ml: array<vec2<f32>, 64>;  // (m, l) of every invocation, for the split-lane merge
 
 fn elem(src: u32, n: u32, col: u32) -> f32 {
     return qkv[n * 3u * p.C + src * p.C + col];
@@ -61,30 +58,6 @@ fn rescale(alpha: f32) {
     if (NC > 7u) { o7 = o7 * alpha; }
 }
 
-// o0.. -> exchange slots 0 .. NC-1 (for the split-lane merge).
-fn stash_o(t: u32) {
-    share(0u, t, o0);
-    if (NC > 1u) { share(1u, t, o1); }
-    if (NC > 2u) { share(2u, t, o2); }
-    if (NC > 3u) { share(3u, t, o3); }
-    if (NC > 4u) { share(4u, t, o4); }
-    if (NC > 5u) { share(5u, t, o5); }
-    if (NC > 6u) { share(6u, t, o6); }
-    if (NC > 7u) { share(7u, t, o7); }
-}
-
-// o0.. <- the split lanes' accumulators weighted by f.
-fn gather_o(t: u32, f: vec4<f32>) {
-    o0 = split_sum(0u, t, f);
-    if (NC > 1u) { o1 = split_sum(1u, t, f); }
-    if (NC > 2u) { o2 = split_sum(2u, t, f); }
-    if (NC > 3u) { o3 = split_sum(3u, t, f); }
-    if (NC > 4u) { o4 = split_sum(4u, t, f); }
-    if (NC > 5u) { o5 = split_sum(5u, t, f); }
-    if (NC > 6u) { o6 = split_sum(6u, t, f); }
-    if (NC > 7u) { o7 = split_sum(7u, t, f); }
-}
-
 // Scaled scores of keys j0 .. j0+3 for query row i; NEG where j > i (causal).
 fn masked(s: vec4<f32>, j0: u32, i: u32) -> vec4<f32> {
     let j = vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u);
@@ -102,8 +75,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let h = wg.x % p.H;
     let r0 = ((p.T + RW - 1u) / RW - 1u - wg.y) * RW;  // last block first
     let u = t % G;
-    let sl = (t / G) % S;
-    let i = r0 + t / (G * S);
+    let i = r0 + t / G;
     let n = b * p.T + min(i, p.T - 1u);  // rows past T compute a copy of the last, unwritten
     load_rows(SRC_Q, 4u, n, h, u);
     var m = NEG;
@@ -114,47 +86,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         workgroupBarrier();  // the previous tile and lane shares are no longer read
         stage(t, SRC_K, SRC_V, b, h, k0);
         workgroupBarrier();
-        for (var k = 0u; k < GROUPS; k = k + 1u) {
-            let g = sl + k * S;
-            var sc = dots_a(g, u);
-            if (G > 1u) {
-                share(k, t, sc);
-                workgroupBarrier();
-                sc = row_sum(k, t);
-            }
-            sc = masked(sc, k0 + 4u * g, i);
-            let mx = max(m, hmax(sc));
-            if (mx > m) {
-                let alpha = exp(m - mx);
-                l = l * alpha;
-                rescale(alpha);
-                m = mx;
-            }
-            let w = weights(sc, m);
-            l = l + hsum(w);
-            pv(w, g, u);
+        var s0 = dots_a(0u, u);
+        var s1 = dots_a(1u, u);
+        var s2 = dots_a(2u, u);
+        var s3 = dots_a(3u, u);
+        if (G > 1u) {
+            share(0u, t, s0);
+            share(1u, t, s1);
+            share(2u, t, s2);
+            share(3u, t, s3);
+            workgroupBarrier();
+            s0 = row_sum(0u, t);
+            s1 = row_sum(1u, t);
+            s2 = row_sum(2u, t);
+            s3 = row_sum(3u, t);
         }
+        s0 = masked(s0, k0, i);
+        s1 = masked(s1, k0 + 4u, i);
+        s2 = masked(s2, k0 + 8u, i);
+        s3 = masked(s3, k0 + 12u, i);
+        let mx = max(max(m, max(hmax(s0), hmax(s1))), max(hmax(s2), hmax(s3)));
+        let alpha = exp(m - mx);
+        m = mx;
+        let w0 = weights(s0, mx);
+        let w1 = weights(s1, mx);
+        let w2 = weights(s2, mx);
+        let w3 = weights(s3, mx);
+        l = l * alpha + ((hsum(w0) + hsum(w1)) + (hsum(w2) + hsum(w3)));
+        rescale(alpha);
+        pv(w0, 0u, u);
+        pv(w1, 1u, u);
+        pv(w2, 2u, u);
+        pv(w3, 3u, u);
     }
-    if (S > 1u) {
-        workgroupBarrier();  // tiles and lane shares are no longer read
-        ml[t] = vec2<f32>(m, l);
-        stash_o(t);
-        workgroupBarrier();
-        if (sl == 0u) {
-            var ms = vec4<f32>(NEG);
-            var ls = vec4<f32>(0.0);
-            for (var q = 0u; q < S; q = q + 1u) {
-                let v = ml[t + q * G];
-                ms[q] = v.x;
-                ls[q] = v.y;
-            }
-            m = hmax(ms);
-            let f = select(vec4<f32>(0.0), exp(ms - vec4<f32>(m)), ms > vec4<f32>(0.5 * NEG));
-            l = hsum(ls * f);
-            gather_o(t, f);
-        }
-    }
-    if (i < p.T && sl == 0u) {
+    if (i < p.T) {
         let inv = 1.0 / l;
         let base = n * p.C + h * HD;
         put_chunk(base, u, o0 * inv);

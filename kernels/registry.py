@@ -129,25 +129,21 @@ def _vec4_accepts(form: str, M: int, N: int, K: int) -> bool:
     return all(n % 4 == 0 for n in contiguous)
 
 
-FA2_LANES = (1, 2, 4)  # dim lanes G and split lanes S per resident row an fa2 kernel accepts
-FA2_MAX_LANES = 8  # G * S: at least 64 / 8 = 8 resident rows per workgroup
+FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
 
 
-def fa2_layout(hd: int, G: int | None = None, S: int | None = None) -> tuple[int, int]:
-    """(G, S) of the fa2 kernels at head_dim ``hd`` (include/attn_fa2_common.wgsl): G dim lanes
-    per row, the fewest that keep a lane at <= 32 dims (8 vec4 chunks); S split lanes, 2 while
-    G * S stays <= 4 (more invocations on the same rows), else 1. ``G`` / ``S`` when given
-    replace the defaults; an invalid choice is a VariantError."""
+def fa2_lanes(hd: int, lanes: int | None = None) -> int:
+    """Lanes per resident row of the fa2 kernels: the fewest that keep a lane at <= 32 dims
+    (8 vec4 chunks), or ``lanes`` when given and enough; anything else is a VariantError."""
     need = next((g for g in FA2_LANES if 32 * g >= hd), None)
     if need is None:
         raise VariantError(f"fa2 kernels support head_dim <= {32 * FA2_LANES[-1]}; got {hd}")
-    g = need if G is None else G
-    s = (2 if 2 * g <= 4 else 1) if S is None else S
-    if g not in FA2_LANES or g < need or s not in FA2_LANES or g * s > FA2_MAX_LANES:
-        raise VariantError(f"fa2 lanes G={g}, S={s} invalid at head_dim {hd}: G in "
-                           f"{[x for x in FA2_LANES if x >= need]}, S in {list(FA2_LANES)}, "
-                           f"G * S <= {FA2_MAX_LANES}")
-    return g, s
+    if lanes is None:
+        return need
+    if lanes not in FA2_LANES or lanes < need:
+        raise VariantError(f"fa2 lanes per row G={lanes} invalid at head_dim {hd}: "
+                           f"choose one of {[g for g in FA2_LANES if g >= need]}")
+    return lanes
 
 
 def check_attention_constants(variant: str, hd: int, constants: dict[str, int] | None) -> None:
@@ -156,26 +152,25 @@ def check_attention_constants(variant: str, hd: int, constants: dict[str, int] |
     av = attention_variant(variant)
     for name in (av.forward, *av.backward):
         check_constants(name, constants or {})
-    if constants and {"G", "S"} & set(constants):
-        fa2_layout(hd, constants.get("G"), constants.get("S"))
+    if constants and "G" in constants:
+        fa2_lanes(hd, constants["G"])
 
 
 def _fa2_grid(u: dict) -> tuple[int, int, int]:
-    # 64 invocations per workgroup, 64 / (G S) resident rows; blocks on y, so that each kernel's
+    # 64 invocations per workgroup, 64 / G resident rows; blocks on y, so that each kernel's
     # heaviest blocks (by causal work) go first for every head (see the kernels' headers)
-    return (u["B"] * u["H"], ceil(u["T"] / (64 // (u["G"] * u["S"]))), 1)
+    return (u["B"] * u["H"], ceil(u["T"] / (64 // u["G"])), 1)
 
 
 def _fa2_shape(u: dict) -> dict[str, int]:
-    g, s = fa2_layout(u["hd"])
-    return {"HD": u["hd"], "G": g, "S": s}  # head_dim, dim lanes and split lanes per row
+    return {"HD": u["hd"], "G": fa2_lanes(u["hd"])}  # head_dim and lanes per row
 
 
 _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
 _FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
 _FA2_BWD = (*_FA2, "include/attn_fa2_bwd.wgsl")
 _FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [16][32] vec4, lane shares xch [8][64] vec4
-_FA2_CONSTANTS = {"HD": 128, "G": 4, "S": 1}
+_FA2_CONSTANTS = {"HD": 128, "G": 4}
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -332,17 +327,17 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             backward=("attn_fa2_bwd_q", "attn_fa2_bwd_kv"),  # dQ also writes delta for dK/dV
             saved={"lse": "BHT"},
             scratch={"delta": "BHT"},
-            max_seq_len=8 * MAX_GROUPS,  # blocks of 64 / (G S) >= 8 rows on grid y
+            max_seq_len=16 * MAX_GROUPS,  # ceil(T / 16) blocks of 64 / G >= 16 rows on grid y
             max_head_dim=32 * FA2_LANES[-1],  # MAX_HD: 4 lanes of 8 vec4 chunks per row
-            notes="FlashAttention-2: every kernel keeps 64 / (G S) rows per workgroup of 64 in "
-            "registers (G = ceil(hd / 32) dim lanes per row, so one invocation holds a row at "
-            "hd <= 32; S split lanes per row take alternate groups of 4 streamed rows and merge "
-            "once at the end) and streams the other side through workgroup memory as vec4 "
-            "tiles of 16 rows read as broadcasts (2 barriers per tile); forward with an online "
-            "softmax, one log-sum-exp per query row; backward recomputes P from it: dQ "
-            "(+ delta = rowsum(dO*O)) over key tiles, then dK/dV over query tiles; head_dim "
-            "specialised by override constants; causal tiles above the diagonal skipped, "
-            "heaviest blocks first; O(T) extra memory, no atomics",
+            notes="FlashAttention-2: every kernel keeps 64 / G rows per workgroup of 64 in "
+            "registers (G = ceil(hd / 32) lanes per row, so one invocation per row at hd <= 32: "
+            "dot products and softmax need no other invocation) and streams the other side "
+            "through workgroup memory as vec4 tiles of 16 rows read as broadcasts (2 barriers "
+            "per tile, 3 when G > 1); forward with an online softmax, one log-sum-exp per query "
+            "row; backward recomputes P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, "
+            "then dK/dV over query tiles; head_dim specialised by override constants; causal "
+            "tiles above the diagonal skipped, heaviest blocks first; O(T) extra memory, "
+            "no atomics",
         ),
     ]
 }

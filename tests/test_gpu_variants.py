@@ -105,10 +105,10 @@ def run_attention(variant, B, T, H, hd, constants=None, seed=None):
     return qkv, dout, {"out": out, **saved}, dqkv
 
 
-# T not a multiple of the 32 / 16-row blocks (default S = 2 at G <= 2) or the 16-row tiles,
-# shorter than one tile (1, 13), exactly two 32-row blocks (64); head_dim over every dim-lane
-# count G = 1, 2, 4 with every chunk count per lane, a partial last chunk (5, 33, 113) and lanes
-# with unequal shares (40, 72, 100, 113).
+# T not a multiple of the 64 / 32 / 16-row blocks or the 16-row tiles, shorter than one tile
+# (1, 13), exactly one 64-row block (64); head_dim over every lane count G = 1, 2, 4 with every
+# chunk count per lane, a partial last chunk (5, 33, 113) and lanes with unequal shares (40, 72,
+# 100, 113).
 @pytest.mark.parametrize("B,T,H,hd", [(2, 13, 3, 5), (1, 37, 2, 16), (2, 33, 1, 33),
                                       (1, 20, 2, 72), (1, 17, 1, 128), (1, 41, 2, 100),
                                       (1, 1, 2, 4), (2, 64, 2, 40), (1, 70, 2, 24),
@@ -126,25 +126,23 @@ def test_fa2_kernels(B, T, H, hd):
     np.testing.assert_allclose(dqkv, want, rtol=1e-4, atol=1e-5)
 
 
-def test_fa2_layout_and_determinism():
-    """G (dim lanes per row) follows head_dim, S (split lanes) defaults from G; other valid
-    choices only split the same sums over more invocations (added across lanes in a fixed
-    order): same result to rounding. No atomics: a rerun gives the same bits."""
+def test_fa2_lanes_per_row_and_determinism():
+    """G (lanes per row, override) follows head_dim; more lanes than needed only split the same
+    dot products over more invocations (added across lanes in a fixed order): same result to
+    rounding. No atomics: a rerun gives the same bits."""
     assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({"hd": hd})["G"]
             for hd in (1, 32, 33, 64, 65, 128)] == [1, 1, 2, 2, 4, 4]
-    assert registry.fa2_layout(20) == (1, 2) and registry.fa2_layout(100) == (4, 1)
-    assert registry.fa2_layout(20, 4, 2) == (4, 2)
-    for hd, G, S in ((129, None, None), (40, 1, None), (20, 3, None), (20, 1, 3), (100, 4, 4)):
+    assert registry.fa2_lanes(20, 4) == 4
+    for hd, lanes in ((129, None), (40, 1), (20, 3)):
         with pytest.raises(registry.VariantError, match="head_dim"):
-            registry.fa2_layout(hd, G, S)
-    *_, derived = run_attention("fa2", 1, 40, 2, 20, seed=7)  # G = 1, S = 2
+            registry.fa2_lanes(hd, lanes)
+    *_, derived = run_attention("fa2", 1, 40, 2, 20, seed=7)  # G = 1
     *_, again = run_attention("fa2", 1, 40, 2, 20, seed=7)
+    qkv, _, fwd, widest = run_attention("fa2", 1, 40, 2, 20, {"G": 4}, seed=7)
     np.testing.assert_array_equal(derived, again)
-    for consts in ({"G": 1, "S": 1}, {"G": 1, "S": 4}, {"G": 4, "S": 2}):
-        qkv, _, fwd, other = run_attention("fa2", 1, 40, 2, 20, consts, seed=7)
-        np.testing.assert_allclose(derived, other, rtol=1e-5, atol=1e-6, err_msg=str(consts))
-        out, _ = R.attention_fwd(qkv.astype(np.float64), 2)
-        np.testing.assert_allclose(fwd["out"], out.reshape(40, -1), rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(derived, widest, rtol=1e-6, atol=1e-6)
+    out, _ = R.attention_fwd(qkv.astype(np.float64), 2)
+    np.testing.assert_allclose(fwd["out"], out.reshape(40, -1), rtol=2e-5, atol=2e-5)
 
 
 # ---------------------------------------------------------------- the step

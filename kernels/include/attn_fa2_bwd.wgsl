@@ -21,17 +21,34 @@ fn put_chunk(base: u32, j: u32, v: vec4<f32>) {
     if (d + 3u < HD) { dqkv[base + d + 3u] = v.w; }
 }
 
-// Scores a . x_c and dP b . y_c of tile rows 4g .. 4g+3, added across a row's dim lanes when
-// G > 1 through exchange slots 2k, 2k+1 (a barrier inside: call in uniform control flow).
-fn group_dots(g: u32, k: u32, t: u32, u: u32) -> array<vec4<f32>, 2> {
-    var sc = dots_a(g, u);
-    var dp = dots_b(g, u);
+// The scores (slots 0-3) and dP (slots 4-7) of four groups of tile rows, added across a row's
+// lanes when G > 1 (a barrier inside: call in uniform control flow).
+struct Dots {
+    s0: vec4<f32>,
+    s1: vec4<f32>,
+    s2: vec4<f32>,
+    s3: vec4<f32>,
+    d0: vec4<f32>,
+    d1: vec4<f32>,
+    d2: vec4<f32>,
+    d3: vec4<f32>,
+}
+
+fn tile_dots(t: u32, u: u32) -> Dots {
+    var x = Dots(dots_a(0u, u), dots_a(1u, u), dots_a(2u, u), dots_a(3u, u),
+                 dots_b(0u, u), dots_b(1u, u), dots_b(2u, u), dots_b(3u, u));
     if (G > 1u) {
-        share(2u * k, t, sc);
-        share(2u * k + 1u, t, dp);
+        share(0u, t, x.s0);
+        share(1u, t, x.s1);
+        share(2u, t, x.s2);
+        share(3u, t, x.s3);
+        share(4u, t, x.d0);
+        share(5u, t, x.d1);
+        share(6u, t, x.d2);
+        share(7u, t, x.d3);
         workgroupBarrier();
-        sc = row_sum(2u * k, t);
-        dp = row_sum(2u * k + 1u, t);
+        x = Dots(row_sum(0u, t), row_sum(1u, t), row_sum(2u, t), row_sum(3u, t),
+                 row_sum(4u, t), row_sum(5u, t), row_sum(6u, t), row_sum(7u, t));
     }
-    return array<vec4<f32>, 2>(sc, dp);
+    return x;
 }

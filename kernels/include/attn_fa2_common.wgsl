@@ -1,23 +1,18 @@
 // include/attn_fa2_common.wgsl - what every FlashAttention-2 kernel (attn_fa2_*) shares, prepended
-// after common.wgsl: parameters, row layout, tiles, the lane exchanges, chunk helpers.
+// after common.wgsl: parameters, row layout, tiles, the lane exchange, chunk helpers.
 // qkv [B*T, 3C] (columns Q | K | V, head h at h*hd .. h*hd+hd in each), out / dout [B*T, C],
 // lse / delta [B*H*T] (one float per query row of each head).
-// Layout: a workgroup of FA_WG = 64 invocations keeps RW = 64 / (G S) resident rows (query rows or
-// key rows, by kernel). Invocation t = (r S + s) G + u works on row r, with
-//   u = t % G: its dim lane, owning the head_dim chunks j = u + G k (k = 0 .. NC-1; chunk j = dims
-//     4j .. 4j+3) of the row's operands in named vec4 registers. With G = 1 (head_dim <= 32) one
-//     invocation holds a whole row; with G > 1 each lane's partial dot products are added across
-//     the row's G lanes through workgroup memory (`share`, barrier, `row_sum`);
-//   s = (t / G) % S: its split lane, taking the groups g = s + S k of 4 streamed rows of each tile
-//     (S lanes share a row's streamed rows, so S times more invocations work on the same rows);
-//     their partial results (softmax state, gradients) are added once at the end (`split_sum`).
-// Every sum over lanes runs in a fixed order, so every lane gets the same bits (deterministic,
-// no atomics). The other side (keys or queries) passes through workgroup memory TILE = 16 rows at
-// a time as vec4 tiles xt, yt [TILE][CH] (CH = G * NC chunks per tile row, zero beyond hd), read
-// by a row's lanes as broadcasts.
-// Override constants (set per call by the registry, kernels.registry.fa2_layout): HD = head_dim
-// (1 .. MAX_HD), G = dim lanes per row (1, 2 or 4, G >= ceil(HD / 32) so that NC <= MAX_NC),
-// S = split lanes per row (1, 2 or 4, G S <= 8); NC, CH and RW follow.
+// Layout: a workgroup of FA_WG = 64 invocations keeps RW = 64 / G resident rows (query rows or key
+// rows, by kernel); row r = t / G is held by G lanes, lane u = t % G owning the head_dim chunks
+// j = u + G k (k = 0 .. NC-1; chunk j = dims 4j .. 4j+3) of the row's operands in named vec4
+// registers. With G = 1 (head_dim <= 32) one invocation holds a whole row: its dot products and
+// its softmax need no other invocation. With G > 1 each lane's partial dot products are added
+// across the row's lanes through workgroup memory (`share` / `row_sum`) in a fixed order, so
+// every lane gets the same bits (deterministic, no atomics). The other side (keys or queries)
+// passes through workgroup memory TILE = 16 rows at a time as vec4 tiles xt, yt [TILE][CH]
+// (CH = G * NC chunks per tile row, zero beyond hd), read by a row's lanes as broadcasts.
+// Override constants (set per call by the registry from hd): HD = head_dim (1 .. MAX_HD), G = lanes
+// per row (1, 2 or 4, G >= ceil(HD / 32) so that NC <= MAX_NC); NC follows from both.
 // Each kernel file provides `elem(src, n, col)`: element col of token n's row of source src.
 
 const MAX_HD: u32 = 128u;
@@ -32,11 +27,9 @@ const SRC_DO: u32 = 3u;
 
 override HD: u32 = 128u;
 override G: u32 = 4u;
-override S: u32 = 1u;
 override NC: u32 = ((HD + 3u) / 4u + G - 1u) / G;  // vec4 chunks per lane
 override CH: u32 = G * NC;                          // vec4 chunks per tile row
-override RW: u32 = FA_WG / (G * S);                 // resident rows per workgroup
-override GROUPS: u32 = 4u / S;                      // groups of 4 tile rows per split lane
+override RW: u32 = FA_WG / G;                       // resident rows per workgroup
 
 struct AttnParams {
     B: u32,
@@ -101,19 +94,6 @@ fn row_sum(k: u32, t: u32) -> vec4<f32> {
     if (G == 2u) { return xch[a] + xch[a + 1u]; }
     if (G == 4u) { return (xch[a] + xch[a + 1u]) + (xch[a + 2u] + xch[a + 3u]); }
     return xch[a];
-}
-
-// Sum over the S split lanes of invocation t's row (t its split lane 0) of slot k, lane s
-// weighted by f[s], in lane order.
-fn split_sum(k: u32, t: u32, f: vec4<f32>) -> vec4<f32> {
-    let a = k * FA_WG + t;
-    var v = xch[a] * f.x;
-    if (S > 1u) { v = fma(xch[a + G], vec4<f32>(f.y), v); }
-    if (S > 2u) {
-        v = fma(xch[a + 2u * G], vec4<f32>(f.z), v);
-        v = fma(xch[a + 3u * G], vec4<f32>(f.w), v);
-    }
-    return v;
 }
 
 fn hmax(v: vec4<f32>) -> f32 {
