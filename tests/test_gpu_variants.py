@@ -253,6 +253,9 @@ def test_kernel_bench_gates_then_times(monkeypatch):
         r = by_kind[key]
         assert r["status"] == "ok" and r["seconds"] > 0 and r["software"] is True, key
     assert by_kind[("matmul", "vec4")]["share_of_peak"] > 0
+    fa2 = by_kind[("attention", "fa2")]
+    assert min(fa2["fwd_s"], fa2["dq_s"], fa2["dkv_s"]) > 0  # the split by kernel (timestamps)
+    assert "vendor_s" not in fa2 or fa2["vs_vendor"] > 0  # SDPA only where torch sees CUDA
     assert by_kind[("peak_copy", "probe_copy")]["gbps"] > 0
     with pytest.raises(BackendError, match="seq_len <= 1024"):
         MicroBench().attention("naive", B=1, H=1, T=2048, hd=8)
