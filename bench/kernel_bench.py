@@ -197,6 +197,8 @@ def attention_table(rows: list[dict[str, Any]]) -> str:
 
     lines = ["| variant | B, H, T, hd | ms | fwd | dQ | dK/dV | SDPA ms | ours / SDPA | "
              "% FMA peak |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    if any(r.get("software") for r in rows if r.get("kind") == "attention"):
+        lines.insert(0, "software adapter: these times are not GPU numbers")
     for r in rows:
         if r.get("kind") != "attention":
             continue

@@ -36,6 +36,8 @@ def test_attention_table_carries_split_vendor_ratio_and_peak_share():
     table = kernel_bench.attention_table(_rows())
     lines = table.splitlines()
     assert len(lines) == 2 + 3  # header, rule, three attention rows (the peak row is left out)
+    soft = [{**r, "software": True} for r in _rows()]
+    assert kernel_bench.attention_table(soft).startswith("software adapter: ")
     assert "| fa2 | 8, 16, 512, 32 | 1.500 | 0.300 | 0.400 | 0.800 | 0.600 | 2.50 | 12.0 |" in lines
     assert "| naive | 8, 16, 512, 32 | 9.000 | - | - | - | 0.600 | 15.00 | - |" in lines
     assert "unsupported: seq_len <= 1024" in lines[-1]
