@@ -244,7 +244,7 @@ def plot_attention(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path
     ax.set_yscale("log")
     ax.set_ylabel("forward + backward, ms")
     soft = " (software adapter: not GPU numbers)" if ok[0].get("software") else ""
-    ax.set_title(f"Attention on {ok[0].get('adapter')}{soft}; labels: ours / SDPA", fontsize=9)
+    ax.set_title(f"Attention on {ok[0].get('adapter')}{soft}\nbar labels: ours / SDPA", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
