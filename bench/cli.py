@@ -127,6 +127,9 @@ def build_parser() -> Parser:
     k.add_argument("--seq", help="comma list of attention seq_len (default 128,...,2048)")
     k.add_argument("--matmul", help="comma list of matmul variants (default all)")
     k.add_argument("--attention", help="comma list of attention variants (default all)")
+    k.add_argument("--attention-shapes", help="comma list of attention shapes BxHxTxHD or preset "
+                   "names (that preset's attention), e.g. mega,behemoth,4x8x1024x64 (replaces "
+                   "--seq); SDPA is timed beside each when torch sees CUDA")
     k.add_argument("--budget", type=float, default=1.0, help="seconds per timed point")
     k.add_argument("--vendor-gflops", type=float, help="a vendor library's GFLOP/s (e.g. cuBLAS "
                    "SGEMM) to report matmuls as a share of")
@@ -553,7 +556,15 @@ def cmd_asv_curves(args: argparse.Namespace) -> int:
 
 
 def cmd_kernels(args: argparse.Namespace) -> int:
-    from bench.kernel_bench import DEFAULT_SEQ, DEFAULT_SIZES, run_kernels, write_csv
+    from bench.kernel_bench import (
+        DEFAULT_SEQ,
+        DEFAULT_SIZES,
+        attention_shape,
+        attention_table,
+        plot_attention,
+        run_kernels,
+        write_csv,
+    )
     from kernels.registry import VariantError
 
     try:
@@ -562,11 +573,20 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(f"--sizes/--seq take comma lists of integers: {e}") from None
     try:
+        shapes = [attention_shape(v) for v in _csv_list(args.attention_shapes)] or None
+    except ValueError as e:
+        raise UsageError(f"--attention-shapes: {e}") from None
+    try:
         rows = run_kernels(sizes, seqs, _csv_list(args.matmul) or None,
                            _csv_list(args.attention) or None, budget_s=args.budget,
                            adapter=args.adapter, vendor_gflops=args.vendor_gflops,
-                           progress=lambda line: print(line, file=sys.stderr))
+                           progress=lambda line: print(line, file=sys.stderr),
+                           attention_shapes=shapes)
     except VariantError as e:
         raise UsageError(str(e)) from None
+    if any(r.get("kind") == "attention" for r in rows):
+        print(attention_table(rows))
+        for path in plot_attention(rows, args.out):
+            print(path)
     print(write_csv(rows, args.out))
     return 0

@@ -8,6 +8,12 @@ one command buffer of ``repeats`` repetitions. With timestamp queries the row's 
 busy time per repetition (the wall median per repetition is kept beside it); without, the wall
 time of submit + wait divided by ``repeats``.
 
+Attention rows are (B, H, T, head_dim) shapes: ``ATTENTION_SHAPE`` along ``seqs`` by default, or
+any list (``attention_shape`` reads "BxHxTxHD" or a preset name: that preset's attention). Each
+row carries its time split by kernel (forward, dQ, dK/dV, from timestamps) and, when torch with
+CUDA is importable, PyTorch SDPA's time for the same shape in the same run
+(``bench.vendor_attention``) and ours / SDPA.
+
 Parity gate: each variant is checked against NumPy on random awkward shapes on this adapter in
 this run first; a variant that fails gets one row with ``status = failed: ...`` and is never timed.
 A shape a variant refuses (naive attention beyond its seq_len) gets ``status = unsupported: ...``.
@@ -35,9 +41,25 @@ TARGET_WORK = 2e10  # FLOPs per command buffer to aim for (a few ms on a big GPU
 FIELDS = (
     "kind", "variant", "ran", "form", "M", "N", "K", "B", "H", "T", "hd", "status", "timing",
     "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "gflops", "gbps",
-    "share_of_peak", "share_of_vendor", "adapter", "adapter_type", "backend", "driver",
+    "share_of_peak", "share_of_vendor", "fwd_s", "dq_s", "dkv_s", "vendor_s", "vendor_fwd_s",
+    "vs_vendor", "vendor", "constants", "adapter", "adapter_type", "backend", "driver",
     "software", "wgpu_version", "cpu", "git_commit",
 )
+
+
+def attention_shape(text: str) -> tuple[int, int, int, int]:
+    """(B, H, T, head_dim) from "BxHxTxHD" or a preset name (that preset's attention)."""
+    from bench.model import PRESETS
+
+    if text in PRESETS:
+        c = PRESETS[text]
+        return (c.batch, c.n_head, c.seq_len, c.head_dim)
+    parts = text.lower().split("x")
+    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"attention shape {text!r}: expected BxHxTxHD (e.g. 8x16x512x32) or a "
+                         f"preset name ({', '.join(PRESETS)})")
+    B, H, T, hd = (int(p) for p in parts)
+    return (B, H, T, hd)
 
 
 def time_case(case, budget_s: float) -> tuple[Measurement, str, float]:
@@ -64,8 +86,15 @@ def run_kernels(
     adapter: str | None = None,
     vendor_gflops: float | None = None,
     progress: Callable[[str], None] = lambda line: None,
+    attention_shapes: Sequence[tuple[int, int, int, int]] | None = None,
+    attention_constants: dict[str, dict[str, int]] | None = None,
+    vendor: bool = True,
 ) -> list[dict[str, Any]]:
-    """All rows of one micro-benchmark run (peaks first, then matmul, then attention)."""
+    """All rows of one micro-benchmark run (peaks first, then matmul, then attention).
+
+    ``attention_shapes``: (B, H, T, head_dim) per row (default: ``ATTENTION_SHAPE`` at ``seqs``);
+    ``attention_constants``: extra rows of a variant with override constants, by a label
+    ("fa2:G=2" -> {"G": 2}); ``vendor``: time PyTorch SDPA beside them when torch sees CUDA."""
     from backends.gpu.microbench import MicroBench  # wgpu only when asked for
 
     matmuls = list(matmuls) if matmuls is not None else sorted(registry.MATMULS)
@@ -87,6 +116,7 @@ def run_kernels(
             m, how, wall = time_case(case, budget_s)
         finally:
             case.close()
+        row.update(_split(case))
         row.update(status="ok", timing=how, repeats=case.repeats, seconds=m.median_s,
                    ci_low_s=m.ci_low_s, ci_high_s=m.ci_high_s, samples=m.n, wall_s=wall,
                    ran=case.info.get("ran", row.get("variant")))
@@ -116,24 +146,109 @@ def run_kernels(
                 case = mb.matmul(variant, form, n, n, n, _repeats(2.0 * n**3))
                 timed(case, {"kind": "matmul", "variant": variant, "form": form,
                              "M": n, "N": n, "K": n})
-    for variant in attentions:
-        ok, msg = mb.check_attention(variant)
+    if attention_shapes is None:
+        attention_shapes = [(ATTENTION_SHAPE["B"], ATTENTION_SHAPE["H"], T, ATTENTION_SHAPE["hd"])
+                            for T in seqs]
+    runs = [(v, v, None) for v in attentions]
+    for label, consts in (attention_constants or {}).items():
+        runs.append((label, label.split(":")[0], consts))
+    peer = {}
+    if vendor and attentions:
+        from bench.vendor_attention import sdpa_seconds
+
+        peer = {s: sdpa_seconds(*s) for s in attention_shapes}
+    for label, variant, consts in runs:
+        ok, msg = mb.check_attention(variant, constants=consts)
         if not ok:
-            rows.append({**base, "kind": "attention", "variant": variant,
+            rows.append({**base, "kind": "attention", "variant": label,
                          "status": f"failed: {msg}"})
             progress(_summary(rows[-1]))
             continue
-        for T in seqs:
-            shape = {**ATTENTION_SHAPE, "T": T}
-            row = {"kind": "attention", "variant": variant, **shape}
+        for B, H, T, hd in attention_shapes:
+            row = {"kind": "attention", "variant": label, "B": B, "H": H, "T": T, "hd": hd,
+                   "constants": consts or ""}
             try:
-                case = mb.attention(variant, repeats=2, **shape)
+                case = mb.attention(variant, B=B, H=H, T=T, hd=hd, repeats=2, constants=consts)
             except BackendError as e:
                 rows.append({**base, **row, "status": f"unsupported: {e}"})
                 progress(_summary(rows[-1]))
                 continue
-            timed(case, row)
+            out = timed(case, row)
+            sdpa = peer.get((B, H, T, hd))
+            if sdpa:
+                out.update(vendor_s=sdpa["seconds"], vendor_fwd_s=sdpa["fwd_s"],
+                           vs_vendor=out["seconds"] / sdpa["seconds"], vendor=sdpa["vendor"])
     return rows
+
+
+def _split(case) -> dict[str, float]:
+    """An attention case's seconds per repetition by kernel: forward, dQ, dK/dV."""
+    kernels = case.info.get("kernels")
+    if not kernels or not case.split:
+        return {}
+    return {f: case.split.get(k, 0.0) for f, k in zip(("fwd_s", "dq_s", "dkv_s"), kernels,
+                                                      strict=False)}
+
+
+def attention_table(rows: list[dict[str, Any]]) -> str:
+    """The attention rows as a markdown table: ours, split by kernel, SDPA, ratio, % of peak."""
+    def ms(v: Any) -> str:
+        return f"{1e3 * v:.3f}" if isinstance(v, float) else "-"
+
+    lines = ["| variant | B, H, T, hd | ms | fwd | dQ | dK/dV | SDPA ms | ours / SDPA | "
+             "% FMA peak |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    if any(r.get("software") for r in rows if r.get("kind") == "attention"):
+        lines.insert(0, "software adapter: these times are not GPU numbers")
+    for r in rows:
+        if r.get("kind") != "attention":
+            continue
+        shape = ", ".join(str(r.get(k, "")) for k in ("B", "H", "T", "hd"))
+        if r.get("status") != "ok":
+            lines.append(f"| {r['variant']} | {shape} | {r.get('status')} | | | | | | |")
+            continue
+        ratio = f"{r['vs_vendor']:.2f}" if r.get("vs_vendor") else "-"
+        share = f"{100 * r['share_of_peak']:.1f}" if r.get("share_of_peak") else "-"
+        lines.append(f"| {r['variant']} | {shape} | {ms(r['seconds'])} | {ms(r.get('fwd_s'))} | "
+                     f"{ms(r.get('dq_s'))} | {ms(r.get('dkv_s'))} | {ms(r.get('vendor_s'))} | "
+                     f"{ratio} | {share} |")
+    return "\n".join(lines)
+
+
+def plot_attention(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Bars of forward + backward time per attention shape: each variant and SDPA, each bar of
+    ours labelled with ours / SDPA; nothing when there are no timed attention rows."""
+    ok = [r for r in rows if r.get("kind") == "attention" and r.get("status") == "ok"]
+    if not ok:
+        return []
+    from bench.plots import plt, save_figure
+
+    shapes = list(dict.fromkeys((r["B"], r["H"], r["T"], r["hd"]) for r in ok))
+    names = list(dict.fromkeys(r["variant"] for r in ok))
+    vendor = {(r["B"], r["H"], r["T"], r["hd"]): r["vendor_s"] for r in ok if r.get("vendor_s")}
+    bars = names + (["SDPA"] if vendor else [])
+    width = 0.8 / len(bars)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(shapes)), 4.5))
+    for b, name in enumerate(bars):
+        for x, shape in enumerate(shapes):
+            hit = [r for r in ok if r["variant"] == name
+                   and (r["B"], r["H"], r["T"], r["hd"]) == shape]
+            secs = vendor.get(shape) if name == "SDPA" else (hit[0]["seconds"] if hit else None)
+            if secs is None:
+                continue
+            ax.bar(x + (b - (len(bars) - 1) / 2) * width, 1e3 * secs, width,
+                   color=f"C{b}", label=name if x == 0 else None)
+            if hit and hit[0].get("vs_vendor"):
+                ax.annotate(f"{hit[0]['vs_vendor']:.2f}x", (x + (b - (len(bars) - 1) / 2) * width,
+                            1e3 * secs), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(shapes)), [f"B{B} H{H}\nT{T} hd{hd}" for B, H, T, hd in shapes])
+    ax.set_yscale("log")
+    ax.set_ylabel("forward + backward, ms")
+    soft = " (software adapter: not GPU numbers)" if ok[0].get("software") else ""
+    ax.set_title(f"Attention on {ok[0].get('adapter')}{soft}\nbar labels: ours / SDPA", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return save_figure(fig, Path(out_dir), f"attention-{stamp}")
 
 
 def _summary(row: dict[str, Any]) -> str:
@@ -141,13 +256,14 @@ def _summary(row: dict[str, Any]) -> str:
     if row.get("M"):
         what += f" {row['M']}x{row['N']}x{row['K']}"
     if row.get("T"):
-        what += f" T={row['T']}"
+        what += f" B,H,T,hd={row['B']},{row['H']},{row['T']},{row['hd']}"
     if row.get("status") != "ok":
         return f"{what}: {row.get('status')}"
     rate = (f"{row['gflops']:.4g} GFLOP/s" if row.get("gflops") else "") + (
         f" {row['gbps']:.4g} GB/s" if row.get("gbps") else "")
     share = f" ({100 * row['share_of_peak']:.0f}% of FMA peak)" if row.get("share_of_peak") else ""
-    return f"{what}: {1e3 * row['seconds']:.3f} ms {rate}{share} [{row['timing']}]"
+    peer = f" = {row['vs_vendor']:.2f}x SDPA" if row.get("vs_vendor") else ""
+    return f"{what}: {1e3 * row['seconds']:.3f} ms{peer} {rate}{share} [{row['timing']}]"
 
 
 def write_csv(rows: list[dict[str, Any]], out_dir: str | Path) -> Path:

@@ -3,19 +3,18 @@
 //   P_ij = exp(scale q_i . k_j - lse_i),  dS_ij = P_ij (dO_i . v_j - delta_i)
 //   dv_j = sum_i P_ij dO_i -> dqkv[b*T + j, 2C + h*hd ..],  dk_j = scale sum_i dS_ij q_i -> [C + ..]
 // with delta written by attn_fa2_bwd_q (dispatched first).
-// One workgroup of 128 per (b*H + h, block of ROWS = 32 key rows): grid (B*H, ceil(T/32)), the
-// blocks with the most queries (the first) dispatched first. Layout as in attn_fa2_bwd_common:
-// the quad of key row r holds k_j, v_j in a0..a7, b0..b7 and dk_j, dv_j in dk0..dk7, dv0..dv7
-// (named vec4 registers); Q and dO pass through xt, yt 16 query rows at a time, from the block's
-// first row on (blocks above the diagonal are skipped); the rows' lse and delta are read from
-// global memory, one address for the whole workgroup (cached): the tiles and shares already fill
-// 32 KiB of workgroup memory, a common device limit (lavapipe, Apple). Per query block, 3
-// barriers:
-//   stage Q, dO | shares of q_c . k_j and dO_c . v_j for the 16 queries |
-//   P, dS, dv += P dO_c, dk += dS q_c.
-// Registers: 4 sets of NG vec4 (128 floats at hd > 112); hd <= 128.
+// Grid (B*H, ceil(T / RW)), workgroups of 64, the blocks with the most queries (the first)
+// dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of key row r hold
+// k_j, v_j in a0.., b0.. and dk_j, dv_j in dk0.., dv0..; Q and dO pass through xt, yt 16 query rows
+// at a time (with their lse and delta in lt, dt), from the block's first row on (tiles above the
+// diagonal skipped). Per tile: stage Q, dO, lse, delta | k_j . q_c and v_j . dO_c for the 16
+// queries (added across lanes when G > 1) | P, dS, dv += P dO_c, dk += dS q_c.
+// Two barriers per tile (three when G > 1). Registers: 4 * NC vec4 + 32 floats.
 
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
+
+var<workgroup> lt: array<vec4<f32>, 4>;  // lse of the tile's 16 query rows
+var<workgroup> dt: array<vec4<f32>, 4>;  // delta of the tile's 16 query rows
 
 var<private> dk0: vec4<f32>;
 var<private> dk1: vec4<f32>;
@@ -34,59 +33,68 @@ var<private> dv5: vec4<f32>;
 var<private> dv6: vec4<f32>;
 var<private> dv7: vec4<f32>;
 
-// dv += pr * dO_c, dk += ds * q_c (member u's chunks of query tile row c).
-fn accumulate(pr: f32, ds: f32, c: u32, u: u32) {
-    let o = c * NCH + u;
-    let wp = vec4<f32>(pr);
-    let ws = vec4<f32>(ds);
-    dv0 = fma(wp, yt[o], dv0);
-    dk0 = fma(ws, xt[o], dk0);
-    if (NG > 1u) { dv1 = fma(wp, yt[o + 4u], dv1); dk1 = fma(ws, xt[o + 4u], dk1); }
-    if (NG > 2u) { dv2 = fma(wp, yt[o + 8u], dv2); dk2 = fma(ws, xt[o + 8u], dk2); }
-    if (NG > 3u) { dv3 = fma(wp, yt[o + 12u], dv3); dk3 = fma(ws, xt[o + 12u], dk3); }
-    if (NG > 4u) { dv4 = fma(wp, yt[o + 16u], dv4); dk4 = fma(ws, xt[o + 16u], dk4); }
-    if (NG > 5u) { dv5 = fma(wp, yt[o + 20u], dv5); dk5 = fma(ws, xt[o + 20u], dk5); }
-    if (NG > 6u) { dv6 = fma(wp, yt[o + 24u], dv6); dk6 = fma(ws, xt[o + 24u], dk6); }
-    if (NG > 7u) { dv7 = fma(wp, yt[o + 28u], dv7); dk7 = fma(ws, xt[o + 28u], dk7); }
+// dv += P-weighted dO rows, dk += dS-weighted q rows, for tile rows 4g .. 4g+3 (lane u's chunks).
+fn acc_kv(pw: vec4<f32>, sw: vec4<f32>, g: u32, u: u32) {
+    let at = 4u * g * CH + u;
+    dv0 = axpy4y(dv0, pw, at);
+    dk0 = axpy4x(dk0, sw, at);
+    if (NC > 1u) { dv1 = axpy4y(dv1, pw, at + G); dk1 = axpy4x(dk1, sw, at + G); }
+    if (NC > 2u) { dv2 = axpy4y(dv2, pw, at + 2u * G); dk2 = axpy4x(dk2, sw, at + 2u * G); }
+    if (NC > 3u) { dv3 = axpy4y(dv3, pw, at + 3u * G); dk3 = axpy4x(dk3, sw, at + 3u * G); }
+    if (NC > 4u) { dv4 = axpy4y(dv4, pw, at + 4u * G); dk4 = axpy4x(dk4, sw, at + 4u * G); }
+    if (NC > 5u) { dv5 = axpy4y(dv5, pw, at + 5u * G); dk5 = axpy4x(dk5, sw, at + 5u * G); }
+    if (NC > 6u) { dv6 = axpy4y(dv6, pw, at + 6u * G); dk6 = axpy4x(dk6, sw, at + 6u * G); }
+    if (NC > 7u) { dv7 = axpy4y(dv7, pw, at + 7u * G); dk7 = axpy4x(dk7, sw, at + 7u * G); }
 }
 
-@compute @workgroup_size(128)
+// P and dS of query rows q0 + 4g .. + 3 (tile rows 4g ..) for key row j from scores s and dP d;
+// 0 where i < j (causal) or i >= T; then accumulated.
+fn kv_group(s: vec4<f32>, d: vec4<f32>, g: u32, q0: u32, j: u32, u: u32) {
+    let i = vec4<u32>(q0 + 4u * g) + vec4<u32>(0u, 1u, 2u, 3u);
+    let live = (i >= vec4<u32>(j)) & (i < vec4<u32>(p.T));
+    let pr = select(vec4<f32>(0.0), exp(s * p.scale - lt[g]), live);
+    acc_kv(pr, pr * (d - dt[g]), g, u);
+}
+
+fn put_kv(n: u32, h: u32, u: u32) {
+    let bk = n * 3u * p.C + p.C + h * HD;
+    let bv = bk + p.C;
+    put_chunk(bk, u, dk0 * p.scale);
+    put_chunk(bv, u, dv0);
+    if (NC > 1u) { put_chunk(bk, u + G, dk1 * p.scale); put_chunk(bv, u + G, dv1); }
+    if (NC > 2u) { put_chunk(bk, u + 2u * G, dk2 * p.scale); put_chunk(bv, u + 2u * G, dv2); }
+    if (NC > 3u) { put_chunk(bk, u + 3u * G, dk3 * p.scale); put_chunk(bv, u + 3u * G, dv3); }
+    if (NC > 4u) { put_chunk(bk, u + 4u * G, dk4 * p.scale); put_chunk(bv, u + 4u * G, dv4); }
+    if (NC > 5u) { put_chunk(bk, u + 5u * G, dk5 * p.scale); put_chunk(bv, u + 5u * G, dv5); }
+    if (NC > 6u) { put_chunk(bk, u + 6u * G, dk6 * p.scale); put_chunk(bv, u + 6u * G, dv6); }
+    if (NC > 7u) { put_chunk(bk, u + 7u * G, dk7 * p.scale); put_chunk(bv, u + 7u * G, dv7); }
+}
+
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let b = wg.x / p.H;
     let h = wg.x % p.H;
-    let k0 = wg.y * ROWS;
-    let r = t / 4u;
-    let u = t % 4u;
-    let j = k0 + r;
-    let n = b * p.T + j;
-    if (j < p.T) { load_rows(SRC_K, SRC_V, n, h, u); }
-    let blocks = (p.T + TILE - 1u) / TILE;
-    for (var qb = k0 / TILE; qb < blocks; qb = qb + 1u) {
-        let q0 = qb * TILE;
-        workgroupBarrier();  // the previous block's tiles and shares are read
+    let r0 = wg.y * RW;
+    let u = t % G;
+    let j = r0 + t / G;
+    let n = b * p.T + min(j, p.T - 1u);  // rows past T compute a copy of the last, unwritten
+    load_rows(SRC_K, SRC_V, n, h, u);
+    let tiles = (p.T + TILE - 1u) / TILE;
+    for (var qt = r0 / TILE; qt < tiles; qt = qt + 1u) {
+        let q0 = qt * TILE;
+        workgroupBarrier();  // the previous tile, its lse / delta and lane shares are read
         stage(t, SRC_Q, SRC_DO, b, h, q0);
-        workgroupBarrier();
-        for (var c = 0u; c < TILE; c = c + 1u) { partials(r, c, u); }
-        workgroupBarrier();
-        for (var c = 0u; c < TILE; c = c + 1u) {
-            let i = q0 + c;
-            let at = wg.x * p.T + min(i, p.T - 1u);  // the same for the whole workgroup
-            let g = pair(r, c, j <= i && i < p.T, lse[at], delta[at]);
-            accumulate(g.x, g.y, c, u);
+        if (t < 2u * TILE) {
+            let c = t % TILE;
+            let at = wg.x * p.T + min(q0 + c, p.T - 1u);
+            if (t < TILE) { lt[c / 4u][c % 4u] = lse[at]; } else { dt[c / 4u][c % 4u] = delta[at]; }
         }
+        workgroupBarrier();
+        let x = tile_dots(t, u);
+        kv_group(x.s0, x.d0, 0u, q0, j, u);
+        kv_group(x.s1, x.d1, 1u, q0, j, u);
+        kv_group(x.s2, x.d2, 2u, q0, j, u);
+        kv_group(x.s3, x.d3, 3u, q0, j, u);
     }
-    if (j < p.T) {
-        let base = n * 3u * p.C + h * p.hd;
-        let bk = base + p.C;
-        let bv = base + 2u * p.C;
-        put_chunk(bk, u, dk0 * p.scale);
-        put_chunk(bv, u, dv0);
-        if (NG > 1u) { put_chunk(bk, u + 4u, dk1 * p.scale); put_chunk(bv, u + 4u, dv1); }
-        if (NG > 2u) { put_chunk(bk, u + 8u, dk2 * p.scale); put_chunk(bv, u + 8u, dv2); }
-        if (NG > 3u) { put_chunk(bk, u + 12u, dk3 * p.scale); put_chunk(bv, u + 12u, dv3); }
-        if (NG > 4u) { put_chunk(bk, u + 16u, dk4 * p.scale); put_chunk(bv, u + 16u, dv4); }
-        if (NG > 5u) { put_chunk(bk, u + 20u, dk5 * p.scale); put_chunk(bv, u + 20u, dv5); }
-        if (NG > 6u) { put_chunk(bk, u + 24u, dk6 * p.scale); put_chunk(bv, u + 24u, dv6); }
-        if (NG > 7u) { put_chunk(bk, u + 28u, dk7 * p.scale); put_chunk(bv, u + 28u, dv7); }
-    }
+    if (j < p.T) { put_kv(n, h, u); }
 }

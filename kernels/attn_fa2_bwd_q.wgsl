@@ -2,15 +2,14 @@
 // For query row i of head (b, h) = bh:
 //   delta[bh*T + i] = dO_i . O_i   (= sum_j P_ij dP_ij; attn_fa2_bwd_kv reads it next)
 //   dq_i = scale sum_{j<=i} dS_ij k_j -> dqkv[b*T + i, h*hd ..], with P_ij = exp(scale q_i.k_j -
-//   lse_i) and dS_ij = P_ij (dO_i . v_j - delta_i) recomputed per key block.
-// One workgroup of 128 per (b*H + h, block of ROWS = 32 query rows): grid (B*H, ceil(T/32)),
-// the blocks with the most keys (the last) dispatched first. Layout as in attn_fa2_bwd_common:
-// the quad of row r holds q_i, dO_i in a0..a7, b0..b7 and dq_i in dq0..dq7 (named vec4
-// registers); K and V pass through xt, yt 16 keys at a time, only up to the block's last row
-// (blocks above the diagonal are skipped). delta: the quad's shares of dO_i . O_i (O read from
-// global memory) are added through sp once, before the key loop. Per key block, 3 barriers:
-//   stage K, V | shares of q_i . k_c and dO_i . v_c for the 16 keys | P, dS, dq += dS k_c.
-// Registers: 3 sets of NG vec4 (96 floats at hd > 112); hd <= 128.
+//   lse_i) and dS_ij = P_ij (dO_i . v_j - delta_i) recomputed per key tile.
+// Grid (B*H, ceil(T / RW)), workgroups of 64, the blocks with the most keys (the last) dispatched
+// first. Layout as in include/attn_fa2_common.wgsl: the G lanes of query row r hold q_i, dO_i in
+// a0.., b0.. and dq_i in dq0..; K and V pass through xt, yt 16 keys at a time, only up to the
+// block's last row (tiles above the diagonal skipped). delta: the lanes' shares of dO_i . O_i
+// (O read from global memory) are added once, before the key loop. Per tile: stage K, V |
+// q_i . k_c and dO_i . v_c for the 16 keys (added across lanes when G > 1) | P, dS,
+// dq += dS k_c. Two barriers per tile (three when G > 1). Registers: 3 * NC vec4 + 32 floats.
 
 @group(0) @binding(5) var<storage, read> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> delta: array<f32>;
@@ -24,87 +23,89 @@ var<private> dq5: vec4<f32>;
 var<private> dq6: vec4<f32>;
 var<private> dq7: vec4<f32>;
 
-// Chunk j of the attention output at out[base ..], zero at and beyond hd.
+// Chunk j of the attention output at out[base ..], zero at and beyond HD.
 fn out_chunk(base: u32, j: u32) -> vec4<f32> {
     let d = 4u * j;
     var v = vec4<f32>(0.0);
-    if (d < p.hd) { v.x = out[base + d]; }
-    if (d + 1u < p.hd) { v.y = out[base + d + 1u]; }
-    if (d + 2u < p.hd) { v.z = out[base + d + 2u]; }
-    if (d + 3u < p.hd) { v.w = out[base + d + 3u]; }
+    if (d < HD) { v.x = out[base + d]; }
+    if (d + 1u < HD) { v.y = out[base + d + 1u]; }
+    if (d + 2u < HD) { v.z = out[base + d + 2u]; }
+    if (d + 3u < HD) { v.w = out[base + d + 3u]; }
     return v;
 }
 
-// Member u's share of dO_i . O_i (dO_i in b0..).
+// Lane u's share of dO_i . O_i (dO_i in b0..).
 fn delta_share(base: u32, u: u32) -> f32 {
-    var s = dot(b0, out_chunk(base, u));
-    if (NG > 1u) { s = s + dot(b1, out_chunk(base, u + 4u)); }
-    if (NG > 2u) { s = s + dot(b2, out_chunk(base, u + 8u)); }
-    if (NG > 3u) { s = s + dot(b3, out_chunk(base, u + 12u)); }
-    if (NG > 4u) { s = s + dot(b4, out_chunk(base, u + 16u)); }
-    if (NG > 5u) { s = s + dot(b5, out_chunk(base, u + 20u)); }
-    if (NG > 6u) { s = s + dot(b6, out_chunk(base, u + 24u)); }
-    if (NG > 7u) { s = s + dot(b7, out_chunk(base, u + 28u)); }
+    var s = mac(0.0, b0, out_chunk(base, u));
+    if (NC > 1u) { s = mac(s, b1, out_chunk(base, u + G)); }
+    if (NC > 2u) { s = mac(s, b2, out_chunk(base, u + 2u * G)); }
+    if (NC > 3u) { s = mac(s, b3, out_chunk(base, u + 3u * G)); }
+    if (NC > 4u) { s = mac(s, b4, out_chunk(base, u + 4u * G)); }
+    if (NC > 5u) { s = mac(s, b5, out_chunk(base, u + 5u * G)); }
+    if (NC > 6u) { s = mac(s, b6, out_chunk(base, u + 6u * G)); }
+    if (NC > 7u) { s = mac(s, b7, out_chunk(base, u + 7u * G)); }
     return s;
 }
 
-// dq += ds * k_c (member u's chunks of key tile row c).
-fn accumulate(ds: f32, c: u32, u: u32) {
-    let o = c * NCH + u;
-    let w = vec4<f32>(ds);
-    dq0 = fma(w, xt[o], dq0);
-    if (NG > 1u) { dq1 = fma(w, xt[o + 4u], dq1); }
-    if (NG > 2u) { dq2 = fma(w, xt[o + 8u], dq2); }
-    if (NG > 3u) { dq3 = fma(w, xt[o + 12u], dq3); }
-    if (NG > 4u) { dq4 = fma(w, xt[o + 16u], dq4); }
-    if (NG > 5u) { dq5 = fma(w, xt[o + 20u], dq5); }
-    if (NG > 6u) { dq6 = fma(w, xt[o + 24u], dq6); }
-    if (NG > 7u) { dq7 = fma(w, xt[o + 28u], dq7); }
+// dq += the four keys 4g .. 4g+3 of the tile, weighted by w (lane u's chunks).
+fn acc_dq(w: vec4<f32>, g: u32, u: u32) {
+    let at = 4u * g * CH + u;
+    dq0 = axpy4x(dq0, w, at);
+    if (NC > 1u) { dq1 = axpy4x(dq1, w, at + G); }
+    if (NC > 2u) { dq2 = axpy4x(dq2, w, at + 2u * G); }
+    if (NC > 3u) { dq3 = axpy4x(dq3, w, at + 3u * G); }
+    if (NC > 4u) { dq4 = axpy4x(dq4, w, at + 4u * G); }
+    if (NC > 5u) { dq5 = axpy4x(dq5, w, at + 5u * G); }
+    if (NC > 6u) { dq6 = axpy4x(dq6, w, at + 6u * G); }
+    if (NC > 7u) { dq7 = axpy4x(dq7, w, at + 7u * G); }
 }
 
-@compute @workgroup_size(128)
+// dS of keys j0 .. j0+3 for query row i from scores s and dP d; 0 where j > i (causal).
+fn dscores(s: vec4<f32>, d: vec4<f32>, j0: u32, i: u32, row_lse: f32, row_delta: f32)
+    -> vec4<f32> {
+    let j = vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u);
+    let pr = exp(s * p.scale - vec4<f32>(row_lse));
+    return select(pr * (d - vec4<f32>(row_delta)), vec4<f32>(0.0), j > vec4<u32>(i));
+}
+
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let b = wg.x / p.H;
     let h = wg.x % p.H;
-    let q0 = ((p.T + ROWS - 1u) / ROWS - 1u - wg.y) * ROWS;  // last block first
-    let r = t / 4u;
-    let u = t % 4u;
-    let i = q0 + r;
-    let n = b * p.T + i;
-    var row_lse = 0.0;
-    var share = 0.0;
-    if (i < p.T) {
-        load_rows(SRC_Q, SRC_DO, n, h, u);
-        row_lse = lse[wg.x * p.T + i];
-        share = delta_share(n * p.C + h * p.hd, u);
+    let r0 = ((p.T + RW - 1u) / RW - 1u - wg.y) * RW;  // last block first
+    let u = t % G;
+    let i = r0 + t / G;
+    let n = b * p.T + min(i, p.T - 1u);  // rows past T compute a copy of the last, unwritten
+    load_rows(SRC_Q, SRC_DO, n, h, u);
+    let row_lse = lse[wg.x * p.T + min(i, p.T - 1u)];
+    var row_delta = delta_share(n * p.C + h * HD, u);
+    if (G > 1u) {
+        share(0u, t, vec4<f32>(row_delta));
+        workgroupBarrier();
+        row_delta = row_sum(0u, t).x;
     }
-    sp[slot(r, 0u)][u] = share;
-    workgroupBarrier();
-    let ds4 = sp[slot(r, 0u)];
-    let row_delta = (ds4.x + ds4.y) + (ds4.z + ds4.w);
     if (i < p.T && u == 0u) { delta[wg.x * p.T + i] = row_delta; }
-    let blocks = (min(q0 + ROWS, p.T) - 1u) / TILE + 1u;  // key blocks up to the diagonal
-    for (var kb = 0u; kb < blocks; kb = kb + 1u) {
-        let k0 = kb * TILE;
-        workgroupBarrier();  // the previous block's tiles and shares (or delta's) are read
+    let tiles = (min(r0 + RW, p.T) - 1u) / TILE + 1u;  // key tiles up to the last row's diagonal
+    for (var kt = 0u; kt < tiles; kt = kt + 1u) {
+        let k0 = kt * TILE;
+        workgroupBarrier();  // the previous tile and lane shares are no longer read
         stage(t, SRC_K, SRC_V, b, h, k0);
         workgroupBarrier();
-        for (var c = 0u; c < TILE; c = c + 1u) { partials(r, c, u); }
-        workgroupBarrier();
-        for (var c = 0u; c < TILE; c = c + 1u) {
-            let g = pair(r, c, k0 + c <= i && i < p.T, row_lse, row_delta);
-            accumulate(g.y, c, u);
-        }
+        let x = tile_dots(t, u);
+        acc_dq(dscores(x.s0, x.d0, k0, i, row_lse, row_delta), 0u, u);
+        acc_dq(dscores(x.s1, x.d1, k0 + 4u, i, row_lse, row_delta), 1u, u);
+        acc_dq(dscores(x.s2, x.d2, k0 + 8u, i, row_lse, row_delta), 2u, u);
+        acc_dq(dscores(x.s3, x.d3, k0 + 12u, i, row_lse, row_delta), 3u, u);
     }
     if (i < p.T) {
-        let base = n * 3u * p.C + h * p.hd;
+        let base = n * 3u * p.C + h * HD;
         put_chunk(base, u, dq0 * p.scale);
-        if (NG > 1u) { put_chunk(base, u + 4u, dq1 * p.scale); }
-        if (NG > 2u) { put_chunk(base, u + 8u, dq2 * p.scale); }
-        if (NG > 3u) { put_chunk(base, u + 12u, dq3 * p.scale); }
-        if (NG > 4u) { put_chunk(base, u + 16u, dq4 * p.scale); }
-        if (NG > 5u) { put_chunk(base, u + 20u, dq5 * p.scale); }
-        if (NG > 6u) { put_chunk(base, u + 24u, dq6 * p.scale); }
-        if (NG > 7u) { put_chunk(base, u + 28u, dq7 * p.scale); }
+        if (NC > 1u) { put_chunk(base, u + G, dq1 * p.scale); }
+        if (NC > 2u) { put_chunk(base, u + 2u * G, dq2 * p.scale); }
+        if (NC > 3u) { put_chunk(base, u + 3u * G, dq3 * p.scale); }
+        if (NC > 4u) { put_chunk(base, u + 4u * G, dq4 * p.scale); }
+        if (NC > 5u) { put_chunk(base, u + 5u * G, dq5 * p.scale); }
+        if (NC > 6u) { put_chunk(base, u + 6u * G, dq6 * p.scale); }
+        if (NC > 7u) { put_chunk(base, u + 7u * G, dq7 * p.scale); }
     }
 }

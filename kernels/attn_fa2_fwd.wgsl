@@ -1,42 +1,17 @@
 // attn_fa2_fwd.wgsl - FlashAttention-2 forward: causal multi-head attention with an online softmax.
-// For query row i of head (b, h): out[b*T + i, h*hd ..] = sum_j<=i softmax_j(scale * q_i . k_j) v_j
-// and lse[(b*H + h)*T + i] = log sum_j<=i exp(scale * q_i . k_j), saved for the backward.
-// One workgroup of 128 per (block of BQ = 32 query rows, b*H + h): grid (ceil(T/32), B*H).
-// Invocation t owns query row r = t / 4 of the block and, as member u = t % 4 of that row's quad,
-// the head_dim chunks j = u + 4 k (k = 0..7; chunk j = dims 4j..4j+3), so the quad covers hd <= 128:
-// its q and output chunks live in eight named vec4 registers each (q0..q7, o0..o7). K and V pass
-// through workgroup memory BKV = 16 keys at a time, loaded by all 128 invocations together, only
-// up to the block's last row (blocks above the diagonal are skipped). Per key block:
-//   scores: each member dots its q chunks with the 16 keys' same chunks and stores the 16
-//           partials; after one barrier each member adds its row's 4 partials per key (in a
-//           fixed order, so all four get the same score) - no [T, T] buffer, no atomics;
-//   softmax + PV: running max m and sum l per row (kept identically by the 4 members), then
-//           o_k = o_k * alpha + sum_c p_c v_c[chunk u + 4k].
-// Three barriers per 16 keys. Chunk groups k with 16 k >= hd are skipped (uniform branches);
-// dims hd..16 ceil(hd/16) are zero in the tiles and registers.
+// For query row i of head (b, h) = bh: out[b*T + i, h*hd ..] = sum_j<=i softmax_j(scale q_i . k_j) v_j
+// and lse[bh*T + i] = log sum_j<=i exp(scale q_i . k_j), saved for the backward.
+// Grid (B*H, ceil(T / RW)), workgroups of 64; the block with the most keys (the last) of every head
+// is dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of query row r hold
+// q_i in a0.. and the output accumulator in o0.. (lane u: chunks u + G k); K and V pass through
+// xt, yt 16 keys at a time, only up to the block's last row (tiles above the diagonal skipped).
+// Per tile: stage K, V | scores of the 16 keys (4 vec4), added across lanes when G > 1 | running
+// max m and sum l (kept identically by a row's lanes), o = o * alpha + sum_c p_c v_c.
+// Two barriers per tile (three when G > 1). Needs HD <= 128; registers: 2 * NC vec4 + 16 scores.
 
-const BQ: u32 = 32u;
-const BKV: u32 = 16u;
-const NCH: u32 = 32u;  // vec4 chunks per tile row (MAX_HD / 4)
-const SPS: u32 = 17u;  // vec4 per row of partial scores: 16 + 1 padding (a warp's 8 rows on
-                       // distinct banks)
-
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
 
-var<workgroup> kt: array<vec4<f32>, 512>;  // [BKV][NCH] key rows
-var<workgroup> vt: array<vec4<f32>, 512>;  // [BKV][NCH] value rows
-var<workgroup> sp: array<vec4<f32>, 544>;  // [BQ][SPS] the 4 members' partial scores
-
-var<private> q0: vec4<f32>;
-var<private> q1: vec4<f32>;
-var<private> q2: vec4<f32>;
-var<private> q3: vec4<f32>;
-var<private> q4: vec4<f32>;
-var<private> q5: vec4<f32>;
-var<private> q6: vec4<f32>;
-var<private> q7: vec4<f32>;
 var<private> o0: vec4<f32>;
 var<private> o1: vec4<f32>;
 var<private> o2: vec4<f32>;
@@ -46,137 +21,115 @@ var<private> o5: vec4<f32>;
 var<private> o6: vec4<f32>;
 var<private> o7: vec4<f32>;
 
-// Chunk j (dims 4j..4j+3) of the row starting at qkv[base], zero at and beyond hd.
-fn chunk(base: u32, j: u32) -> vec4<f32> {
-    let d = 4u * j;
-    var v = vec4<f32>(0.0);
-    if (d < p.hd) { v.x = qkv[base + d]; }
-    if (d + 1u < p.hd) { v.y = qkv[base + d + 1u]; }
-    if (d + 2u < p.hd) { v.z = qkv[base + d + 2u]; }
-    if (d + 3u < p.hd) { v.w = qkv[base + d + 3u]; }
-    return v;
+fn elem(src: u32, n: u32, col: u32) -> f32 {
+    return qkv[n * 3u * p.C + src * p.C + col];
 }
 
+// out[base + 4j ..] = v, dims below HD only.
 fn put_chunk(base: u32, j: u32, v: vec4<f32>) {
     let d = 4u * j;
-    if (d < p.hd) { out[base + d] = v.x; }
-    if (d + 1u < p.hd) { out[base + d + 1u] = v.y; }
-    if (d + 2u < p.hd) { out[base + d + 2u] = v.z; }
-    if (d + 3u < p.hd) { out[base + d + 3u] = v.w; }
+    if (d < HD) { out[base + d] = v.x; }
+    if (d + 1u < HD) { out[base + d + 1u] = v.y; }
+    if (d + 2u < HD) { out[base + d + 2u] = v.z; }
+    if (d + 3u < HD) { out[base + d + 3u] = v.w; }
 }
 
-// This member's partial q . k_c over its chunks.
-fn partial_score(c: u32, u: u32) -> f32 {
-    let o = c * NCH + u;
-    let hd = p.hd;
-    var s = dot(q0, kt[o]);
-    if (hd > 16u) { s = s + dot(q1, kt[o + 4u]); }
-    if (hd > 32u) { s = s + dot(q2, kt[o + 8u]); }
-    if (hd > 48u) { s = s + dot(q3, kt[o + 12u]); }
-    if (hd > 64u) { s = s + dot(q4, kt[o + 16u]); }
-    if (hd > 80u) { s = s + dot(q5, kt[o + 20u]); }
-    if (hd > 96u) { s = s + dot(q6, kt[o + 24u]); }
-    if (hd > 112u) { s = s + dot(q7, kt[o + 28u]); }
-    return s;
+// o += the four keys 4g .. 4g+3 of the tile, weighted by w (lane u's chunks).
+fn pv(w: vec4<f32>, g: u32, u: u32) {
+    let at = 4u * g * CH + u;
+    o0 = axpy4y(o0, w, at);
+    if (NC > 1u) { o1 = axpy4y(o1, w, at + G); }
+    if (NC > 2u) { o2 = axpy4y(o2, w, at + 2u * G); }
+    if (NC > 3u) { o3 = axpy4y(o3, w, at + 3u * G); }
+    if (NC > 4u) { o4 = axpy4y(o4, w, at + 4u * G); }
+    if (NC > 5u) { o5 = axpy4y(o5, w, at + 5u * G); }
+    if (NC > 6u) { o6 = axpy4y(o6, w, at + 6u * G); }
+    if (NC > 7u) { o7 = axpy4y(o7, w, at + 7u * G); }
 }
 
-fn accumulate_pv(pc: f32, c: u32, u: u32) {
-    let o = c * NCH + u;
-    let hd = p.hd;
-    let w = vec4<f32>(pc);
-    o0 = fma(w, vt[o], o0);
-    if (hd > 16u) { o1 = fma(w, vt[o + 4u], o1); }
-    if (hd > 32u) { o2 = fma(w, vt[o + 8u], o2); }
-    if (hd > 48u) { o3 = fma(w, vt[o + 12u], o3); }
-    if (hd > 64u) { o4 = fma(w, vt[o + 16u], o4); }
-    if (hd > 80u) { o5 = fma(w, vt[o + 20u], o5); }
-    if (hd > 96u) { o6 = fma(w, vt[o + 24u], o6); }
-    if (hd > 112u) { o7 = fma(w, vt[o + 28u], o7); }
+fn rescale(alpha: f32) {
+    o0 = o0 * alpha;
+    if (NC > 1u) { o1 = o1 * alpha; }
+    if (NC > 2u) { o2 = o2 * alpha; }
+    if (NC > 3u) { o3 = o3 * alpha; }
+    if (NC > 4u) { o4 = o4 * alpha; }
+    if (NC > 5u) { o5 = o5 * alpha; }
+    if (NC > 6u) { o6 = o6 * alpha; }
+    if (NC > 7u) { o7 = o7 * alpha; }
 }
 
-// Score of (row r, key c) from the 4 partials, in a fixed order; NEG where masked.
-fn score(r: u32, c: u32, i: u32, j: u32) -> f32 {
-    if (j > i || j >= p.T) { return NEG; }
-    let v = sp[r * SPS + c];
-    return p.scale * ((v.x + v.y) + (v.z + v.w));
+// Scaled scores of keys j0 .. j0+3 for query row i; NEG where j > i (causal).
+fn masked(s: vec4<f32>, j0: u32, i: u32) -> vec4<f32> {
+    let j = vec4<u32>(j0, j0 + 1u, j0 + 2u, j0 + 3u);
+    return select(s * p.scale, vec4<f32>(NEG), j > vec4<u32>(i));
 }
 
-@compute @workgroup_size(128)
+// exp(s - mx) where s is not masked, else 0.
+fn weights(s: vec4<f32>, mx: f32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), exp(s - vec4<f32>(mx)), s > vec4<f32>(0.5 * NEG));
+}
+
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-    let b = wg.y / p.H;
-    let h = wg.y % p.H;
-    let hd = p.hd;
-    let C3 = 3u * p.C;
-    let q0r = wg.x * BQ;
-    let r = t / 4u;
-    let u = t % 4u;
-    let i = q0r + r;
-    if (i < p.T) {
-        let base = (b * p.T + i) * C3 + h * hd;
-        q0 = chunk(base, u);
-        q1 = chunk(base, u + 4u);
-        q2 = chunk(base, u + 8u);
-        q3 = chunk(base, u + 12u);
-        q4 = chunk(base, u + 16u);
-        q5 = chunk(base, u + 20u);
-        q6 = chunk(base, u + 24u);
-        q7 = chunk(base, u + 28u);
-    }
-    let hdp = (hd + 15u) / 16u * 16u;  // dims staged per key row (zero beyond hd)
+    let b = wg.x / p.H;
+    let h = wg.x % p.H;
+    let r0 = ((p.T + RW - 1u) / RW - 1u - wg.y) * RW;  // last block first
+    let u = t % G;
+    let i = r0 + t / G;
+    let n = b * p.T + min(i, p.T - 1u);  // rows past T compute a copy of the last, unwritten
+    load_rows(SRC_Q, 4u, n, h, u);
     var m = NEG;
     var l = 0.0;
-    let blocks = (min(q0r + BQ, p.T) - 1u) / BKV + 1u;  // key blocks up to the last row's diagonal
-    for (var kb = 0u; kb < blocks; kb = kb + 1u) {
-        let k0 = kb * BKV;
-        workgroupBarrier();  // the previous block's tiles and partials are no longer read
-        for (var e = t; e < BKV * hdp; e = e + 128u) {
-            let c = e / hdp;
-            let d = e % hdp;
-            let j = k0 + c;
-            var kv = 0.0;
-            var vv = 0.0;
-            if (j < p.T && d < hd) {
-                let base = (b * p.T + j) * C3 + h * hd + d;
-                kv = qkv[base + p.C];
-                vv = qkv[base + 2u * p.C];
-            }
-            kt[c * NCH + d / 4u][d % 4u] = kv;
-            vt[c * NCH + d / 4u][d % 4u] = vv;
+    let tiles = (min(r0 + RW, p.T) - 1u) / TILE + 1u;  // key tiles up to the last row's diagonal
+    for (var kt = 0u; kt < tiles; kt = kt + 1u) {
+        let k0 = kt * TILE;
+        workgroupBarrier();  // the previous tile and lane shares are no longer read
+        stage(t, SRC_K, SRC_V, b, h, k0);
+        workgroupBarrier();
+        var s0 = dots_a(0u, u);
+        var s1 = dots_a(1u, u);
+        var s2 = dots_a(2u, u);
+        var s3 = dots_a(3u, u);
+        if (G > 1u) {
+            share(0u, t, s0);
+            share(1u, t, s1);
+            share(2u, t, s2);
+            share(3u, t, s3);
+            workgroupBarrier();
+            s0 = row_sum(0u, t);
+            s1 = row_sum(1u, t);
+            s2 = row_sum(2u, t);
+            s3 = row_sum(3u, t);
         }
-        workgroupBarrier();
-        for (var c = 0u; c < BKV; c = c + 1u) { sp[r * SPS + c][u] = partial_score(c, u); }
-        workgroupBarrier();
-        var mx = m;
-        for (var c = 0u; c < BKV; c = c + 1u) { mx = max(mx, score(r, c, i, k0 + c)); }
+        s0 = masked(s0, k0, i);
+        s1 = masked(s1, k0 + 4u, i);
+        s2 = masked(s2, k0 + 8u, i);
+        s3 = masked(s3, k0 + 12u, i);
+        let mx = max(max(m, max(hmax(s0), hmax(s1))), max(hmax(s2), hmax(s3)));
         let alpha = exp(m - mx);
         m = mx;
-        l = l * alpha;
-        o0 = o0 * alpha;
-        o1 = o1 * alpha;
-        o2 = o2 * alpha;
-        o3 = o3 * alpha;
-        o4 = o4 * alpha;
-        o5 = o5 * alpha;
-        o6 = o6 * alpha;
-        o7 = o7 * alpha;
-        for (var c = 0u; c < BKV; c = c + 1u) {
-            let sc = score(r, c, i, k0 + c);
-            let pc = select(0.0, exp(sc - mx), sc > 0.5 * NEG);
-            l = l + pc;
-            accumulate_pv(pc, c, u);
-        }
+        let w0 = weights(s0, mx);
+        let w1 = weights(s1, mx);
+        let w2 = weights(s2, mx);
+        let w3 = weights(s3, mx);
+        l = l * alpha + ((hsum(w0) + hsum(w1)) + (hsum(w2) + hsum(w3)));
+        rescale(alpha);
+        pv(w0, 0u, u);
+        pv(w1, 1u, u);
+        pv(w2, 2u, u);
+        pv(w3, 3u, u);
     }
     if (i < p.T) {
         let inv = 1.0 / l;
-        let base = (b * p.T + i) * p.C + h * hd;
+        let base = n * p.C + h * HD;
         put_chunk(base, u, o0 * inv);
-        put_chunk(base, u + 4u, o1 * inv);
-        put_chunk(base, u + 8u, o2 * inv);
-        put_chunk(base, u + 12u, o3 * inv);
-        put_chunk(base, u + 16u, o4 * inv);
-        put_chunk(base, u + 20u, o5 * inv);
-        put_chunk(base, u + 24u, o6 * inv);
-        put_chunk(base, u + 28u, o7 * inv);
-        if (u == 0u) { lse[wg.y * p.T + i] = m + log(l); }
+        if (NC > 1u) { put_chunk(base, u + G, o1 * inv); }
+        if (NC > 2u) { put_chunk(base, u + 2u * G, o2 * inv); }
+        if (NC > 3u) { put_chunk(base, u + 3u * G, o3 * inv); }
+        if (NC > 4u) { put_chunk(base, u + 4u * G, o4 * inv); }
+        if (NC > 5u) { put_chunk(base, u + 5u * G, o5 * inv); }
+        if (NC > 6u) { put_chunk(base, u + 6u * G, o6 * inv); }
+        if (NC > 7u) { put_chunk(base, u + 7u * G, o7 * inv); }
+        if (u == 0u) { lse[wg.x * p.T + i] = m + log(l); }
     }
 }

@@ -61,8 +61,8 @@ class Kernel:
     workgroup_bytes: int = 0  # workgroup memory it declares (checked against the device limit)
     # binding -> the binding whose view it shares (e.g. a vec4 view "a4" of the buffer bound as "a")
     aliases: dict[str, str] = field(default_factory=dict)
-    # uniform fields -> override constants fixed by the call's shape (e.g. fa2's head_dim chunk
-    # groups NG); a caller's explicit constants win. Applied by every dispatch (Graph.add).
+    # uniform fields -> override constants fixed by the call's shape (e.g. fa2's head_dim HD and
+    # lanes per row G); a caller's explicit constants win. Applied by every dispatch (Graph.add).
     derive: Callable[[dict], dict[str, int]] | None = None
 
 
@@ -129,26 +129,49 @@ def _vec4_accepts(form: str, M: int, N: int, K: int) -> bool:
     return all(n % 4 == 0 for n in contiguous)
 
 
-def _fa2_fwd(u: dict) -> tuple[int, int, int]:
-    return (ceil(u["T"] / 32), u["B"] * u["H"], 1)  # BQ = 32 query rows per workgroup
+FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
 
 
-def _fa2_bwd(u: dict) -> tuple[int, int, int]:
-    # ROWS = 32 resident (query or key) rows per workgroup; blocks on y, so that each kernel's
+def fa2_lanes(hd: int, lanes: int | None = None) -> int:
+    """Lanes per resident row of the fa2 kernels: the fewest that keep a lane at <= 32 dims
+    (8 vec4 chunks), or ``lanes`` when given and enough; anything else is a VariantError."""
+    need = next((g for g in FA2_LANES if 32 * g >= hd), None)
+    if need is None:
+        raise VariantError(f"fa2 kernels support head_dim <= {32 * FA2_LANES[-1]}; got {hd}")
+    if lanes is None:
+        return need
+    if lanes not in FA2_LANES or lanes < need:
+        raise VariantError(f"fa2 lanes per row G={lanes} invalid at head_dim {hd}: "
+                           f"choose one of {[g for g in FA2_LANES if g >= need]}")
+    return lanes
+
+
+def check_attention_constants(variant: str, hd: int, constants: dict[str, int] | None) -> None:
+    """A VariantError unless ``constants`` (explicit override constants for every kernel of an
+    attention variant) fit head_dim ``hd``: fa2's lanes per row G must cover the row."""
+    av = attention_variant(variant)
+    for name in (av.forward, *av.backward):
+        check_constants(name, constants or {})
+    if constants and "G" in constants:
+        fa2_lanes(hd, constants["G"])
+
+
+def _fa2_grid(u: dict) -> tuple[int, int, int]:
+    # 64 invocations per workgroup, 64 / G resident rows; blocks on y, so that each kernel's
     # heaviest blocks (by causal work) go first for every head (see the kernels' headers)
-    return (u["B"] * u["H"], ceil(u["T"] / 32), 1)
+    return (u["B"] * u["H"], ceil(u["T"] / (64 // u["G"])), 1)
 
 
-def _fa2_groups(u: dict) -> dict[str, int]:
-    return {"NG": max(1, ceil(u["hd"] / 16))}  # vec4 chunk groups per quad member (16 dims each)
+def _fa2_shape(u: dict) -> dict[str, int]:
+    return {"HD": u["hd"], "G": fa2_lanes(u["hd"])}  # head_dim and lanes per row
 
 
 _LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
 _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
-_FA2 = ("include/common.wgsl", "include/attn_fa2_params.wgsl")
-_FA2_BWD = (*_FA2, "include/attn_fa2_bwd_common.wgsl")
-_FA2_FWD_BYTES = (2 * 512 + 544) * 16  # K, V tiles [16][32] vec4, partial scores [32][17] vec4
-_FA2_BWD_BYTES = 4 * 512 * 16  # xt, yt tiles [16][32] vec4, shares sp, dp [32][16] vec4
+_FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
+_FA2_BWD = (*_FA2, "include/attn_fa2_bwd.wgsl")
+_FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [16][32] vec4, lane shares xch [8][64] vec4
+_FA2_CONSTANTS = {"HD": 128, "G": 4}
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -191,14 +214,15 @@ KERNELS: dict[str, Kernel] = {
                includes=_NAIVE, workgroup_bytes=4 * (1024 + 256 + 64)),
         Kernel("attn_naive_bwd_kv", "attn_naive_bwd_kv.wgsl", _attn, "ref_attention_bwd",
                includes=_NAIVE),
-        Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_fwd, "ref_attention_fwd",
-               includes=_FA2, workgroup_bytes=_FA2_FWD_BYTES),
-        Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_bwd, "ref_attention_bwd",
-               includes=_FA2_BWD, constants={"NG": 8}, workgroup_bytes=_FA2_BWD_BYTES,
-               derive=_fa2_groups),
-        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_bwd, "ref_attention_bwd",
-               includes=_FA2_BWD, constants={"NG": 8}, workgroup_bytes=_FA2_BWD_BYTES,
-               derive=_fa2_groups),
+        Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_grid, "ref_attention_fwd",
+               includes=_FA2, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
+               derive=_fa2_shape),
+        Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_grid, "ref_attention_bwd",
+               includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
+               derive=_fa2_shape),
+        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_grid, "ref_attention_bwd",
+               includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 128,
+               derive=_fa2_shape),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),
@@ -304,14 +328,17 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             backward=("attn_fa2_bwd_q", "attn_fa2_bwd_kv"),  # dQ also writes delta for dK/dV
             saved={"lse": "BHT"},
             scratch={"delta": "BHT"},
-            max_seq_len=32 * MAX_GROUPS,  # ceil(T / 32) blocks of 32 rows on one grid axis
-            max_head_dim=128,  # MAX_HD: a head_dim row is 8 vec4 chunk groups over a quad
-            notes="FlashAttention-2: every kernel keeps 32 rows per workgroup in registers "
-            "(4 invocations per row, named vec4 chunks) and streams the other side through "
-            "workgroup memory as vec4 tiles (16 rows, 3 barriers per tile); forward 32 queries x "
-            "16 keys with an online softmax, one log-sum-exp per query row; backward recomputes "
-            "P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, then dK/dV over query tiles; "
-            "causal blocks above the diagonal skipped; O(T) extra memory, no atomics",
+            max_seq_len=16 * MAX_GROUPS,  # ceil(T / 16) blocks of 64 / G >= 16 rows on grid y
+            max_head_dim=32 * FA2_LANES[-1],  # MAX_HD: 4 lanes of 8 vec4 chunks per row
+            notes="FlashAttention-2: every kernel keeps 64 / G rows per workgroup of 64 in "
+            "registers (G = ceil(hd / 32) lanes per row, so one invocation per row at hd <= 32: "
+            "dot products and softmax need no other invocation) and streams the other side "
+            "through workgroup memory as vec4 tiles of 16 rows read as broadcasts (2 barriers "
+            "per tile, 3 when G > 1); forward with an online softmax, one log-sum-exp per query "
+            "row; backward recomputes P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, "
+            "then dK/dV over query tiles; head_dim specialised by override constants; causal "
+            "tiles above the diagonal skipped, heaviest blocks first; O(T) extra memory, "
+            "no atomics",
         ),
     ]
 }

@@ -25,7 +25,7 @@ from backends import reference as R
 from backends.base import BackendError
 from backends.gpu.buffers import BufferPool, View
 from backends.gpu.device import get_device
-from backends.gpu.graph import Graph
+from backends.gpu.graph import Graph, per_kernel_seconds
 from backends.gpu.matmul import SplitScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
 from backends.gpu.testing import run_attention, run_matmul
@@ -37,7 +37,8 @@ _READBACK = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
 # Awkward parity shapes: odd sizes, K = 1, tiles overhanging 64/128, vec4-aligned ones, and a
 # long-K one that split-K (splitk, auto) runs split in the tn form.
 MATMUL_CHECK_SHAPES = ((37, 23, 29), (1, 50, 17), (150, 7, 131), (132, 12, 68), (70, 520, 33))
-ATTENTION_CHECK_SHAPES = ((2, 37, 3, 12), (1, 19, 1, 72))  # (B, T, H, hd)
+# (B, T, H, hd): fa2's lanes per row G = 1, 4, 2, the last crossing a block of 64 / G rows
+ATTENTION_CHECK_SHAPES = ((2, 37, 3, 12), (1, 19, 1, 72), (1, 130, 2, 40))
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Case:
     flops: float = 0.0  # per repetition
     bytes: float = 0.0  # per repetition (memory traffic the kernel must do at least)
     info: dict[str, Any] = field(default_factory=dict)
+    split: dict[str, float] = field(default_factory=dict)  # last run's seconds per rep by label
     _qs: Any = None
     _resolve: Any = None
     _read: Any = None
@@ -70,6 +72,8 @@ class Case:
         self._read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
         ticks = np.frombuffer(self._read.read_mapped(0, 8 * n), np.uint64).astype(np.int64)
         self._read.unmap()
+        labels = [d.label for d in self.graph.dispatches]
+        self.split = {k: v / self.repeats for k, v in per_kernel_seconds(labels, ticks).items()}
         busy = np.maximum(ticks[1::2] - ticks[0::2], 0).sum() * 1e-9
         return float(busy) / self.repeats
 
@@ -136,9 +140,15 @@ class MicroBench:
                             bytes=4.0 * (M * K + K * N + M * N),
                             info={"ran": ran, "fallback": bool(plan.fallbacks)})
 
-    def attention(self, variant: str, B: int, H: int, T: int, hd: int, repeats: int = 3) -> Case:
-        """Forward then backward of causal attention on [B*T, 3C] qkv, as the step runs them."""
+    def attention(self, variant: str, B: int, H: int, T: int, hd: int, repeats: int = 3,
+                  constants: dict[str, int] | None = None) -> Case:
+        """Forward then backward of causal attention on [B*T, 3C] qkv, as the step runs them
+        (``constants``: override constants for every kernel, replacing the derived ones)."""
         av = registry.attention_variant(variant)
+        try:
+            registry.check_attention_constants(variant, hd, constants)
+        except registry.VariantError as e:
+            raise BackendError(str(e)) from None
         if hd > av.max_head_dim or T > av.max_seq_len:
             raise BackendError(f"attention {variant!r} supports head_dim <= {av.max_head_dim} "
                                f"and seq_len <= {av.max_seq_len}; asked hd {hd}, T {T}")
@@ -157,12 +167,13 @@ class MicroBench:
         vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1.0 / math.sqrt(hd)}
         for _ in range(repeats):
             for k in (av.forward, *av.backward):
-                g.add(k, views, vals)
+                g.add(k, views, vals, constants=constants)
         # causal: half of each T x T product; forward 2 products, backward 5 (recomputed P
         # included for fa2, 4 for naive): nominal work, for a rate only.
         products = 7 if variant == "fa2" else 6
         return self._finish(name, pool, g, repeats, flops=products * B * H * T * T * hd,
-                            bytes=4.0 * B * T * 9 * C, info={"ran": variant, "fallback": False})
+                            bytes=4.0 * B * T * 9 * C, info={"ran": variant, "fallback": False,
+                                  "kernels": (av.forward, *av.backward)})
 
     def fma_probe(self, repeats: int = 5) -> Case:
         """Peak FMA throughput: 64 FLOPs per invocation per iteration."""
@@ -204,15 +215,27 @@ class MicroBench:
                 worst = max(worst, err)
         return True, f"ok (worst rel err {worst:.1g})"
 
-    def check_attention(self, variant: str, seed: int = 0) -> tuple[bool, str]:
-        """Forward and backward on ATTENTION_CHECK_SHAPES vs the float64 reference."""
+    def check_attention(self, variant: str, seed: int = 0,
+                        constants: dict[str, int] | None = None) -> tuple[bool, str]:
+        """Forward and backward on ATTENTION_CHECK_SHAPES vs the float64 reference (with
+        ``constants`` overriding the kernels' derived ones; shapes they do not fit are skipped,
+        at least one must remain)."""
         rng = np.random.default_rng(seed)
         worst = 0.0
+        fit = []
         for B, T, H, hd in ATTENTION_CHECK_SHAPES:
+            try:
+                registry.check_attention_constants(variant, hd, constants)
+                fit.append((B, T, H, hd))
+            except registry.VariantError:
+                continue
+        if not fit:
+            return False, f"constants {constants} fit none of the check shapes"
+        for B, T, H, hd in fit:
             C = H * hd
             qkv = rng.standard_normal((B * T, 3 * C)).astype(np.float32)
             dout = rng.standard_normal((B * T, C)).astype(np.float32)
-            got_out, _, dqkv = run_attention(variant, qkv, dout, B, H, adapter=self.adapter)
+            got_out, _, dqkv = run_attention(variant, qkv, dout, B, H, constants, self.adapter)
             out, cache = R.attention_fwd(qkv.reshape(B, T, 3 * C).astype(np.float64), H)
             want = R.attention_bwd(dout.reshape(B, T, C).astype(np.float64), cache)
             for name, got, ref in (("out", got_out, out), ("dqkv", dqkv, want)):

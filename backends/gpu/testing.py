@@ -134,17 +134,18 @@ def run_attention(
 
     Returns (out [B*T, C], the saved buffers by name, dqkv [B*T, 3C]). Scratch buffers and dqkv
     start as NaN, so a kernel that leaves part of what it owns unwritten shows up. ``constants``
-    (override constants) go to the backward kernels, replacing the derived ones."""
+    (override constants) go to every kernel of the variant, replacing the derived ones."""
     av = registry.attention_variant(variant)
     C = dout.shape[-1]
     T = dout.size // (B * C)
     hd = C // H
+    registry.check_attention_constants(variant, hd, constants)
     vals = {"B": B, "T": T, "H": H, "hd": hd, "C": C, "scale": 1.0 / float(np.sqrt(hd))}
     dims = {"B": B, "H": H, "T": T, "D": hd, "C": C}
     size = {n: int(np.prod([dims[ch] for ch in e])) for n, e in {**av.saved, **av.scratch}.items()}
     fwd = run_kernel(av.forward, {"qkv": qkv},
                      {"out": (B * T, C), **{n: (size[n],) for n in av.saved}}, vals,
-                     adapter=adapter)
+                     constants, adapter)
     state = {"qkv": qkv, "out": fwd["out"], "dout": dout, **{n: fwd[n] for n in av.saved}}
     state.update({n: np.full(size[n], np.nan, np.float32) for n in av.scratch})
     dqkv = np.full((B * T, 3 * C), np.nan, np.float32)

@@ -1,0 +1,195 @@
+// include/attn_fa2_common.wgsl - what every FlashAttention-2 kernel (attn_fa2_*) shares, prepended
+// after common.wgsl: parameters, row layout, tiles, the lane exchange, chunk helpers.
+// qkv [B*T, 3C] (columns Q | K | V, head h at h*hd .. h*hd+hd in each), out / dout [B*T, C],
+// lse / delta [B*H*T] (one float per query row of each head).
+// Layout: a workgroup of FA_WG = 64 invocations keeps RW = 64 / G resident rows (query rows or key
+// rows, by kernel); row r = t / G is held by G lanes, lane u = t % G owning the head_dim chunks
+// j = u + G k (k = 0 .. NC-1; chunk j = dims 4j .. 4j+3) of the row's operands in named vec4
+// registers. With G = 1 (head_dim <= 32) one invocation holds a whole row: its dot products and
+// its softmax need no other invocation. With G > 1 each lane's partial dot products are added
+// across the row's lanes through workgroup memory (`share` / `row_sum`) in a fixed order, so
+// every lane gets the same bits (deterministic, no atomics). The other side (keys or queries)
+// passes through workgroup memory TILE = 16 rows at a time as vec4 tiles xt, yt [TILE][CH]
+// (CH = G * NC chunks per tile row, zero beyond hd), read by a row's lanes as broadcasts.
+// Override constants (set per call by the registry from hd): HD = head_dim (1 .. MAX_HD), G = lanes
+// per row (1, 2 or 4, G >= ceil(HD / 32) so that NC <= MAX_NC); NC follows from both.
+// Each kernel file provides `elem(src, n, col)`: element col of token n's row of source src.
+
+const MAX_HD: u32 = 128u;
+const NEG: f32 = -1.0e30;  // "minus infinity" that keeps exp() and max() free of NaN
+const FA_WG: u32 = 64u;    // invocations per workgroup
+const TILE: u32 = 16u;     // streamed rows per tile
+const MAX_NC: u32 = 8u;    // vec4 chunks per lane
+const SRC_Q: u32 = 0u;     // row sources: the Q | K | V column blocks of qkv, and dout
+const SRC_K: u32 = 1u;
+const SRC_V: u32 = 2u;
+const SRC_DO: u32 = 3u;
+
+override HD: u32 = 128u;
+override G: u32 = 4u;
+override NC: u32 = ((HD + 3u) / 4u + G - 1u) / G;  // vec4 chunks per lane
+override CH: u32 = G * NC;                          // vec4 chunks per tile row
+override RW: u32 = FA_WG / G;                       // resident rows per workgroup
+
+struct AttnParams {
+    B: u32,
+    T: u32,
+    H: u32,
+    C: u32,
+    scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: AttnParams;
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+
+var<workgroup> xt: array<vec4<f32>, 512>;   // [TILE][CH] streamed rows (K or Q)
+var<workgroup> yt: array<vec4<f32>, 512>;   // [TILE][CH] streamed rows (V or dO)
+var<workgroup> xch: array<vec4<f32>, 512>;  // [8][FA_WG] lane shares, slot-major (no conflicts)
+
+// Chunk j of head h's row of token n from src, zero at and beyond HD.
+fn chunk(src: u32, n: u32, h: u32, j: u32) -> vec4<f32> {
+    let d = 4u * j;
+    let col = h * HD + d;
+    var v = vec4<f32>(0.0);
+    if (d < HD) { v.x = elem(src, n, col); }
+    if (d + 1u < HD) { v.y = elem(src, n, col + 1u); }
+    if (d + 2u < HD) { v.z = elem(src, n, col + 2u); }
+    if (d + 3u < HD) { v.w = elem(src, n, col + 3u); }
+    return v;
+}
+
+// xt <- rows r0 .. r0 + TILE of sx, yt <- the same rows of sy (head h of batch b), by all FA_WG
+// invocations, consecutive invocations on consecutive dims; zero beyond T and HD.
+fn stage(t: u32, sx: u32, sy: u32, b: u32, h: u32, r0: u32) {
+    let dims = 4u * CH;
+    for (var e = t; e < TILE * dims; e = e + FA_WG) {
+        let c = e / dims;
+        let d = e % dims;
+        let i = r0 + c;
+        var xv = 0.0;
+        var yv = 0.0;
+        if (i < p.T && d < HD) {
+            let n = b * p.T + i;
+            xv = elem(sx, n, h * HD + d);
+            yv = elem(sy, n, h * HD + d);
+        }
+        xt[c * CH + d / 4u][d % 4u] = xv;
+        yt[c * CH + d / 4u][d % 4u] = yv;
+    }
+}
+
+// acc + a . b as four chained FMAs (a dot() would cost a multiply and an add more).
+fn mac(acc: f32, a: vec4<f32>, b: vec4<f32>) -> f32 {
+    return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, acc))));
+}
+
+// Lane t's partial v into exchange slot k (read back by row_sum after a barrier).
+fn share(k: u32, t: u32, v: vec4<f32>) {
+    xch[k * FA_WG + t] = v;
+}
+
+// Sum of slot k over the G lanes of invocation t's row, in lane order.
+fn row_sum(k: u32, t: u32) -> vec4<f32> {
+    let a = k * FA_WG + t / G * G;
+    if (G == 2u) { return xch[a] + xch[a + 1u]; }
+    if (G == 4u) { return (xch[a] + xch[a + 1u]) + (xch[a + 2u] + xch[a + 3u]); }
+    return xch[a];
+}
+
+fn hmax(v: vec4<f32>) -> f32 {
+    return max(max(v.x, v.y), max(v.z, v.w));
+}
+
+fn hsum(v: vec4<f32>) -> f32 {
+    return (v.x + v.y) + (v.z + v.w);
+}
+
+// The resident row's two operands, lane u's chunks u + G k: q (and dO) or k and v, by kernel.
+var<private> a0: vec4<f32>;
+var<private> a1: vec4<f32>;
+var<private> a2: vec4<f32>;
+var<private> a3: vec4<f32>;
+var<private> a4: vec4<f32>;
+var<private> a5: vec4<f32>;
+var<private> a6: vec4<f32>;
+var<private> a7: vec4<f32>;
+var<private> b0: vec4<f32>;
+var<private> b1: vec4<f32>;
+var<private> b2: vec4<f32>;
+var<private> b3: vec4<f32>;
+var<private> b4: vec4<f32>;
+var<private> b5: vec4<f32>;
+var<private> b6: vec4<f32>;
+var<private> b7: vec4<f32>;
+
+// a0.. <- lane u's chunks of token n's row from sa; b0.. <- the same from sb (if sb < 4).
+fn load_rows(sa: u32, sb: u32, n: u32, h: u32, u: u32) {
+    a0 = chunk(sa, n, h, u);
+    if (NC > 1u) { a1 = chunk(sa, n, h, u + G); }
+    if (NC > 2u) { a2 = chunk(sa, n, h, u + 2u * G); }
+    if (NC > 3u) { a3 = chunk(sa, n, h, u + 3u * G); }
+    if (NC > 4u) { a4 = chunk(sa, n, h, u + 4u * G); }
+    if (NC > 5u) { a5 = chunk(sa, n, h, u + 5u * G); }
+    if (NC > 6u) { a6 = chunk(sa, n, h, u + 6u * G); }
+    if (NC > 7u) { a7 = chunk(sa, n, h, u + 7u * G); }
+    if (sb > SRC_DO) { return; }
+    b0 = chunk(sb, n, h, u);
+    if (NC > 1u) { b1 = chunk(sb, n, h, u + G); }
+    if (NC > 2u) { b2 = chunk(sb, n, h, u + 2u * G); }
+    if (NC > 3u) { b3 = chunk(sb, n, h, u + 3u * G); }
+    if (NC > 4u) { b4 = chunk(sb, n, h, u + 4u * G); }
+    if (NC > 5u) { b5 = chunk(sb, n, h, u + 5u * G); }
+    if (NC > 6u) { b6 = chunk(sb, n, h, u + 6u * G); }
+    if (NC > 7u) { b7 = chunk(sb, n, h, u + 7u * G); }
+}
+
+// s + (v . xt[at], v . xt[at + CH], v . xt[at + 2 CH], v . xt[at + 3 CH]).
+fn dot4x(s: vec4<f32>, v: vec4<f32>, at: u32) -> vec4<f32> {
+    return vec4<f32>(mac(s.x, v, xt[at]), mac(s.y, v, xt[at + CH]),
+                     mac(s.z, v, xt[at + 2u * CH]), mac(s.w, v, xt[at + 3u * CH]));
+}
+
+fn dot4y(s: vec4<f32>, v: vec4<f32>, at: u32) -> vec4<f32> {
+    return vec4<f32>(mac(s.x, v, yt[at]), mac(s.y, v, yt[at + CH]),
+                     mac(s.z, v, yt[at + 2u * CH]), mac(s.w, v, yt[at + 3u * CH]));
+}
+
+// Lane u's partial a . x_c for the four tile rows c = 4g .. 4g+3.
+fn dots_a(g: u32, u: u32) -> vec4<f32> {
+    let at = 4u * g * CH + u;
+    var s = dot4x(vec4<f32>(0.0), a0, at);
+    if (NC > 1u) { s = dot4x(s, a1, at + G); }
+    if (NC > 2u) { s = dot4x(s, a2, at + 2u * G); }
+    if (NC > 3u) { s = dot4x(s, a3, at + 3u * G); }
+    if (NC > 4u) { s = dot4x(s, a4, at + 4u * G); }
+    if (NC > 5u) { s = dot4x(s, a5, at + 5u * G); }
+    if (NC > 6u) { s = dot4x(s, a6, at + 6u * G); }
+    if (NC > 7u) { s = dot4x(s, a7, at + 7u * G); }
+    return s;
+}
+
+// Lane u's partial b . y_c for the four tile rows c = 4g .. 4g+3.
+fn dots_b(g: u32, u: u32) -> vec4<f32> {
+    let at = 4u * g * CH + u;
+    var s = dot4y(vec4<f32>(0.0), b0, at);
+    if (NC > 1u) { s = dot4y(s, b1, at + G); }
+    if (NC > 2u) { s = dot4y(s, b2, at + 2u * G); }
+    if (NC > 3u) { s = dot4y(s, b3, at + 3u * G); }
+    if (NC > 4u) { s = dot4y(s, b4, at + 4u * G); }
+    if (NC > 5u) { s = dot4y(s, b5, at + 5u * G); }
+    if (NC > 6u) { s = dot4y(s, b6, at + 6u * G); }
+    if (NC > 7u) { s = dot4y(s, b7, at + 7u * G); }
+    return s;
+}
+
+// acc + w.x y_c + w.y y_(c+1) + w.z y_(c+2) + w.w y_(c+3), c the tile row of chunk index at
+// (one chunk of four tile rows, weighted by four scores).
+fn axpy4x(acc: vec4<f32>, w: vec4<f32>, at: u32) -> vec4<f32> {
+    let r = fma(vec4<f32>(w.x), xt[at], fma(vec4<f32>(w.y), xt[at + CH], acc));
+    return fma(vec4<f32>(w.z), xt[at + 2u * CH], fma(vec4<f32>(w.w), xt[at + 3u * CH], r));
+}
+
+fn axpy4y(acc: vec4<f32>, w: vec4<f32>, at: u32) -> vec4<f32> {
+    let r = fma(vec4<f32>(w.x), yt[at], fma(vec4<f32>(w.y), yt[at + CH], acc));
+    return fma(vec4<f32>(w.z), yt[at + 2u * CH], fma(vec4<f32>(w.w), yt[at + 3u * CH], r));
+}
