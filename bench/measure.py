@@ -70,6 +70,7 @@ def measure_step(
     *,
     seed: int = 0,
     profile: bool = True,
+    **timing: Any,
 ) -> Measurement:
     """Time ``backend.train_step`` at ``config`` within ``budget_s``; attach the measured split.
 
@@ -77,12 +78,13 @@ def measure_step(
     A backend that needs timestamp queries for ``profile_step`` (option ``timestamps``) is profiled
     on a second instance, so the timed one runs without query overhead.
     ``describe()`` of the timed instance lands in ``Measurement.extra["describe"]``.
+    ``timing`` (``min_samples``, ``min_span_s``: the stopping rule's floor) goes to ``time_fn``.
     """
     options = dict(options or {})
     second = profile and "timestamps" in _opts(backend) and not options.get("timestamps")
     b, tokens, targets = prepare_step(backend, config, options, seed)
     try:
-        m = time_fn(lambda: b.train_step(tokens, targets), budget_s, seed=seed)
+        m = time_fn(lambda: b.train_step(tokens, targets), budget_s, **timing)
         m.extra["describe"] = _safe_describe(b)
         if profile and not second:
             m.with_split(profile_split(b, tokens, targets, _runs(m)))

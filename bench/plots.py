@@ -8,6 +8,9 @@
 * ``achieved_flops``: FLOP/s vs step FLOPs per series, against the measured CPU matmul peak.
 
 A software adapter's series carry "software adapter - not a GPU" in the legend and title.
+Each status (``bench.status``) has its own marker; points the harness does not stand behind
+(unstable, budget-short) are drawn unconnected, in the step-time plot, and hatched in the
+per-point speedups, with a legend saying which marker means what.
 """
 
 from __future__ import annotations
@@ -21,8 +24,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bench.analysis import Run, point_label, series  # noqa: E402
+from bench.status import BY_NAME, status_word  # noqa: E402
 
 SOFT = "software adapter - not a GPU"
+
+
+def _marker(row: dict[str, Any]) -> str:
+    s = BY_NAME.get(status_word(row["status"]))
+    return s.marker if s and s.marker else "o"
+
+
+def _status_legend(ax: Any, words: set[str]) -> list[Any]:
+    """Gray proxy handles, one per status shown, for a legend of the markers."""
+    return [ax.plot([], [], ls="none", marker=BY_NAME[w].marker, color="gray",
+                    label=f"status {w}")[0] for w in sorted(words) if w in BY_NAME]
 
 
 def _label(run: Run, s: str) -> str:
@@ -82,14 +97,24 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
     fig, ax = plt.subplots(layout="constrained", figsize=(max(6, 0.6 * len(sps) + 2), 4.5))
     labels = [f"{sp.candidate} vs {sp.baseline}\n{point_label(sp.row)}" for sp in sps]
     vals = [sp.ratio.value for sp in sps]
-    err = [[v - sp.ratio.ci_low for v, sp in zip(vals, sps, strict=True)],
-           [sp.ratio.ci_high - v for v, sp in zip(vals, sps, strict=True)]]
+    err = [[v - sp.ratio.ci_low if sp.ratio.ci_known else 0.0
+            for v, sp in zip(vals, sps, strict=True)],
+           [sp.ratio.ci_high - v if sp.ratio.ci_known else 0.0
+            for v, sp in zip(vals, sps, strict=True)]]
     soft = run.software_series()
     colors = ["tab:gray" if sp.candidate in soft else "tab:blue" for sp in sps]
-    ax.bar(range(len(sps)), vals, yerr=err, color=colors, capsize=3)
+    bars = ax.bar(range(len(sps)), vals, yerr=err, color=colors, capsize=3)
+    for bar, sp in zip(bars, sps, strict=True):
+        if not sp.trusted:
+            bar.set_hatch("//")
+    if not all(sp.trusted for sp in sps):
+        ax.bar([], [], color="white", edgecolor="black", hatch="//",
+               label="hatched: a side is unstable or budget-short")
+        ax.legend(fontsize=7)
     ax.axhline(1.0, color="black", lw=1)
     ax.set_xticks(range(len(sps)), labels, fontsize=7, rotation=45, ha="right")
-    ax.set_ylabel("speedup (x)")
+    ax.set_ylabel("speedup (x; no error bar: CI unknown, no raw samples)"
+                  if not all(sp.ratio.ci_known for sp in sps) else "speedup (x)")
     if soft & {sp.candidate for sp in sps}:
         ax.bar([], [], color="tab:gray", label=f"gray: {SOFT}")
         ax.legend(fontsize=7)
@@ -125,23 +150,37 @@ def plot_overhead_vs_math(run: Run, out: Path) -> list[Path]:
 
 def plot_step_time(run: Run, out: Path) -> list[Path]:
     by = run.by_series()
-    if not by:
+    if not run.timed:
         return []
     fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.5))
+    words: set[str] = set()
+    untrusted = run.by_series(trusted=False)
     for s, rows in by.items():
         rows = sorted(rows, key=lambda r: r["step_flops"])
         xs = [r["step_flops"] for r in rows]
         ys = [r["median_s"] * 1e3 for r in rows]
-        err = [[(r["median_s"] - r["ci_low_s"]) * 1e3 for r in rows],
-               [(r["ci_high_s"] - r["median_s"]) * 1e3 for r in rows]]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=_label(run, s),
-                    ls="--" if s in run.software_series() else "-")
+        err = [[(r["median_s"] - (r["ci_low_s"] or r["median_s"])) * 1e3 for r in rows],
+               [((r["ci_high_s"] or r["median_s"]) - r["median_s"]) * 1e3 for r in rows]]
+        line = ax.errorbar(xs, ys, yerr=err, capsize=3, label=_label(run, s),
+                           ls="--" if s in run.software_series() else "-")[0]
+        trusted_ids = {id(r) for r in rows}
+        for r in untrusted.get(s, rows):
+            ax.plot(r["step_flops"], r["median_s"] * 1e3, ls="none", marker=_marker(r),
+                    color=line.get_color(), mfc="none" if id(r) not in trusted_ids else None)
+            words.add(status_word(r["status"]))
+    for s in set(untrusted) - set(by):  # a series with no trusted point at all
+        for r in untrusted[s]:
+            ax.plot(r["step_flops"], r["median_s"] * 1e3, ls="none", marker=_marker(r),
+                    mfc="none", label=None)
+            words.add(status_word(r["status"]))
+    _status_legend(ax, words)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step FLOPs")
     ax.set_ylabel("median step time (ms, 95% CI)")
     ax.legend(fontsize=7)
-    _title(ax, run, "Step time per backend / kernel variant", set(by))
+    _title(ax, run, "Step time per backend / kernel variant (hollow: unstable or budget-short)",
+           set(by) | {series(r) for r in run.timed})
     return save_figure(fig, out, "step_time")
 
 

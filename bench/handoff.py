@@ -1,0 +1,200 @@
+"""Clean hand-offs between points: each point starts from a quiet host, whatever ran before it.
+
+What the previous point can leave behind in this process:
+
+* **Spinning worker pools.** The CPU backend runs each op as a parallel region of Numba's pool
+  (the OpenMP layer: libgomp), and torch on the CPU uses its own OpenMP pool. When a region ends,
+  libgomp's workers keep spinning (about 300,000 spins, a few ms, with OMP_WAIT_POLICY unset)
+  before they sleep; OpenBLAS's idle workers poll for up to 2^28 cycles (~0.1 s). At 16 threads
+  that is 15+ cores busy for a while after the last CPU step, and the next point's first samples
+  (a GPU step is one host thread encoding ~100 dispatches, plus the driver's threads) compete
+  with them, on a VM with their hyperthread siblings and the hypervisor too.
+* **Thread limits.** The CPU backend holds every BLAS at one thread for its steps (its GEMMs run
+  inside Numba's pool) and leaves it there: a later NumPy-based point would run single-threaded.
+* **Garbage.** The previous backend's buffers, freed whenever the collector gets to them: inside
+  the next point's samples, unless collected first.
+
+``quiesce`` undoes all three before a point: it collects garbage, restores the thread limits
+taken when the sweep started, and waits (up to ``MAX_WAIT_S``) until this process uses less than
+``QUIET_CORES`` cores while its main thread sleeps, i.e. until the pools are parked. A residue
+that outlives that (the host's clock or power budget after an all-core load, a neighbour VM) is
+not in this process; ``probe`` tells the two apart on a real machine:
+
+    python -m bench.handoff --gpu-preset medium --attention fa2 --cpu-preset huge --threads 16
+
+times one warm GPU step alone, right after CPU-backend steps (no hand-off), after CPU steps and
+``quiesce``, after CPU steps run in a child process that has exited, and alone again, and prints
+one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+QUIET_CORES = 0.2  # busy cores (all threads of this process) below which it counts as quiet
+WINDOW_S = 0.005  # one observation window
+QUIET_WINDOWS = 2  # consecutive quiet windows needed
+MAX_WAIT_S = 1.0
+
+
+class Limits:
+    """The thread limits of every BLAS/OpenMP library loaded when the sweep started."""
+
+    def __init__(self) -> None:
+        from threadpoolctl import ThreadpoolController
+
+        self._libs = [(lib, lib.num_threads) for lib in ThreadpoolController().lib_controllers]
+
+    def restore(self) -> None:
+        for lib, n in self._libs:
+            if lib.num_threads != n:
+                lib.set_num_threads(n)
+
+
+def busy_cores(window_s: float = WINDOW_S) -> float:
+    """Cores this process keeps busy (CPU time of all its threads per wall second) while the
+    calling thread sleeps for ``window_s``."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    time.sleep(window_s)
+    return (time.process_time() - c0) / max(time.perf_counter() - w0, 1e-9)
+
+
+def quiesce(limits: Limits | None = None, max_wait_s: float = MAX_WAIT_S) -> dict[str, Any]:
+    """Collect garbage, restore ``limits``, then wait until the process is quiet; returns
+    ``{"waited_s", "quiet", "busy_cores"}`` (quiet False: still busy after ``max_wait_s``)."""
+    t0 = time.perf_counter()
+    gc.collect()
+    if limits is not None:
+        limits.restore()
+    quiet_run, busy = 0, 0.0
+    while quiet_run < QUIET_WINDOWS and time.perf_counter() - t0 < max_wait_s:
+        busy = busy_cores()
+        quiet_run = quiet_run + 1 if busy < QUIET_CORES else 0
+    return {"waited_s": time.perf_counter() - t0, "quiet": quiet_run >= QUIET_WINDOWS,
+            "busy_cores": busy}
+
+
+# ----------------------------------------------------------------------------- probe
+def _load(backend: str, preset: str, options: dict[str, Any]) -> Callable[[], float]:
+    from bench.measure import prepare_step
+    from bench.model import get_preset
+
+    b, tokens, targets = prepare_step(backend, get_preset(preset), options)
+    b.train_step(tokens, targets)  # compile / allocate outside any timed phase
+    return lambda: b.train_step(tokens, targets)
+
+
+def _spin(step: Callable[[], float], seconds: float) -> int:
+    n, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        step()
+        n += 1
+    return n
+
+
+def _child_load(backend: str, preset: str, options: dict[str, Any], seconds: float,
+                ready: Any) -> None:
+    step = _load(backend, preset, options)
+    ready.set()
+    _spin(step, seconds)
+
+
+def _times(step: Callable[[], float], steps: int) -> list[float]:
+    out = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def probe(
+    gpu: str = "gpu",
+    gpu_preset: str = "medium",
+    gpu_options: dict[str, Any] | None = None,
+    cpu: str = "cpu",
+    cpu_preset: str = "huge",
+    cpu_options: dict[str, Any] | None = None,
+    load_s: float = 3.0,
+    steps: int = 40,
+    later_s: float = 2.0,
+    out: Callable[[str], None] = print,
+) -> dict[str, dict[str, float]]:
+    """Time the ``gpu`` point alone and after ``load_s`` seconds of ``cpu`` steps, several ways
+    (see the module doc); returns ``{phase: {"first5_ms", "median_ms", "vs_alone"}}`` and prints
+    a table. Both backends are created and warmed once, before any timed phase."""
+    gpu_options = dict(gpu_options or {})
+    cpu_options = dict(cpu_options or {})
+    limits = Limits()
+    g = _load(gpu, gpu_preset, gpu_options)
+    c = _load(cpu, cpu_preset, cpu_options)
+    res: dict[str, list[float]] = {}
+    quiesce(limits)
+    res["alone"] = _times(g, steps)
+    _spin(c, load_s)
+    res["after cpu, no hand-off"] = _times(g, steps)
+    time.sleep(later_s)
+    res[f"  ... {later_s:g} s later"] = _times(g, steps)
+    _spin(c, load_s)
+    h = quiesce(limits)
+    res["after cpu, quiesce"] = _times(g, steps)
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    child = ctx.Process(target=_child_load,
+                        args=(cpu, cpu_preset, cpu_options, load_s, ready), daemon=True)
+    child.start()
+    ready.wait(timeout=600)
+    child.join()
+    res["after cpu in a child process"] = _times(g, steps)
+    quiesce(limits)
+    res["alone again"] = _times(g, steps)
+    base = float(np.median(res["alone"]))
+    table = {
+        k: {"first5_ms": float(np.median(v[:5])) * 1e3, "median_ms": float(np.median(v)) * 1e3,
+            "vs_alone": float(np.median(v)) / base}
+        for k, v in res.items()
+    }
+    from bench.model import get_preset
+
+    out(f"hand-off probe: {gpu} {gpu_preset} {gpu_options} after {load_s:g} s of {cpu} "
+        f"{cpu_preset} {cpu_options} (d_model {get_preset(cpu_preset).d_model}); "
+        f"{steps} steps per phase; quiesce waited {h['waited_s'] * 1e3:.0f} ms "
+        f"(quiet {h['quiet']})")
+    out("| phase | first 5 steps ms | median ms | median / alone |")
+    out("|---|---:|---:|---:|")
+    for k, v in table.items():
+        out(f"| {k} | {v['first5_ms']:.3g} | {v['median_ms']:.3g} | {v['vs_alone']:.2f} |")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.handoff", description=probe.__doc__)
+    p.add_argument("--gpu", default="gpu", help="the backend measured (default gpu)")
+    p.add_argument("--gpu-preset", default="medium")
+    p.add_argument("--attention", default="fa2", help="attention variant of --gpu ('' none)")
+    p.add_argument("--cpu", default="cpu", help="the backend that loads the host (cpu, torch)")
+    p.add_argument("--cpu-preset", default="huge")
+    p.add_argument("--threads", type=int, default=None, help="threads of --cpu (default all)")
+    p.add_argument("--load", type=float, default=3.0, help="seconds of --cpu steps per phase")
+    p.add_argument("--steps", type=int, default=40, help="timed --gpu steps per phase")
+    a = p.parse_args(argv)
+    try:
+        probe(a.gpu, a.gpu_preset, {"attention": a.attention} if a.attention else {}, a.cpu,
+              a.cpu_preset, {} if a.threads is None else {"threads": a.threads}, a.load,
+              a.steps)
+    except Exception as e:  # noqa: BLE001 - a probe that cannot run says why in one line
+        print(f"python -m bench.handoff: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
