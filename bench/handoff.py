@@ -42,7 +42,7 @@ import numpy as np
 QUIET_CORES = 0.2  # busy cores (all threads of this process) below which it counts as quiet
 WINDOW_S = 0.005  # one observation window
 QUIET_WINDOWS = 2  # consecutive quiet windows needed
-MAX_WAIT_S = 1.0
+MAX_WAIT_S = 0.5  # pools park within ~0.1 s; a thread busy past this is not a pool
 
 
 class Limits:

@@ -10,6 +10,11 @@ Two rounds *agree* when their 95% intervals overlap, or the gap between them is 
 ``AGREE_TOL`` of the larger median (a 1% shift between two very tight intervals is real but
 too small to be worth a re-measurement). ``pool`` keeps the largest set of pairwise agreeing
 rounds if it holds 2+ rounds and a majority of them; otherwise the point is ``unstable``.
+
+A stall can also last through every round of one point. Along a d_model curve (one series, all
+else fixed) a point more than ``TREND_TOL`` off the log-log line through its neighbours
+(``off_trend``) gets the extra round too; still off after it, it is marked ``noisy`` with the
+factor, so a kernel cliff that is real stays visible but never passes as a plain ``ok``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from bench.timing import (
 
 AGREE_TOL = 0.02
 MIN_ROUNDS = 2
+TREND_TOL = 1.5
 
 
 def agree(a: Measurement, b: Measurement) -> bool:
@@ -133,3 +139,51 @@ def _short_reason(n_rounds: int, m: Measurement) -> str:
     if m.span_s < MIN_SPAN_S:
         parts.append(f"sampled {m.span_s:.2g}s < {MIN_SPAN_S}s")
     return ", ".join(parts)
+
+
+def off_trend(curve: list[tuple[float, float]], tol: float = TREND_TOL) -> dict[int, float]:
+    """Points of one d_model curve, ``[(d_model, median_s), ...]``, that no pair of nearby
+    points explains: more than ``tol`` times above or below the log-log line through each pair
+    of neighbours (one on each side, or the two nearest on either side). Returns
+    ``{index: factor}``, factor = median / the nearest expectation.
+
+    While some point is off, the one whose removal leaves the others most consistent is taken
+    out (ties: an interior point before an end, whose expectation is only extrapolated), so one
+    outlier does not drag its good neighbours off their own trend."""
+    left = sorted(range(len(curve)), key=lambda i: curve[i][0])
+    out: dict[int, float] = {}
+    while len(left) >= 3 and _worst(curve, left) > np.log(tol):
+        best: tuple[tuple[float, bool, float], int, float] | None = None
+        for k, i in enumerate(left):
+            rest = left[:k] + left[k + 1:]
+            own = _factor(curve, left, k)
+            key = (round(_worst(curve, rest), 6), k in (0, len(left) - 1), -abs(np.log(own)))
+            if best is None or key < best[0]:
+                best = (key, i, own)
+        assert best is not None
+        _, i, own = best
+        if 1.0 / tol <= own <= tol:
+            break
+        out[i] = own
+        left.remove(i)
+    return out
+
+
+def _worst(curve: list[tuple[float, float]], left: list[int]) -> float:
+    if len(left) < 3:
+        return 0.0
+    return max(abs(float(np.log(_factor(curve, left, k)))) for k in range(len(left)))
+
+
+def _factor(curve: list[tuple[float, float]], left: list[int], k: int) -> float:
+    """The factor of point ``left[k]`` against its best-fitting pair of neighbours."""
+    best = None
+    for a, b in ((k - 1, k + 1), (k - 2, k - 1), (k + 1, k + 2)):
+        if a < 0 or b >= len(left):
+            continue
+        (xa, ya), (xb, yb), (xk, yk) = (curve[left[j]] for j in (a, b, k))
+        t = (np.log(xk) - np.log(xa)) / (np.log(xb) - np.log(xa))
+        f = float(yk / np.exp(np.log(ya) + t * (np.log(yb) - np.log(ya))))
+        if best is None or abs(np.log(f)) < abs(np.log(best)):
+            best = f
+    return 1.0 if best is None else best

@@ -22,8 +22,8 @@ from bench.handoff import Limits, quiesce
 from bench.measure import check_parity, measure_step
 from bench.model import ConfigError, get_preset
 from bench.results import RunStore, make_row
-from bench.rounds import needs_extra_round, pool
-from bench.status import with_reason
+from bench.rounds import Pooled, needs_extra_round, off_trend, pool
+from bench.status import is_trusted, with_reason
 from bench.sweep import ALIASES, SOFTWARE_MAX_PRESET, Point, Sweep, expand
 from bench.timing import MIN_SAMPLES, MIN_SPAN_S, Measurement, summarize
 
@@ -96,7 +96,8 @@ def run_sweep(
     Schedule (see ``bench.rounds``): round after round, configs in order, and inside a config
     its series side by side, so both sides of a ratio see the same host. Each slot gets
     ``budget_s / rounds`` and starts from a quiet host (``settle``, by default
-    ``bench.handoff.quiesce``). Points whose rounds disagree get one extra round after the last.
+    ``bench.handoff.quiesce``). Points whose rounds disagree, or that sit off their d_model
+    neighbours' trend, get one extra round after the last.
     ``measure(name, config, options, budget_s, profile=..., min_samples=..., min_span_s=...)``
     returns a Measurement; the per-op profile is taken in the first round only.
     """
@@ -143,22 +144,43 @@ def run_sweep(
         for point in order:
             if not store.is_done(point) and r not in store.rounds.get(point.key(), {}):
                 slot.run(point, r)
-    extra = [p for p in order if not store.is_done(p) and _needs_extra(store, p, rounds)]
+    regular = {p.key(): [_measurement(rec) for i, rec in sorted(store.rounds[p.key()].items())
+                         if i < rounds]
+               for p in order if not store.is_done(p) and store.rounds.get(p.key())}
+    trend = _off_trend(order, {k: pool(v).m.median_s for k, v in regular.items()})
+    extra = [p for p in order if p.key() in regular and (
+        rounds in store.rounds[p.key()]  # measured before an interruption
+        or needs_extra_round(regular[p.key()]) or p.key() in trend)]
     progress.total += len(extra)
     for point in extra:
         if rounds not in store.rounds.get(point.key(), {}):
             slot.run(point, rounds)
+    final = {p.key(): pool([_measurement(rec) for _, rec in sorted(store.rounds[p.key()].items())])
+             for p in order if not store.is_done(p) and store.rounds.get(p.key())}
+    trend = _off_trend(order, {k: v.m.median_s for k, v in final.items()})
     for point in order:
-        if not store.is_done(point):
-            slot.finish(point)
+        if point.key() in final:
+            slot.finish(point, final[point.key()], trend.get(point.key()))
     return todo
 
 
-def _needs_extra(store: RunStore, point: Point, rounds: int) -> bool:
-    recs = store.rounds.get(point.key(), {})
-    if rounds in recs:  # the extra round was measured before an interruption
-        return True
-    return needs_extra_round([_measurement(recs[i]) for i in sorted(recs) if i < rounds])
+def _off_trend(points: list[Point], medians: dict[tuple[str, ...], float]
+               ) -> dict[tuple[str, ...], float]:
+    """Points more than ``TREND_TOL`` off their d_model neighbours (``bench.rounds.off_trend``),
+    per series and family (everything but d_model fixed, head_dim included)."""
+    curves: dict[tuple[Any, ...], list[Point]] = {}
+    for p in points:
+        if p.key() in medians:
+            c = p.config
+            fam = (p.series(), c.n_layer, c.seq_len, c.batch, c.d_model // c.n_head)
+            curves.setdefault(fam, []).append(p)
+    out: dict[tuple[str, ...], float] = {}
+    for pts in curves.values():
+        by_d = {p.config.d_model: p for p in pts}  # a preset and a free point at one d_model
+        pts = list(by_d.values())
+        flagged = off_trend([(p.config.d_model, medians[p.key()]) for p in pts])
+        out.update({pts[i].key(): f for i, f in flagged.items()})
+    return out
 
 
 class _Slot:
@@ -199,15 +221,18 @@ class _Slot:
         self.store.append(make_row(self.store.run_id, point, None, status))
         self.progress.update(f"{point.series()} {point.label()}: {status}"[:140])
 
-    def finish(self, point: Point) -> None:
-        recs = self.store.rounds.get(point.key(), {})
-        if not recs:
-            return
+    def finish(self, point: Point, pooled: Pooled, trend: float | None = None) -> None:
+        """Write the row of ``point`` from its pooled rounds; ``trend``: its factor off the
+        d_model neighbours' trend, which makes a trusted status ``noisy``."""
+        recs = self.store.rounds[point.key()]
         order = sorted(recs)
-        pooled = pool([_measurement(recs[i]) for i in order])
         m = pooled.m
+        status = pooled.status
+        if trend is not None and is_trusted(status):
+            status = with_reason("noisy", f"{trend:.2g}x off its d_model neighbours' trend "
+                                 f"in {pooled.total} rounds")
         describe = recs[order[0]].get("describe") or {}
-        row = make_row(self.store.run_id, point, m, pooled.status, describe,
+        row = make_row(self.store.run_id, point, m, status, describe,
                        rounds=len(pooled.kept), rounds_dropped=pooled.dropped)
         self.store.append(row, {
             "samples": m.samples, "per_op_s": m.per_op_s, "describe": describe,

@@ -181,6 +181,29 @@ def test_rounds_that_keep_disagreeing_make_an_unstable_row(tmp_path):
     assert row["ci_low_s"] <= 0.014 * 1.006 and row["ci_high_s"] >= 0.01 * 1.4 ** 3
 
 
+def test_a_point_off_its_d_model_trend_in_every_round_is_remeasured_and_marked(tmp_path):
+    """A stall (or a real cliff) that lasts through both rounds of d_model 96: the rounds agree,
+    but the point sits 2.5x off its neighbours, so it gets an extra round and, still off, is
+    marked noisy with the factor; its neighbours stay ok."""
+    sweep = Sweep(["reference"], axes={"d_model": [32, 64, 96, 128]},
+                  fix={"n_layer": 1, "seq_len": 8, "batch": 2})  # head_dim 32: one curve
+    store = RunStore.create(tmp_path, "trend", {})
+    calls: list = []
+
+    def measure(backend, config, options, budget, **kw):
+        calls.append(config.d_model)
+        med = 0.001 * config.d_model * (2.5 if config.d_model == 96 else 1.0)
+        return summarize([med * (1 + 0.001 * i) for i in range(12)],
+                         min_samples=kw["min_samples"], min_span_s=kw["min_span_s"])
+
+    run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=measure, **QUIET)
+    assert calls == [32, 64, 96, 128] * 2 + [96]
+    rows = {r["d_model"]: r for r in load_rows(store.csv_path)}
+    assert rows[96]["status"] == "noisy: 2.5x off its d_model neighbours' trend in 3 rounds"
+    assert rows[96]["rounds"] == 3
+    assert all(rows[d]["status"] == "ok" for d in (32, 64, 128))
+
+
 def test_each_slot_starts_after_a_hand_off(tmp_path):
     """settle() runs before every measured slot, and one config's series sit side by side."""
     sweep = Sweep(["reference", "cpu"], axes={"d_model": [16, 32]}, fix=FIX)

@@ -163,3 +163,19 @@ def test_one_round_or_too_few_samples_is_budget_short():
     assert pool([_round(0.01)]).status.startswith("budget-short: 1 round")
     few = [summarize([0.01, 0.0101, 0.0099]) for _ in range(2)]
     assert pool(few).status.startswith("budget-short: ")
+
+
+@pytest.mark.parametrize("curve, flagged", [
+    ([(16, .016), (32, .032), (48, .12), (64, .064)], {2}),  # interior outlier, ends untouched
+    ([(768, 15.0), (832, 16.1), (896, 34.0), (960, 18.1), (1024, 19.0)], {2}),
+    ([(64, 1.), (128, 2.), (192, 3.), (256, 9.)], {3}),  # an end: its neighbours stay clean
+    ([(64, 1.), (128, 2.), (192, 3.), (256, 4.1)], set()),
+    ([(64, 1.), (128, 1.4), (192, 3.)], set()),  # 1.4x off: inside the tolerance
+    ([(64, 1.), (128, 2.)], set()),  # two points: no trend to be off
+])
+def test_off_trend_flags_the_outlier_not_its_neighbours(curve, flagged):
+    from bench.rounds import TREND_TOL, off_trend
+
+    got = off_trend(curve)
+    assert set(got) == flagged
+    assert all(f > TREND_TOL or f < 1 / TREND_TOL for f in got.values())
