@@ -224,6 +224,8 @@ def load_rows(csv_path: Path) -> list[dict[str, Any]]:
         row: dict[str, Any] = dict(r)
         if legacy:
             row.update(_from_legacy(row))
+            del row["noisy"]
+            r = dict(row)
         for c in FLOAT_COLUMNS:
             row[c] = float(r[c]) if r[c] else None
         for c in INT_COLUMNS:

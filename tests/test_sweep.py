@@ -284,3 +284,24 @@ def test_git_commit_outside_git_names_the_source(tmp_path, monkeypatch):
     assert first.startswith("source-") and len(first) == len("source-") + 12
     (tmp_path / "kernels" / "adamw.wgsl").write_text("// changed\\n")
     assert environment.git_commit() != first
+
+
+def test_a_file_from_before_rounds_loads_and_is_never_ok(tmp_path):
+    from bench.results import LEGACY_COLUMNS
+
+    p = tmp_path / "old.csv"
+    base = {c: "" for c in LEGACY_COLUMNS} | {"run_id": "old", "backend": "cpu", "d_model": 16,
+                                               "n_layer": 1, "n_head": 4, "seq_len": 16,
+                                               "batch": 8, "step_flops": 1, "samples": 5}
+    with open(p, "w", newline="") as fh:
+        w = csv.DictWriter(fh, LEGACY_COLUMNS)
+        w.writeheader()
+        w.writerow(base | {"median_s": 0.01, "status": "ok", "noisy": "true"})
+        w.writerow(base | {"backend": "gpu", "samples": 0, "status": "skipped: no adapter"})
+        w.writerow(base | {"backend": "x", "samples": 0, "status": "failed parity: grad 1"})
+    a, b, c = load_rows(p)
+    assert a["status"] == ("budget-short: measured in one round, before rounds existed "
+                           "(flagged noisy then)")
+    assert (a["rounds"], a["median_s"]) == (1, 0.01) and "noisy" not in a
+    assert b["status"] == "unsupported: no adapter" and b["rounds"] == 0
+    assert c["status"] == "failed-parity: grad 1"
