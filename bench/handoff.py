@@ -20,11 +20,13 @@ taken when the sweep started, and waits (up to ``MAX_WAIT_S``) until this proces
 that outlives that (the host's clock or power budget after an all-core load, a neighbour VM) is
 not in this process; ``probe`` tells the two apart on a real machine:
 
-    python -m bench.handoff --gpu-preset medium --attention fa2 --cpu-preset huge --threads 16
+    python -m bench.handoff --gpu-preset medium --attention fa2 --cpu cpu,torch \\
+        --cpu-preset huge --threads 16
 
-times one warm GPU step alone, right after CPU-backend steps (no hand-off), after CPU steps and
-``quiesce``, after CPU steps run in a child process that has exited, and alone again, and prints
-one table.
+times one warm GPU step alone; after as many seconds idle as a load lasts (the device's own
+clocks after idling); after CPU-backend and torch-CPU steps with no hand-off (and 2 s later),
+after them and ``quiesce``, after them run in a child process that has exited; and alone again.
+It prints one table.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def probe(
     gpu: str = "gpu",
     gpu_preset: str = "medium",
     gpu_options: dict[str, Any] | None = None,
-    cpu: str = "cpu",
+    cpu: str | list[str] = "cpu",
     cpu_preset: str = "huge",
     cpu_options: dict[str, Any] | None = None,
     load_s: float = 3.0,
@@ -128,33 +130,44 @@ def probe(
     later_s: float = 2.0,
     out: Callable[[str], None] = print,
 ) -> dict[str, dict[str, float]]:
-    """Time the ``gpu`` point alone and after ``load_s`` seconds of ``cpu`` steps, several ways
-    (see the module doc); returns ``{phase: {"first5_ms", "median_ms", "vs_alone"}}`` and prints
-    a table. Both backends are created and warmed once, before any timed phase."""
+    """Time the ``gpu`` point alone, after ``load_s`` seconds idle, and after ``load_s`` seconds
+    of steps of each ``cpu`` backend several ways (see the module doc); returns ``{phase:
+    {"first5_ms", "median_ms", "vs_alone"}}`` and prints a table. Every backend is created and
+    warmed once, before any timed phase; the same warm ``gpu`` instance is timed throughout.
+
+    The idle phase separates the two suspects: if the GPU point is slow after the host merely
+    slept as long as a CPU load lasts, the device (its clocks after idling), not the CPU side,
+    is what the next point inherits."""
+    loads = [cpu] if isinstance(cpu, str) else list(cpu)
     gpu_options = dict(gpu_options or {})
     cpu_options = dict(cpu_options or {})
     limits = Limits()
     g = _load(gpu, gpu_preset, gpu_options)
-    c = _load(cpu, cpu_preset, cpu_options)
+    steps_of = {name: _load(name, cpu_preset, cpu_options) for name in loads}
     res: dict[str, list[float]] = {}
+    waits: list[str] = []
     quiesce(limits)
     res["alone"] = _times(g, steps)
-    _spin(c, load_s)
-    res["after cpu, no hand-off"] = _times(g, steps)
-    time.sleep(later_s)
-    res[f"  ... {later_s:g} s later"] = _times(g, steps)
-    _spin(c, load_s)
-    h = quiesce(limits)
-    res["after cpu, quiesce"] = _times(g, steps)
+    time.sleep(load_s)
+    res[f"after {load_s:g} s idle"] = _times(g, steps)
     ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    child = ctx.Process(target=_child_load,
-                        args=(cpu, cpu_preset, cpu_options, load_s, ready), daemon=True)
-    child.start()
-    ready.wait(timeout=600)
-    child.join()
-    res["after cpu in a child process"] = _times(g, steps)
-    quiesce(limits)
+    for name, c in steps_of.items():
+        _spin(c, load_s)
+        res[f"after {name}, no hand-off"] = _times(g, steps)
+        time.sleep(later_s)
+        res[f"  ... {later_s:g} s after {name}"] = _times(g, steps)
+        _spin(c, load_s)
+        h = quiesce(limits)
+        waits.append(f"{name}: quiesce waited {h['waited_s'] * 1e3:.0f} ms (quiet {h['quiet']})")
+        res[f"after {name}, quiesce"] = _times(g, steps)
+        ready = ctx.Event()
+        child = ctx.Process(target=_child_load,
+                            args=(name, cpu_preset, cpu_options, load_s, ready), daemon=True)
+        child.start()
+        ready.wait(timeout=600)
+        child.join()
+        res[f"after {name} in a child process"] = _times(g, steps)
+        quiesce(limits)
     res["alone again"] = _times(g, steps)
     base = float(np.median(res["alone"]))
     table = {
@@ -164,10 +177,9 @@ def probe(
     }
     from bench.model import get_preset
 
-    out(f"hand-off probe: {gpu} {gpu_preset} {gpu_options} after {load_s:g} s of {cpu} "
-        f"{cpu_preset} {cpu_options} (d_model {get_preset(cpu_preset).d_model}); "
-        f"{steps} steps per phase; quiesce waited {h['waited_s'] * 1e3:.0f} ms "
-        f"(quiet {h['quiet']})")
+    out(f"hand-off probe: {gpu} {gpu_preset} {gpu_options}; loads {load_s:g} s of "
+        f"{', '.join(loads)} at {cpu_preset} (d_model {get_preset(cpu_preset).d_model}) "
+        f"{cpu_options}; {steps} steps per phase; {'; '.join(waits)}")
     out("| phase | first 5 steps ms | median ms | median / alone |")
     out("|---|---:|---:|---:|")
     for k, v in table.items():
@@ -180,14 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpu", default="gpu", help="the backend measured (default gpu)")
     p.add_argument("--gpu-preset", default="medium")
     p.add_argument("--attention", default="fa2", help="attention variant of --gpu ('' none)")
-    p.add_argument("--cpu", default="cpu", help="the backend that loads the host (cpu, torch)")
+    p.add_argument("--cpu", default="cpu,torch",
+                   help="comma list of backends that load the host (default cpu,torch)")
     p.add_argument("--cpu-preset", default="huge")
     p.add_argument("--threads", type=int, default=None, help="threads of --cpu (default all)")
     p.add_argument("--load", type=float, default=3.0, help="seconds of --cpu steps per phase")
     p.add_argument("--steps", type=int, default=40, help="timed --gpu steps per phase")
     a = p.parse_args(argv)
     try:
-        probe(a.gpu, a.gpu_preset, {"attention": a.attention} if a.attention else {}, a.cpu,
+        probe(a.gpu, a.gpu_preset, {"attention": a.attention} if a.attention else {},
+              [c for c in a.cpu.split(",") if c],
               a.cpu_preset, {} if a.threads is None else {"threads": a.threads}, a.load,
               a.steps)
     except Exception as e:  # noqa: BLE001 - a probe that cannot run says why in one line

@@ -33,6 +33,9 @@ CONFIDENCE = 0.95
 MIN_SAMPLES = 10  # the floor: samples before the interval rule may stop a point ...
 MIN_SPAN_S = 0.1  # ... and seconds they must span (first sample's start to last one's end)
 HARD_MIN_SAMPLES = 3  # taken even when the budget is spent: the least a median + interval needs
+MAX_WARMUP_FRAC = 0.5  # warm-up may stretch to half the budget while steps still get faster ...
+SETTLE_REL = 0.05  # ... by more than 5% from one triple of steps to the next
+MAX_WARMUP_RUNS = 1000
 
 
 @dataclass
@@ -142,6 +145,25 @@ def summarize(
     )
 
 
+def warm_runs_left(warm: list[float], elapsed_s: float, budget_s: float,
+                   warmup_frac: float) -> bool:
+    """Whether warm-up goes on: always for one more call after the first (a lazily built
+    second-call path), then for ``warmup_frac`` of the budget, and beyond it, up to
+    ``MAX_WARMUP_FRAC``, while steps are still getting faster (the last 3 more than
+    ``SETTLE_REL`` faster than the 3 before, or fewer than 6 to tell): a device whose clocks
+    are still ramping up after idling, or pools and caches still settling after the previous
+    point, stay out of the samples."""
+    if not warm:
+        return True
+    if len(warm) >= MAX_WARMUP_RUNS or elapsed_s >= MAX_WARMUP_FRAC * budget_s:
+        return False
+    if elapsed_s < warmup_frac * budget_s:
+        return True
+    if len(warm) < 6:  # too few to tell whether they still get faster
+        return True
+    return float(np.median(warm[-3:])) < (1 - SETTLE_REL) * float(np.median(warm[-6:-3]))
+
+
 def time_fn(
     fn: Callable[[], Any],
     budget_s: float = 2.0,
@@ -157,23 +179,23 @@ def time_fn(
     """Time ``fn()`` within roughly ``budget_s`` seconds (warm-up included).
 
     Warm-up: the first call (compilation, allocation) plus further calls for ``warmup_frac`` of
-    the budget, none of them recorded. Then ``fn`` is repeated until the interval rule stops it
-    (floor met and the 95% CI within ``target_rel_ci``), the budget is spent, or ``max_samples``
-    is reached. ``HARD_MIN_SAMPLES`` are always taken, so a step slower than the budget still
-    gets a median (the budget is then exceeded and ``floor_met`` is False).
+    the budget, longer while steps still get faster (``warm_runs_left``), none of them
+    recorded. Then ``fn`` is repeated until the interval rule stops it (floor met and the 95% CI
+    within ``target_rel_ci``), the budget is spent, or ``max_samples`` is reached.
+    ``HARD_MIN_SAMPLES`` are always taken, so a step slower than the budget still gets a median
+    (the budget is then exceeded and ``floor_met`` is False).
     """
     del seed
     if budget_s <= 0:
         raise ValueError(f"budget must be positive, got {budget_s}")
     start = clock()
     fn()  # compile / allocate / first-touch
-    warm_runs = 1
-    while clock() - start < warmup_frac * budget_s and warm_runs < 1000:
+    warm: list[float] = []  # warm-up durations after the first call
+    while warm_runs_left(warm, clock() - start, budget_s, warmup_frac):
+        t0 = clock()
         fn()
-        warm_runs += 1
-    if warm_runs == 1:  # one more so a lazily built second-call path is warm too
-        fn()
-        warm_runs += 1
+        warm.append(clock() - t0)
+    warm_runs = 1 + len(warm)
     warm_s = clock() - start
 
     samples: list[float] = []

@@ -67,8 +67,9 @@ def test_probe_prints_every_phase():
     lines: list[str] = []
     table = probe("reference", "micro", {}, "cpu", "micro", {"threads": 2}, load_s=0.2,
                   steps=5, later_s=0.05, out=lines.append)
-    assert list(table) == ["alone", "after cpu, no hand-off", "  ... 0.05 s later",
-                           "after cpu, quiesce", "after cpu in a child process", "alone again"]
+    assert list(table) == ["alone", "after 0.2 s idle", "after cpu, no hand-off",
+                           "  ... 0.05 s after cpu", "after cpu, quiesce",
+                           "after cpu in a child process", "alone again"]
     assert all(v["median_ms"] > 0 and v["vs_alone"] > 0 for v in table.values())
     assert table["alone"]["vs_alone"] == 1.0
     assert lines[1] == "| phase | first 5 steps ms | median ms | median / alone |"

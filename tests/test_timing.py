@@ -179,3 +179,22 @@ def test_off_trend_flags_the_outlier_not_its_neighbours(curve, flagged):
     got = off_trend(curve)
     assert set(got) == flagged
     assert all(f > TREND_TOL or f < 1 / TREND_TOL for f in got.values())
+
+
+def test_warmup_stretches_while_steps_still_get_faster():
+    """A device ramping its clocks up after idling: 40 steps from 40 ms down to 10 ms. The
+    warm-up (20% of 3 s) ends mid-ramp, but goes on while steps get faster, so no ramp step
+    lands in the samples."""
+    ramp = list(np.linspace(0.040, 0.010, 40))
+    clock = FakeClock([0.05] + ramp + [0.010] * 10_000)
+    m = time_fn(clock.step, budget_s=3.0, clock=clock)
+    assert m.warmup_s > 0.2 * 3.0  # stretched beyond the plain warm-up share ...
+    assert m.warmup_s <= 0.5 * 3.0 + 0.05  # ... but not beyond half the budget
+    assert max(m.samples) < 0.0115 and m.median_s == pytest.approx(0.010)
+
+
+def test_warmup_never_takes_more_than_half_the_budget():
+    clock = FakeClock([0.05] + list(0.05 * 0.97 ** np.arange(100_000)))  # 3% faster each step
+    m = time_fn(clock.step, budget_s=1.0, clock=clock)
+    assert m.warmup_s == pytest.approx(0.5, abs=0.06)
+    assert m.n >= HARD_MIN_SAMPLES
