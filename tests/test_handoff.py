@@ -5,7 +5,6 @@ mechanism; ``python -m bench.handoff`` measures the effect on a GPU machine)."""
 import threading
 import time
 
-import pytest
 from threadpoolctl import ThreadpoolController
 
 from bench.handoff import MAX_WAIT_S, QUIET_CORES, Limits, busy_cores, probe, quiesce
@@ -26,8 +25,8 @@ def test_quiesce_waits_for_a_spinning_worker_to_park():
     t = _spinner(0.3)
     time.sleep(0.02)
     assert busy_cores(0.02) > QUIET_CORES  # the spin is visible in the process's CPU time
-    h = quiesce()
-    assert h["quiet"]
+    h = quiesce(max_wait_s=3.0)  # generous: other tests' garbage may take a while to collect
+    assert h["quiet"], h
     assert h["waited_s"] >= 0.2  # it did not start the next point on top of the spinner
     t.join()
     assert busy_cores(0.02) < QUIET_CORES
@@ -37,7 +36,7 @@ def test_quiesce_gives_up_on_a_worker_that_never_parks_and_says_so():
     t = _spinner(MAX_WAIT_S + 1.0)
     h = quiesce(max_wait_s=0.2)
     assert not h["quiet"] and h["busy_cores"] > QUIET_CORES
-    assert 0.2 <= h["waited_s"] < 0.5
+    assert h["waited_s"] >= 0.2
     t.join()
 
 
@@ -45,22 +44,23 @@ def test_cpu_backend_leaves_blas_at_one_thread_and_the_hand_off_restores_it():
     from bench.measure import prepare_step
     from bench.model import get_preset
 
-    blas = lambda: [c.num_threads for c in ThreadpoolController().select(user_api="blas")  # noqa: E731
-                    .lib_controllers]
-    limits = Limits()
-    before = blas()
-    b, tokens, targets = prepare_step("cpu", get_preset("micro"), {"threads": 2})
+    libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    original = [c.num_threads for c in libs]
     try:
-        b.train_step(tokens, targets)
-        after_step = blas()
+        for c in libs:  # a known starting point, whatever earlier tests left behind
+            c.set_num_threads(2)
+        limits = Limits()
+        b, tokens, targets = prepare_step("cpu", get_preset("micro"), {"threads": 2})
+        try:
+            b.train_step(tokens, targets)
+        finally:
+            b.close()
+        assert [c.num_threads for c in libs] == [1] * len(libs)  # what the backend leaves
+        assert quiesce(limits, max_wait_s=3.0)["quiet"]
+        assert [c.num_threads for c in libs] == [2] * len(libs)
     finally:
-        b.close()
-    assert after_step == [1] * len(before)  # what the CPU backend leaves behind
-    if max(before) == 1:
-        pytest.skip("BLAS runs one thread here anyway: the restore is not observable")
-    h = quiesce(limits)
-    assert h["quiet"]
-    assert blas() == before
+        for c, n in zip(libs, original, strict=True):
+            c.set_num_threads(n)
 
 
 def test_probe_prints_every_phase():
