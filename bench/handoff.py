@@ -69,23 +69,27 @@ def busy_cores(window_s: float = WINDOW_S) -> float:
     return (time.process_time() - c0) / max(time.perf_counter() - w0, 1e-9)
 
 
-def quiesce(limits: Limits | None = None, max_wait_s: float = MAX_WAIT_S) -> dict[str, Any]:
+def quiesce(
+    limits: Limits | None = None,
+    max_wait_s: float = MAX_WAIT_S,
+    busy: Callable[[], float] = busy_cores,
+) -> dict[str, Any]:
     """Collect garbage, restore ``limits``, then wait until the process is quiet; returns
     ``{"waited_s", "quiet", "busy_cores"}`` (quiet False: still busy ``max_wait_s`` after the
-    collection; ``waited_s`` includes the collection)."""
+    collection; ``waited_s`` includes the collection). ``busy`` observes one window."""
     t0 = time.perf_counter()
     gc.collect()
     if limits is not None:
         limits.restore()
     t1 = time.perf_counter()  # the wait is counted from here: collecting can take a while
-    quiet_run, busy = 0, 0.0
+    quiet_run, cores = 0, 0.0
     while quiet_run < QUIET_WINDOWS:
-        busy = busy_cores()
-        quiet_run = quiet_run + 1 if busy < QUIET_CORES else 0
+        cores = busy()
+        quiet_run = quiet_run + 1 if cores < QUIET_CORES else 0
         if time.perf_counter() - t1 >= max_wait_s:
             break
     return {"waited_s": time.perf_counter() - t0, "quiet": quiet_run >= QUIET_WINDOWS,
-            "busy_cores": busy}
+            "busy_cores": cores}
 
 
 # ----------------------------------------------------------------------------- probe
