@@ -101,6 +101,11 @@ class Run:
             return f"{samples_path(self.path).name} is missing"
         return f"{len(lacking)} timed row(s) have no record in {samples_path(self.path).name}"
 
+    def busy_starts(self) -> int:
+        """Rounds that started on a process still busy after the hand-off gave up waiting."""
+        return sum(1 for rec in self.samples.values() for h in rec.get("settle") or []
+                   if isinstance(h, dict) and h.get("quiet") is False)
+
     def left_out(self) -> dict[str, list[str]]:
         """Per series, the statuses of its timed rows that fits and curves leave out."""
         trusted = {id(r) for r in self.ok}

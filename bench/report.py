@@ -42,6 +42,11 @@ def report(run: Run) -> str:
               *legend_lines(),
               "- rounds: the rounds pooled into the median; dropped: rounds left out because "
               "they disagreed with the others (a stall), each re-measured in an extra round."]
+    busy = run.busy_starts()
+    if busy:
+        lines += ["", f"**{busy} round(s) started on a busy process:** some thread still used "
+                  "CPU after the hand-off's wait (bench.handoff); rounds that disagree because "
+                  "of it show as dropped or unstable."]
     why = run.missing_samples()
     if why:
         lines += ["", f"**Intervals marked unknown:** {why}, so the ratio and fit intervals "

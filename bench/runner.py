@@ -238,6 +238,7 @@ class _Slot:
             "samples": m.samples, "per_op_s": m.per_op_s, "describe": describe,
             "warmup_runs": m.warmup_runs, "converged": m.converged,
             "rounds": [recs[i]["samples"] for i in order], "kept": [order[i] for i in pooled.kept],
+            "settle": [recs[i].get("settle") for i in order],
         })
 
 

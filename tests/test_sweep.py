@@ -223,6 +223,18 @@ def test_each_slot_starts_after_a_hand_off(tmp_path):
     assert slots[4:] == slots[:4]  # round 2 repeats the order
 
 
+def test_a_round_started_on_a_busy_process_is_reported(tmp_path):
+    from bench.analysis import Run
+    from bench.report import report
+
+    sweep = Sweep(["reference"], axes={"d_model": [16, 32]}, fix=FIX)
+    store = RunStore.create(tmp_path, "busy", {})
+    quiet = iter([True, False, True, True])
+    run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=_fake_measure([]),
+              settle=lambda: {"quiet": next(quiet)})
+    assert "**1 round(s) started on a busy process:**" in report(Run.load(store.csv_path))
+
+
 def test_failed_parity_and_creation_errors_are_rows_not_tracebacks(tmp_path):
     sweep = Sweep(["cpu", "reference"], presets=["micro"])
     store = RunStore.create(tmp_path, "run2", {})
