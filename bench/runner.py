@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from backends import backend_options
 from backends.base import BackendError
-from bench.handoff import Limits, quiesce
+from bench.handoff import Limits, busy_cores, quiesce
 from bench.measure import check_parity, measure_step
 from bench.model import ConfigError, get_preset
 from bench.results import RunStore, make_row
@@ -26,6 +26,7 @@ from bench.rounds import Pooled, needs_extra_round, off_trend, pool
 from bench.status import is_trusted, with_reason
 from bench.sweep import ALIASES, SOFTWARE_MAX_PRESET, Point, Sweep, expand
 from bench.timing import MIN_SAMPLES, MIN_SPAN_S, Measurement, summarize
+from bench.workers import Workers
 
 ROUNDS = 2  # rounds per point (plus one extra for a point whose rounds disagree)
 
@@ -89,6 +90,7 @@ def run_sweep(
     parity: Callable[..., tuple[bool, str]] = check_parity,
     rounds: int = ROUNDS,
     settle: Callable[[], dict[str, Any]] | None = None,
+    isolate: bool = False,
 ) -> list[Point]:
     """Measure every point of ``sweep`` not yet in ``store`` in ``rounds`` rounds; return the
     points finished now.
@@ -99,13 +101,28 @@ def run_sweep(
     ``bench.handoff.quiesce``). Points whose rounds disagree, or that sit off their d_model
     neighbours' trend, get one extra round after the last.
     ``measure(name, config, options, budget_s, profile=..., min_samples=..., min_span_s=...)``
-    returns a Measurement; the per-op profile is taken in the first round only.
+    returns a Measurement; the per-op profile is taken in the first round only. ``isolate``
+    measures each backend in its own worker process (``bench.workers``).
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
+    if not isolate:
+        return _run(sweep, store, budget_s, progress, measure, parity, rounds, settle, None)
+    workers = Workers()
+    try:
+        return _run(sweep, store, budget_s, progress, workers.measure, parity, rounds, settle,
+                    workers)
+    finally:
+        workers.close()
+
+
+def _run(sweep: Sweep, store: RunStore, budget_s: float, progress: Progress | None,
+         measure: Callable[..., Any], parity: Callable[..., tuple[bool, str]], rounds: int,
+         settle: Callable[[], dict[str, Any]] | None, workers: Workers | None) -> list[Point]:
     if settle is None:
         limits = Limits()
-        settle = lambda: quiesce(limits)  # noqa: E731
+        busy = workers.busy_cores if workers is not None else busy_cores
+        settle = lambda: quiesce(limits, busy=busy)  # noqa: E731
     unavailable: dict[str, str] = {}
     accepts = accepted_options(sweep.backends, unavailable)
     points = expand(sweep, accepts)

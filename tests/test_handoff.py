@@ -2,9 +2,11 @@
 back to what they were, whatever the previous point left running (CPU-only checks of the
 mechanism; ``python -m bench.handoff`` measures the effect on a GPU machine)."""
 
+import os
 import threading
 import time
 
+import pytest
 from threadpoolctl import ThreadpoolController
 
 from bench.handoff import QUIET_CORES, Limits, busy_cores, probe, quiesce
@@ -84,3 +86,42 @@ def test_probe_prints_every_phase():
     assert table["alone"]["vs_alone"] == 1.0
     assert lines[1] == "| phase | first 5 steps ms | median ms | median / alone |"
     assert len(lines) == 3 + len(table)
+
+
+def test_workers_measure_in_their_own_process_and_survive_errors_and_deaths():
+    from backends.base import BackendError
+    from bench.model import get_preset
+    from bench.workers import Workers
+
+    w = Workers()
+    try:
+        m = w.measure("reference", get_preset("micro"), {}, 0.2, profile=False, min_samples=3,
+                      min_span_s=0.0)
+        assert m.n >= 3 and m.median_s > 0
+        (proc, _), = w._procs.values()
+        assert proc.is_alive() and proc.pid != os.getpid()
+        with pytest.raises(BackendError, match="threads"):  # raised there, re-raised here
+            w.measure("cpu", get_preset("micro"), {"threads": 0}, 0.1)
+        assert len(w._procs) == 2  # one worker per backend
+        proc.kill()
+        proc.join()
+        with pytest.raises(RuntimeError, match="reference worker process died"):
+            w.measure("reference", get_preset("micro"), {}, 0.1)
+        m = w.measure("reference", get_preset("micro"), {}, 0.1, profile=False)  # a fresh one
+        assert m.n >= 3
+        assert w.busy_cores() >= 0.0
+    finally:
+        w.close()
+    assert not w._procs
+
+
+def test_isolated_sweep_writes_the_same_rows(tmp_path):
+    from bench.results import RunStore, load_rows
+    from bench.runner import Progress, run_sweep
+    from bench.sweep import Sweep
+
+    store = RunStore.create(tmp_path, "iso", {})
+    run_sweep(Sweep(["reference"], presets=["micro"]), store, 0.4,
+              progress=Progress(0, open(os.devnull, "w")), isolate=True)
+    (row,) = load_rows(store.csv_path)
+    assert row["median_s"] > 0 and row["rounds"] >= 1 and row["samples"] >= 6
