@@ -7,6 +7,11 @@ variant of a backend vs that backend's first series; each GPU series vs the firs
 series (``torch``, ``torch-cuda``...). A *d_model curve* is a set
 of points that differ in d_model only (same n_layer, seq_len, batch and head_dim): presets such
 as micro/tiny/huge that change several dimensions at once never share a curve with others.
+
+Statuses (``bench.status``): fits, d_model curves and crossovers use trusted rows only (ok,
+noisy); the per-point speedup table also shows pairs with an untrusted side, flagged, and
+``left_out`` says what the fits did not use. Intervals derived from raw samples (ratios, fits)
+are unknown (NaN) when the run's ``.samples.jsonl`` is missing: never zero-width.
 """
 
 from __future__ import annotations
@@ -18,7 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.fit import Fit, Ratio, crossover, fit_overhead, speedup, verdict
-from bench.results import load_meta, load_rows, load_samples, ok_rows, row_key
+from bench.results import (
+    load_meta,
+    load_rows,
+    load_samples,
+    ok_rows,
+    row_key,
+    samples_path,
+    timed_rows,
+)
+from bench.status import status_word
 
 
 def series(row: dict[str, Any]) -> str:
@@ -46,6 +60,7 @@ class SpeedupPoint:
     baseline: str
     row: dict[str, Any]  # the candidate's row
     ratio: Ratio
+    trusted: bool = True  # both sides have a trusted status
 
 
 @dataclass
@@ -64,11 +79,41 @@ class Run:
 
     @property
     def ok(self) -> list[dict[str, Any]]:
+        """Rows with a trusted status (ok, noisy)."""
         return ok_rows(self.rows)
 
-    def raw(self, row: dict[str, Any]) -> list[float]:
+    @property
+    def timed(self) -> list[dict[str, Any]]:
+        """Every row with a median, trusted or not."""
+        return timed_rows(self.rows)
+
+    def raw(self, row: dict[str, Any]) -> list[float] | None:
+        """The row's raw samples; None when they are not on disk (intervals then unknown)."""
         rec = self.samples.get(row_key({k: "" if v is None else v for k, v in row.items()}))
-        return list(rec["samples"]) if rec and rec.get("samples") else [row["median_s"]]
+        return list(rec["samples"]) if rec and rec.get("samples") else None
+
+    def missing_samples(self) -> str | None:
+        """Why sample-derived intervals are unknown, or None when every timed row has samples."""
+        lacking = [r for r in self.timed if self.raw(r) is None]
+        if not lacking:
+            return None
+        if not self.samples:
+            return f"{samples_path(self.path).name} is missing"
+        return f"{len(lacking)} timed row(s) have no record in {samples_path(self.path).name}"
+
+    def busy_starts(self) -> int:
+        """Rounds that started on a process still busy after the hand-off gave up waiting."""
+        return sum(1 for rec in self.samples.values() for h in rec.get("settle") or []
+                   if isinstance(h, dict) and h.get("quiet") is False)
+
+    def left_out(self) -> dict[str, list[str]]:
+        """Per series, the statuses of its timed rows that fits and curves leave out."""
+        trusted = {id(r) for r in self.ok}
+        out: dict[str, list[str]] = defaultdict(list)
+        for r in self.timed:
+            if id(r) not in trusted:
+                out[series(r)].append(status_word(r["status"]))
+        return dict(out)
 
     def per_op(self, row: dict[str, Any]) -> dict[str, float] | None:
         rec = self.samples.get(row_key({k: "" if v is None else v for k, v in row.items()}))
@@ -76,7 +121,7 @@ class Run:
 
     def series_names(self) -> list[str]:
         seen: dict[str, None] = {}
-        for r in self.ok:
+        for r in self.timed:
             seen.setdefault(series(r), None)
         return list(seen)
 
@@ -85,20 +130,21 @@ class Run:
         cpu = [s for s in names if s.split("[")[0] == "cpu"]
         return (cpu or names or [None])[0]
 
-    def by_series(self) -> dict[str, list[dict[str, Any]]]:
+    def by_series(self, trusted: bool = True) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for r in self.ok:
+        for r in self.ok if trusted else self.timed:
             out[series(r)].append(r)
         return dict(out)
 
     def fits(self) -> dict[str, Fit]:
-        """The modelled split per series (needs two distinct FLOP counts)."""
+        """The modelled split per series, from trusted rows (needs two distinct FLOP counts)."""
         out = {}
         for s, rows in self.by_series().items():
+            raw = [self.raw(r) for r in rows]
             try:
                 out[s] = fit_overhead(
                     [r["step_flops"] for r in rows], [r["median_s"] for r in rows],
-                    [self.raw(r) for r in rows],
+                    None if any(x is None for x in raw) else raw,
                 )
             except ValueError:
                 continue
@@ -123,15 +169,25 @@ class Run:
         return list(dict.fromkeys(out))
 
     def speedups(self) -> list[SpeedupPoint]:
-        """Every pair of ``pairs()`` at each config both series measured."""
-        by = self.by_series()
+        """Every pair of ``pairs()`` at each config both series timed; ``trusted`` says whether
+        both sides are. The CI is unknown (NaN) when either side has no raw samples."""
+        by = self.by_series(trusted=False)
+        trusted = {id(r) for r in self.ok}
         out = []
         for cand, base in self.pairs():
             base_rows = {config_key(r): r for r in by.get(base, [])}
             for r in by.get(cand, []):
                 b = base_rows.get(config_key(r))
-                if b is not None:
-                    out.append(SpeedupPoint(cand, base, r, speedup(self.raw(b), self.raw(r))))
+                if b is None:
+                    continue
+                rb, rc = self.raw(b), self.raw(r)
+                if rb is None or rc is None:
+                    nan = float("nan")
+                    ratio = Ratio(b["median_s"] / r["median_s"], nan, nan)
+                else:
+                    ratio = speedup(rb, rc)
+                out.append(SpeedupPoint(cand, base, r, ratio,
+                                        id(r) in trusted and id(b) in trusted))
         return out
 
     def d_model_curves(self) -> dict[tuple[str, str, tuple[int, ...]], list[SpeedupPoint]]:
@@ -139,6 +195,8 @@ class Run:
         by (candidate, baseline, family)."""
         groups: dict[tuple[str, str, tuple[int, ...]], list[SpeedupPoint]] = defaultdict(list)
         for sp in self.speedups():
+            if not sp.trusted:
+                continue
             groups[(sp.candidate, sp.baseline, family(sp.row))].append(sp)
         return {
             k: sorted(v, key=lambda sp: sp.row["d_model"])

@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.analysis import Run, config_key, fmt_ms, point_label, series
 from bench.fit import Ratio, speedup
+from bench.status import is_trusted, status_word
 
 STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -55,7 +56,9 @@ def labels(runs: list[Run]) -> list[str]:
 
 
 def _index(run: Run) -> dict[tuple, dict[str, Any]]:
-    return {(series(r), config_key(r)): r for r in run.ok}
+    """Every timed row by (series, config); rows the harness does not stand behind (unstable,
+    budget-short) are compared too, and carry their status into the table."""
+    return {(series(r), config_key(r)): r for r in run.timed}
 
 
 def pairs(base: Run, other: Run) -> list[Pair]:
@@ -78,7 +81,7 @@ def compare_runs(runs: list[Run], out: Path | None = None) -> tuple[str, list[Pa
     table = [(name, run, pairs(base, run)) for name, run in zip(names[1:], runs[1:], strict=True)]
     empty = [name for name, _, ps in table if not ps]
     if empty:
-        mine = sorted({series(r) for r in base.ok})
+        mine = sorted({series(r) for r in base.timed})
         raise CompareError(
             f"{', '.join(empty)} share(s) no series at any config with {names[0]} "
             f"({', '.join(mine[:4]) or 'no timed rows'}{' ...' if len(mine) > 4 else ''}): "
@@ -103,10 +106,12 @@ def markdown(names: list[str], runs: list[Run], table: list) -> str:
                   f"| series | point | {a} ms [95% CI] | {name} ms [95% CI] | ratio [95% CI] |",
                   "|---|---|---:|---:|---:|"]
         for p in ps:
+            ci = (f"[{p.ratio.ci_low:.3g}, {p.ratio.ci_high:.3g}]" if p.ratio.ci_known
+                  else "[CI unknown: no raw samples]")
             lines.append(f"| {p.series} | {point_label(p.base)} | {_ms(p.base)} | {_ms(p.other)} "
-                         f"| {p.ratio.value:.3g}x [{p.ratio.ci_low:.3g}, {p.ratio.ci_high:.3g}] |")
-        only_a = len(runs[0].ok) - len(ps)
-        only_b = len(run.ok) - len(ps)
+                         f"| {p.ratio.value:.3g}x {ci} |")
+        only_a = len(runs[0].timed) - len(ps)
+        only_b = len(run.timed) - len(ps)
         if only_a or only_b:
             lines += ["", f"({only_a} timed point(s) only in {a}, {only_b} only in {name}: "
                       "not compared)"]
@@ -114,7 +119,11 @@ def markdown(names: list[str], runs: list[Run], table: list) -> str:
 
 
 def _ms(row: dict[str, Any]) -> str:
-    return f"{fmt_ms(row['median_s'])} [{fmt_ms(row['ci_low_s'])}, {fmt_ms(row['ci_high_s'])}]"
+    """The median with its interval, and the status word where the harness does not stand
+    behind the value (so a budget-short point is never read as a trusted one)."""
+    word = "" if is_trusted(row["status"]) else f" ({status_word(row['status'])})"
+    return (f"{fmt_ms(row['median_s'])} [{fmt_ms(row['ci_low_s'])}, {fmt_ms(row['ci_high_s'])}]"
+            f"{word}")
 
 
 def plot_compare(names: list[str], runs: list[Run], table: list, out: Path) -> list[Path]:

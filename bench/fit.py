@@ -3,7 +3,8 @@
 * ``fit_overhead``: ordinary least squares across a sweep's points of one series. ``a`` is the
   fixed per-step overhead (s), ``b`` the seconds per FLOP (``1/b`` = achieved FLOP/s). The CI
   comes from a bootstrap that redraws each point's median from its own raw samples (measurement
-  noise) and, with 4+ points, also resamples the points (model misfit).
+  noise) and, with 4+ points, also resamples the points (model misfit). Without raw samples the
+  measurement noise is unknown, and so is the CI (NaN), never a zero-width interval.
 * ``speedup``: ``median(baseline) / median(candidate)`` for two sample sets measured in the same
   run, with a bootstrap CI (each side resampled independently).
 * ``crossover``: where a speedup curve crosses 1, interpolated linearly between neighbours.
@@ -51,7 +52,8 @@ def fit_overhead(
     n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> Fit:
-    """Least-squares ``median = a + b * flops`` with a 95% bootstrap CI on ``a`` and ``b``."""
+    """Least-squares ``median = a + b * flops`` with a 95% bootstrap CI on ``a`` and ``b``
+    (NaN when ``samples`` is None: the medians' own uncertainty is unknown)."""
     x = np.asarray(flops, dtype=np.float64)
     y = np.asarray(medians, dtype=np.float64)
     if x.size < 2 or np.unique(x).size < 2:
@@ -63,15 +65,15 @@ def fit_overhead(
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
 
+    if samples is None:
+        nan = (float("nan"), float("nan"))
+        return Fit(a, bs / scale, nan, nan, r2, int(x.size))
     rng = np.random.default_rng(seed)
-    raw = [np.asarray(s, dtype=np.float64) for s in samples] if samples is not None else None
+    raw = [np.asarray(s, dtype=np.float64) for s in samples]
     boots = []
     for _ in range(n_boot):
-        if raw is not None:
-            yb = np.array([np.median(s[rng.integers(0, s.size, s.size)]) if s.size else m
-                           for s, m in zip(raw, y, strict=True)])
-        else:
-            yb = y.copy()
+        yb = np.array([np.median(s[rng.integers(0, s.size, s.size)]) if s.size else m
+                       for s, m in zip(raw, y, strict=True)])
         idx = np.arange(x.size)
         if x.size >= 4:
             idx = rng.integers(0, x.size, x.size)
@@ -92,8 +94,12 @@ def fit_overhead(
 @dataclass
 class Ratio:
     value: float
-    ci_low: float
+    ci_low: float  # NaN: unknown (no raw samples to derive it from)
     ci_high: float
+
+    @property
+    def ci_known(self) -> bool:
+        return bool(np.isfinite(self.ci_low) and np.isfinite(self.ci_high))
 
 
 def speedup(

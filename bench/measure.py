@@ -73,6 +73,7 @@ def measure_step(
     *,
     seed: int = 0,
     profile: bool = True,
+    **timing: Any,
 ) -> Measurement:
     """Time ``backend.train_step`` at ``config`` within ``budget_s``; attach the measured split.
 
@@ -83,6 +84,7 @@ def measure_step(
     it. Its per-kernel profile (one pass per kernel, slower than the step) runs afterwards, for
     shares by kernel only (``per_op_s``). ``describe()`` of the timed instance lands in
     ``Measurement.extra["describe"]``.
+    ``timing`` (``min_samples``, ``min_span_s``: the stopping rule's floor) goes to ``time_fn``.
     """
     options = dict(options or {})
     if profile and "timestamps" in _opts(backend):
@@ -95,7 +97,7 @@ def measure_step(
         spans.append(getattr(b, "last_span_s", None))
 
     try:
-        m = time_fn(step, budget_s, seed=seed)
+        m = time_fn(step, budget_s, **timing)
         m.extra["describe"] = _safe_describe(b)
         if profile:
             per_op = profile_split(b, tokens, targets, _runs(m))

@@ -8,6 +8,9 @@
 * ``achieved_flops``: FLOP/s vs step FLOPs per series, against the measured CPU matmul peak.
 
 A software adapter's series carry "software adapter - not a GPU" in the legend and title.
+Each status (``bench.status``) has its own marker; points the harness does not stand behind
+(unstable, budget-short) are drawn unconnected, in the step-time plot, and hatched in the
+per-point speedups, with a legend saying which marker means what.
 """
 
 from __future__ import annotations
@@ -25,8 +28,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 matplotlib.rcParams["svg.hashsalt"] = "gpt-curves"
 
 from bench.analysis import Run, point_label, series  # noqa: E402
+from bench.status import BY_NAME, status_word  # noqa: E402
 
 SOFT = "software adapter - not a GPU"
+
+
+def _marker(row: dict[str, Any]) -> str:
+    s = BY_NAME.get(status_word(row["status"]))
+    return s.marker if s and s.marker else "o"
+
+
+def _status_legend(ax: Any, words: set[str]) -> list[Any]:
+    """Gray proxy handles, one per status shown, for a legend of the markers."""
+    return [ax.plot([], [], ls="none", marker=BY_NAME[w].marker, color="gray",
+                    label=f"status {w}")[0] for w in sorted(words) if w in BY_NAME]
 
 
 def _label(run: Run, s: str) -> str:
@@ -103,6 +118,7 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
     """Every ratio per point: a panel per baseline, the points along x, a bar per candidate
     series. The axis is logarithmic and bars start at 1x, so 0.02x and 50x are both visible and
     a bar's direction says who is faster."""
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     sps = run.speedups()
@@ -127,21 +143,29 @@ def plot_speedup_points(run: Run, out: Path) -> list[Path]:
             vals = [sp.ratio.value for sp in here]
             ax.bar(xs, [v - 1.0 for v in vals], bottom=1.0, width=width, color=colours[j],
                    hatch="//" if cand in soft else None, edgecolor="white", linewidth=0.3)
-            ax.errorbar(xs, vals, yerr=[[v - sp.ratio.ci_low for v, sp in zip(vals, here,
-                                                                             strict=True)],
-                                        [sp.ratio.ci_high - v for v, sp in zip(vals, here,
-                                                                              strict=True)]],
+            known = [sp for sp in here if sp.ratio.ci_known]  # no raw samples: no error bar
+            ax.errorbar([x for x, sp in zip(xs, here, strict=True) if sp.ratio.ci_known],
+                        [sp.ratio.value for sp in known],
+                        yerr=[[sp.ratio.value - sp.ratio.ci_low for sp in known],
+                              [sp.ratio.ci_high - sp.ratio.value for sp in known]],
                         fmt="none", ecolor="black", elinewidth=0.7, capsize=1.5)
+            for x, sp in zip(xs, here, strict=True):
+                if not sp.trusted:  # a side is unstable or budget-short
+                    ax.plot(x, sp.ratio.value, marker="x", color="red", ms=5)
         ax.axhline(1.0, color="black", lw=1)
         _plain_log(ax)
-        lo = min([sp.ratio.ci_low for sp in mine] + [1.0])
-        hi = max([sp.ratio.ci_high for sp in mine] + [1.0])
+        ends = [v for sp in mine for v in ((sp.ratio.ci_low, sp.ratio.ci_high)
+                                           if sp.ratio.ci_known else (sp.ratio.value,))]
+        lo, hi = min([*ends, 1.0]), max([*ends, 1.0])
         ax.set_ylim(max(lo, 1e-6) / 1.6, hi * 1.6)
         ax.set_xticks(range(len(points)), points, fontsize=7)
         ax.set_ylabel(f"speedup vs {base}\n(x, log; >1: faster)", fontsize=8)
         ax.grid(axis="y", which="both", alpha=0.3)
         handles = [Patch(facecolor=c, hatch="//" if n in soft else None, edgecolor="white",
                          label=_label(run, n)) for n, c in zip(cands, colours, strict=True)]
+        if not all(sp.trusted for sp in mine):
+            handles.append(Line2D([], [], ls="none", marker="x", color="red",
+                                  label="x: a side is unstable or budget-short"))
         ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _suptitle(fig, run, "Speedup per point (95% CI; hatched: software adapter)"
               if soft & {sp.candidate for sp in sps} else "Speedup per point (95% CI)",
@@ -248,23 +272,37 @@ def plot_overhead_vs_math(run: Run, out: Path) -> list[Path]:
 
 def plot_step_time(run: Run, out: Path) -> list[Path]:
     by = run.by_series()
-    if not by:
+    if not run.timed:
         return []
     fig, ax = plt.subplots(layout="constrained", figsize=(7, 4.5))
+    words: set[str] = set()
+    untrusted = run.by_series(trusted=False)
     for s, rows in by.items():
         rows = sorted(rows, key=lambda r: r["step_flops"])
         xs = [r["step_flops"] for r in rows]
         ys = [r["median_s"] * 1e3 for r in rows]
-        err = [[(r["median_s"] - r["ci_low_s"]) * 1e3 for r in rows],
-               [(r["ci_high_s"] - r["median_s"]) * 1e3 for r in rows]]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=_label(run, s),
-                    ls="--" if s in run.software_series() else "-")
+        err = [[(r["median_s"] - (r["ci_low_s"] or r["median_s"])) * 1e3 for r in rows],
+               [((r["ci_high_s"] or r["median_s"]) - r["median_s"]) * 1e3 for r in rows]]
+        line = ax.errorbar(xs, ys, yerr=err, capsize=3, label=_label(run, s),
+                           ls="--" if s in run.software_series() else "-")[0]
+        trusted_ids = {id(r) for r in rows}
+        for r in untrusted.get(s, rows):
+            ax.plot(r["step_flops"], r["median_s"] * 1e3, ls="none", marker=_marker(r),
+                    color=line.get_color(), mfc="none" if id(r) not in trusted_ids else None)
+            words.add(status_word(r["status"]))
+    for s in set(untrusted) - set(by):  # a series with no trusted point at all
+        for r in untrusted[s]:
+            ax.plot(r["step_flops"], r["median_s"] * 1e3, ls="none", marker=_marker(r),
+                    mfc="none", label=None)
+            words.add(status_word(r["status"]))
+    _status_legend(ax, words)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step FLOPs")
     ax.set_ylabel("median step time (ms, 95% CI)")
     ax.legend(fontsize=7)
-    _title(ax, run, "Step time per backend / kernel variant", set(by))
+    _title(ax, run, "Step time per backend / kernel variant (hollow: unstable or budget-short)",
+           set(by) | {series(r) for r in run.timed})
     return save_figure(fig, out, "step_time")
 
 

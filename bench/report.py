@@ -1,8 +1,12 @@
-"""A markdown report of one run: per-point medians and split, fits, speedups and crossovers."""
+"""A markdown report of one run: per-point medians and split, fits, speedups and crossovers,
+and a legend of the statuses (``bench.status``) the rows carry."""
 
 from __future__ import annotations
 
+import math
+
 from bench.analysis import Run, fmt_ms, point_label, series
+from bench.status import is_timed, legend_lines
 
 
 def report(run: Run) -> str:
@@ -16,20 +20,38 @@ def report(run: Run) -> str:
 
     lines += [
         "## Points", "",
-        "| series | point | step FLOPs | median ms | 95% CI ms | n | math ms (measured) "
-        "| overhead ms (measured) | GFLOP/s | status |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| series | point | step FLOPs | median ms | 95% CI ms | n | rounds | math ms "
+        "(measured) | overhead ms (measured) | GFLOP/s | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in run.rows:
-        ok = r["status"] == "ok" and r["median_s"] is not None
-        ci = f"{fmt_ms(r['ci_low_s'])}-{fmt_ms(r['ci_high_s'])}" if ok else "-"
-        gf = f"{r['step_flops'] / r['median_s'] / 1e9:.3g}" if ok and r["median_s"] > 0 else "-"
-        status = r["status"] + (" (noisy)" if r["noisy"] else "")
+        timed = is_timed(r["status"]) and r["median_s"] is not None
+        ci = "-"
+        if timed:
+            ci = (f"{fmt_ms(r['ci_low_s'])}-{fmt_ms(r['ci_high_s'])}"
+                  if r["ci_low_s"] is not None and r["ci_high_s"] is not None else "unknown")
+        gf = f"{r['step_flops'] / r['median_s'] / 1e9:.3g}" if timed and r["median_s"] > 0 else "-"
+        rounds = "-" if not timed else str(r["rounds"]) + (
+            f" (+{r['rounds_dropped']} dropped)" if r["rounds_dropped"] else "")
         lines.append(
             f"| {series(r)} | {point_label(r)} | {r['step_flops']:.3g} | {fmt_ms(r['median_s'])} "
-            f"| {ci} | {r['samples']} | {fmt_ms(r['device_s'])} | {fmt_ms(r['overhead_s'])} "
-            f"| {gf} | {status} |"
+            f"| {ci} | {r['samples']} | {rounds} | {fmt_ms(r['device_s'])} "
+            f"| {fmt_ms(r['overhead_s'])} | {gf} | {r['status']} |"
         )
+    lines += ["", "Statuses (fits and crossovers use `ok` and `noisy` rows only):", "",
+              *legend_lines(),
+              "- rounds: the rounds pooled into the median; dropped: rounds left out because "
+              "they disagreed with the others (a stall), each re-measured in an extra round."]
+    busy = run.busy_starts()
+    if busy:
+        lines += ["", f"**{busy} round(s) started on a busy process:** some thread still used "
+                  "CPU after the hand-off's wait (bench.handoff); rounds that disagree because "
+                  "of it show as dropped or unstable."]
+    why = run.missing_samples()
+    if why:
+        lines += ["", f"**Intervals marked unknown:** {why}, so the ratio and fit intervals "
+                  "that come from raw samples cannot be computed (the per-point CIs above are "
+                  "the ones recorded in the CSV)."]
 
     fits = run.fits()
     lines += ["", "## Modelled split: step_time = a + b * FLOPs", ""]
@@ -41,11 +63,12 @@ def report(run: Run) -> str:
         ]
         for s, f in fits.items():
             b_lo, b_hi = f.b_ci
-            thr = (
-                f"{1e-9 / f.b:.3g} [{_inv(b_hi)}-{_inv(b_lo)}]" if f.b > 0 else "n/a (b <= 0)"
-            )
+            b_ci = f"[{_inv(b_hi)}-{_inv(b_lo)}]" if math.isfinite(b_lo) else "[unknown]"
+            thr = f"{1e-9 / f.b:.3g} {b_ci}" if f.b > 0 else "n/a (b <= 0)"
+            a_ci = (f"[{f.a_ci[0] * 1e3:.3g}, {f.a_ci[1] * 1e3:.3g}]"
+                    if math.isfinite(f.a_ci[0]) else "[unknown]")
             lines.append(
-                f"| {s} | {f.a * 1e3:.3g} [{f.a_ci[0] * 1e3:.3g}, {f.a_ci[1] * 1e3:.3g}] | {thr} "
+                f"| {s} | {f.a * 1e3:.3g} {a_ci} | {thr} "
                 f"| {f.r2:.3f} | {f.n} | {run.split_agreement(s, f)} |"
             )
         lines += [
@@ -54,7 +77,11 @@ def report(run: Run) -> str:
             "time) lies in the fit's CI for `a`, or within 25% of it (0.1 ms floor).",
         ]
     else:
-        lines.append("(needs two or more timed points with different FLOP counts per series)")
+        lines.append("(needs two or more trusted points with different FLOP counts per series)")
+    left = run.left_out()
+    if left:
+        lines += ["", "Left out of fits and crossovers: " + "; ".join(
+            f"{s}: {len(v)} ({', '.join(sorted(set(v)))})" for s, v in left.items()) + "."]
 
     sps = run.speedups()
     lines += ["", "## Speedups (both sides measured in this run)", ""]
@@ -63,10 +90,13 @@ def report(run: Run) -> str:
                   "|---|---|---|---:|---:|---:|"]
         for sp in sps:
             tag = " (software)" if sp.candidate in soft else ""
+            ci = (f"{sp.ratio.ci_low:.3g}-{sp.ratio.ci_high:.3g}" if sp.ratio.ci_known
+                  else "unknown")
+            flag = "" if sp.trusted else " (untrusted side: not in crossovers)"
             lines.append(
                 f"| {sp.candidate}{tag} | {sp.baseline} | {point_label(sp.row)} "
                 f"| {sp.row['d_model']} "
-                f"| {sp.ratio.value:.3g}x | {sp.ratio.ci_low:.3g}-{sp.ratio.ci_high:.3g} |"
+                f"| {sp.ratio.value:.3g}x{flag} | {ci} |"
             )
         cross = run.crossovers()
         lines += ["", "## Crossover along d_model curves", ""]
@@ -80,7 +110,7 @@ def report(run: Run) -> str:
     else:
         lines.append("(needs two series measured at the same config)")
 
-    bad = [r for r in run.rows if r["status"] != "ok"]
+    bad = [r for r in run.rows if not is_timed(r["status"])]
     if bad:
         lines += ["", f"{len(bad)} point(s) not timed (see status column)."]
     return "\n".join(lines) + "\n"

@@ -2,12 +2,15 @@
 
 * ``<run-id>.csv``: one tidy row per point (``COLUMNS``), appended and flushed (and fsynced) the
   moment the point finishes, so an interrupted sweep keeps every finished row.
-* ``<run-id>.samples.jsonl``: per row, the raw samples and the per-op profile (same flush rule).
+* ``<run-id>.samples.jsonl``: per round of a point, its raw samples (a record with ``round``),
+  written the moment the round finishes; per finished row, the pooled samples, the rounds kept
+  and the per-op profile (same flush rule).
 * ``<run-id>.json``: the environment, command line, the sweep declaration (what ``--resume``
   continues), parity results and, at the end, the fits. Rewritten atomically.
 
-Resume: the rows already in the CSV are the points done (skipped and failed ones included), so a
-resumed sweep repeats none and loses none; a torn last line (killed mid-write) is dropped.
+Resume: the rows already in the CSV are the points done (untimed ones included), and the round
+records of the points not yet done are the rounds done, so a resumed sweep continues mid-round and
+repeats or loses no sample; a torn last line (killed mid-write) of either file is dropped.
 """
 
 from __future__ import annotations
@@ -22,20 +25,27 @@ from pathlib import Path
 from typing import Any
 
 from bench.model import step_flops
+from bench.status import is_timed, is_trusted, status_word
 from bench.sweep import Point
 from bench.timing import Measurement
 
 COLUMNS = (
     "run_id", "backend", "matmul", "attention", "threads", "preset", "d_model", "n_layer",
     "n_head", "seq_len", "batch", "step_flops", "samples", "median_s", "ci_low_s", "ci_high_s",
-    "device_s", "overhead_s", "status", "noisy", "adapter", "adapter_type", "software",
+    "device_s", "overhead_s", "status", "rounds", "rounds_dropped", "adapter", "adapter_type",
+    "software",
 )
+# The columns before rounds: such a file loads, its rows mapped onto today's statuses.
+LEGACY_COLUMNS = COLUMNS[:19] + ("noisy",) + COLUMNS[21:]
 KEY_COLUMNS = (
     "backend", "matmul", "attention", "threads", "preset",
     "d_model", "n_layer", "n_head", "seq_len", "batch",
 )
 FLOAT_COLUMNS = ("median_s", "ci_low_s", "ci_high_s", "device_s", "overhead_s")
-INT_COLUMNS = ("d_model", "n_layer", "n_head", "seq_len", "batch", "step_flops", "samples")
+INT_COLUMNS = (
+    "d_model", "n_layer", "n_head", "seq_len", "batch", "step_flops", "samples", "rounds",
+    "rounds_dropped",
+)
 
 
 class ResultsError(ValueError):
@@ -52,8 +62,13 @@ def make_row(
     m: Measurement | None,
     status: str,
     describe: dict[str, Any] | None = None,
+    *,
+    rounds: int = 0,
+    rounds_dropped: int = 0,
 ) -> dict[str, Any]:
-    """A CSV row for ``point``; ``m`` is None for a skipped/failed point (never timed)."""
+    """A CSV row for ``point``; ``m`` is None for an untimed point. ``status`` is a
+    ``bench.status`` value; ``rounds`` the rounds pooled into the median, ``rounds_dropped`` those
+    left out because they disagreed with the others. A CI from one sample is no interval: empty."""
     d = describe or {}
     c = point.config
 
@@ -72,12 +87,13 @@ def make_row(
         "step_flops": step_flops(c),
         "samples": m.n if m else 0,
         "median_s": f(m.median_s if m else None),
-        "ci_low_s": f(m.ci_low_s if m else None),
-        "ci_high_s": f(m.ci_high_s if m else None),
+        "ci_low_s": f(m.ci_low_s if m and m.n > 1 else None),
+        "ci_high_s": f(m.ci_high_s if m and m.n > 1 else None),
         "device_s": f(m.device_s if m else None),
         "overhead_s": f(m.overhead_s if m else None),
         "status": status,
-        "noisy": "" if m is None else str(bool(m.noisy)).lower(),
+        "rounds": rounds if m else 0,
+        "rounds_dropped": rounds_dropped if m else 0,
         "adapter": _one_line(d.get("adapter", "")),
         "adapter_type": _one_line(d.get("adapter_type", "")),
         "software": str(bool(d.get("software", False))).lower() if "software" in d else "",
@@ -97,6 +113,7 @@ class RunStore:
         self.json_path = self.csv_path.with_suffix(".json")
         self.samples_path = self.csv_path.with_name(self.run_id + ".samples.jsonl")
         self.done: set[tuple[str, ...]] = set()
+        self.rounds: dict[tuple[str, ...], dict[int, dict[str, Any]]] = {}
         self.meta: dict[str, Any] = {}
 
     @classmethod
@@ -126,6 +143,9 @@ class RunStore:
         rows = store.repair()
         store.done = {row_key(r) for r in rows}
         store.meta = load_meta(store.csv_path)
+        for rec in _repair_jsonl(store.samples_path):
+            if "round" in rec and tuple(rec.get("key", [])) not in store.done:
+                store.rounds.setdefault(tuple(rec["key"]), {})[int(rec["round"])] = rec
         return store
 
     def repair(self) -> list[dict[str, str]]:
@@ -158,6 +178,15 @@ class RunStore:
                 fh.flush()
         self.done.add(row_key(row))
 
+    def append_round(self, point: Point, index: int, record: dict[str, Any]) -> None:
+        """Write one finished round of ``point`` (its raw samples) and force it to disk."""
+        rec = {"key": list(point.key()), "round": index, **record}
+        with open(self.samples_path, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.rounds.setdefault(point.key(), {})[index] = rec
+
     def is_done(self, point: Point) -> bool:
         return point.key() in self.done
 
@@ -184,10 +213,14 @@ def load_rows(csv_path: Path, torn: list[int] | None = None) -> list[dict[str, A
     appended to ``torn`` when given, so a caller can say what it skipped. A cell that should be a
     number and is not is a ResultsError naming the line and column: the file was edited or is
     not ours, and guessing would put a wrong number in a report.
+    A file from before rounds (``LEGACY_COLUMNS``) loads too: its timed rows were measured in one
+    burst, so they become ``budget-short`` (``bench.status``), never ``ok``.
     """
     text = _read(csv_path)
     reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or list(reader.fieldnames) != list(COLUMNS):
+    header = list(reader.fieldnames or [])
+    legacy = header == list(LEGACY_COLUMNS)
+    if header != list(COLUMNS) and not legacy:
         raise ResultsError(f"{csv_path} is not a bench results CSV (header differs)")
     rows = []
     for r in reader:
@@ -196,6 +229,10 @@ def load_rows(csv_path: Path, torn: list[int] | None = None) -> list[dict[str, A
                 torn.append(reader.line_num)
             continue
         row: dict[str, Any] = dict(r)
+        if legacy:
+            row.update(_from_legacy(row))
+            del row["noisy"]
+            r = dict(row)
         try:
             for c in FLOAT_COLUMNS:
                 row[c] = _number(float, r, c, None)
@@ -204,7 +241,6 @@ def load_rows(csv_path: Path, torn: list[int] | None = None) -> list[dict[str, A
             row["threads"] = _number(int, r, "threads", None)
         except ValueError as e:
             raise ResultsError(f"{csv_path}, line {reader.line_num}: {e}") from None
-        row["noisy"] = r["noisy"] == "true"
         row["software"] = r["software"] == "true"
         rows.append(row)
     return rows
@@ -221,6 +257,17 @@ def _number(kind: type, r: dict[str, str], column: str, empty: Any) -> Any:
         raise ValueError(f"column {column} holds {text[:40]!r}, not {what}") from None
 
 
+def _from_legacy(row: dict[str, str]) -> dict[str, str]:
+    word = status_word(row["status"])
+    _, sep, reason = row["status"].partition(":")
+    if word == "ok":
+        status = "budget-short: measured in one round, before rounds existed" + (
+            " (flagged noisy then)" if row.get("noisy") == "true" else "")
+    else:  # "skipped: x" -> "unsupported: x", "failed parity: y" -> "failed-parity: y"
+        status = word + (f": {reason.strip()}" if sep else "")
+    return {"status": status, "rounds": "1" if row["median_s"] else "0", "rounds_dropped": "0"}
+
+
 def load_meta(csv_path: Path) -> dict[str, Any]:
     p = Path(csv_path).with_suffix(".json")
     if not p.exists():
@@ -231,9 +278,14 @@ def load_meta(csv_path: Path) -> dict[str, Any]:
         raise ResultsError(f"cannot read {p}: {e}") from None
 
 
+def samples_path(csv_path: Path) -> Path:
+    return Path(csv_path).with_name(Path(csv_path).stem + ".samples.jsonl")
+
+
 def load_samples(csv_path: Path) -> dict[tuple[str, ...], dict[str, Any]]:
-    """Raw samples and profiles by row key (the last record wins)."""
-    p = Path(csv_path).with_name(Path(csv_path).stem + ".samples.jsonl")
+    """Pooled raw samples and profiles of finished rows, by row key (the last record wins).
+    Empty when the sidecar is missing: then no interval can be derived from samples."""
+    p = samples_path(csv_path)
     out: dict[tuple[str, ...], dict[str, Any]] = {}
     if not p.exists():
         return out
@@ -242,13 +294,41 @@ def load_samples(csv_path: Path) -> dict[tuple[str, ...], dict[str, Any]]:
             rec = json.loads(line)
         except ValueError:
             continue  # torn last line
-        out[tuple(rec.get("key", []))] = rec
+        if "round" not in rec:
+            out[tuple(rec.get("key", []))] = rec
     return out
 
 
+def _repair_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a samples file, after cutting a torn last line (no newline) from it, so
+    that the next append starts on a line of its own."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        with open(path, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def _finite(r: dict[str, Any]) -> bool:
+    return r["median_s"] is not None and math.isfinite(r["median_s"])
+
+
 def ok_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows that were timed (status ok) with a finite median."""
-    return [
-        r for r in rows
-        if r["status"] == "ok" and r["median_s"] is not None and math.isfinite(r["median_s"])
-    ]
+    """Rows whose value the harness stands behind (``bench.status``: ok or noisy), finite."""
+    return [r for r in rows if is_trusted(r["status"]) and _finite(r)]
+
+
+def timed_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row with a median, trusted or not (unstable, budget-short)."""
+    return [r for r in rows if is_timed(r["status"]) and _finite(r)]

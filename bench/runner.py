@@ -1,13 +1,16 @@
-"""Run a declared sweep into a results store, one point at a time, with a progress line.
+"""Run a declared sweep into a results store in rounds, one slot at a time, with a progress line.
 
 Per series (backend + variant) the runner first checks parity against the reference on an odd
-shape; a series that fails is recorded ``failed parity: ...`` at every point and never timed. A
+shape; a series that fails is recorded ``failed-parity: ...`` at every point and never timed. A
 backend that cannot be created (missing runtime, no adapter, unsupported size) is recorded
-``skipped: <reason>``. A software adapter (llvmpipe, SwiftShader, WARP) runs only up to ``tiny``.
+``unsupported: <reason>``. A software adapter (llvmpipe, SwiftShader, WARP) runs only up to
+``tiny``. Timed points are measured in rounds (``bench.rounds``), each slot from a quiet host
+(``bench.handoff``); statuses are ``bench.status``'s.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -15,10 +18,17 @@ from typing import Any, TextIO
 
 from backends import backend_options
 from backends.base import BackendError
+from bench.handoff import Limits, busy_cores, quiesce
 from bench.measure import check_parity, measure_step
 from bench.model import ConfigError, get_preset
 from bench.results import RunStore, make_row
+from bench.rounds import Pooled, needs_extra_round, off_trend, pool
+from bench.status import is_trusted, with_reason
 from bench.sweep import ALIASES, SOFTWARE_MAX_PRESET, Point, Sweep, expand
+from bench.timing import MIN_SAMPLES, MIN_SPAN_S, Measurement, summarize
+from bench.workers import Workers
+
+ROUNDS = 2  # rounds per point (plus one extra for a point whose rounds disagree)
 
 
 def accepted_options(
@@ -78,51 +88,186 @@ def run_sweep(
     progress: Progress | None = None,
     measure: Callable[..., Any] = measure_step,
     parity: Callable[..., tuple[bool, str]] = check_parity,
+    rounds: int = ROUNDS,
+    settle: Callable[[], dict[str, Any]] | None = None,
+    isolate: bool = False,
 ) -> list[Point]:
-    """Measure every point of ``sweep`` not yet in ``store``; return the points measured now."""
+    """Measure every point of ``sweep`` not yet in ``store`` in ``rounds`` rounds; return the
+    points finished now.
+
+    Schedule (see ``bench.rounds``): round after round, configs in order, and inside a config
+    its series side by side, so both sides of a ratio see the same host. Each slot gets
+    ``budget_s / rounds`` and starts from a quiet host (``settle``, by default
+    ``bench.handoff.quiesce``). Points whose rounds disagree, or that sit off their d_model
+    neighbours' trend, get one extra round after the last.
+    ``measure(name, config, options, budget_s, profile=..., min_samples=..., min_span_s=...)``
+    returns a Measurement; the per-op profile is taken in the first round only. ``isolate``
+    measures each backend in its own worker process (``bench.workers``).
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    if not isolate:
+        return _run(sweep, store, budget_s, progress, measure, parity, rounds, settle, None)
+    workers = Workers()
+    try:
+        return _run(sweep, store, budget_s, progress, workers.measure, parity, rounds, settle,
+                    workers)
+    finally:
+        workers.close()
+
+
+def _run(sweep: Sweep, store: RunStore, budget_s: float, progress: Progress | None,
+         measure: Callable[..., Any], parity: Callable[..., tuple[bool, str]], rounds: int,
+         settle: Callable[[], dict[str, Any]] | None, workers: Workers | None) -> list[Point]:
+    if settle is None:
+        limits = Limits()
+        busy = workers.busy_cores if workers is not None else busy_cores
+        settle = lambda: quiesce(limits, busy=busy)  # noqa: E731
     unavailable: dict[str, str] = {}
     accepts = accepted_options(sweep.backends, unavailable)
     points = expand(sweep, accepts)
     todo = [p for p in points if not store.is_done(p)]
-    progress = progress or Progress(len(todo))
-    progress.total = len(todo)
     series_state: dict[str, tuple[str, dict[str, Any]]] = {}  # series -> (status, describe)
     parity_log = store.meta.setdefault("parity", {})
+    timed: list[Point] = []
     for point in todo:
         s = point.series()
         if s not in series_state:
             if point.backend in unavailable:
-                series_state[s] = (f"skipped: {unavailable[point.backend]}", {})
+                series_state[s] = (with_reason("unsupported", unavailable[point.backend]), {})
             else:
                 series_state[s] = _check_series(point, parity)
             parity_log[s] = series_state[s][0]
             store.write_meta()
         status, describe = series_state[s]
-        m = None
         if status == "ok" and describe.get("software") and _too_big_for_software(point):
             adapter = describe.get("adapter", "?")
-            status = f"skipped: software adapter ({adapter}) above {SOFTWARE_MAX_PRESET}"
+            status = with_reason(
+                "unsupported", f"software adapter ({adapter}) above {SOFTWARE_MAX_PRESET}")
         if status == "ok":
-            try:
-                name, options = point.target()
-                m = measure(name, point.config, options, budget_s)
-                describe = m.extra.get("describe", describe)
-            except (BackendError, ConfigError) as e:
-                status = f"skipped: {_line(e)}"
-            except Exception as e:  # a backend bug costs its point, not the sweep
-                status = f"failed: {type(e).__name__}: {_line(e)}"
-        row = make_row(store.run_id, point, m, status, describe)
-        raw = None
-        if m is not None:
-            raw = {"samples": m.samples, "per_op_s": m.per_op_s, "describe": describe,
-                   "warmup_runs": m.warmup_runs, "converged": m.converged}
-        store.append(row, raw)
-        if m is not None:
-            text = f"{s} {point.label()}: {m.median_s * 1e3:.3g} ms (+-{m.rel_ci * 100:.1f}%)"
+            timed.append(point)
         else:
-            text = f"{s} {point.label()}: {status}"
-        progress.update(text[:140])
+            store.append(make_row(store.run_id, point, None, status, describe))
+
+    progress = progress or Progress(0)
+    progress.total = sum(r not in store.rounds.get(p.key(), {}) for p in timed
+                         for r in range(rounds))
+    slot = _Slot(store, budget_s / rounds, rounds, measure, settle, progress, series_state)
+    by_config: dict[tuple[str, ...], list[Point]] = {}
+    for point in timed:  # expand() is backend-major; a round is config-major
+        by_config.setdefault(point.key()[4:], []).append(point)
+    order = [p for group in by_config.values() for p in group]
+    for r in range(rounds):
+        for point in order:
+            if not store.is_done(point) and r not in store.rounds.get(point.key(), {}):
+                slot.run(point, r)
+    regular = {p.key(): [_measurement(rec) for i, rec in sorted(store.rounds[p.key()].items())
+                         if i < rounds]
+               for p in order if not store.is_done(p) and store.rounds.get(p.key())}
+    trend = _off_trend(order, {k: pool(v).m.median_s for k, v in regular.items()})
+    extra = [p for p in order if p.key() in regular and (
+        rounds in store.rounds[p.key()]  # measured before an interruption
+        or needs_extra_round(regular[p.key()]) or p.key() in trend)]
+    progress.total += len(extra)
+    for point in extra:
+        if rounds not in store.rounds.get(point.key(), {}):
+            slot.run(point, rounds)
+    final = {p.key(): pool([_measurement(rec) for _, rec in sorted(store.rounds[p.key()].items())])
+             for p in order if not store.is_done(p) and store.rounds.get(p.key())}
+    trend = _off_trend(order, {k: v.m.median_s for k, v in final.items()})
+    for point in order:
+        if point.key() in final:
+            slot.finish(point, final[point.key()], trend.get(point.key()))
     return todo
+
+
+def _off_trend(points: list[Point], medians: dict[tuple[str, ...], float]
+               ) -> dict[tuple[str, ...], float]:
+    """Points more than ``TREND_TOL`` off their d_model neighbours (``bench.rounds.off_trend``),
+    per series and family (everything but d_model fixed, head_dim included)."""
+    curves: dict[tuple[Any, ...], list[Point]] = {}
+    for p in points:
+        if p.key() in medians:
+            c = p.config
+            fam = (p.series(), c.n_layer, c.seq_len, c.batch, c.d_model // c.n_head)
+            curves.setdefault(fam, []).append(p)
+    out: dict[tuple[str, ...], float] = {}
+    for pts in curves.values():
+        by_d = {p.config.d_model: p for p in pts}  # a preset and a free point at one d_model
+        pts = list(by_d.values())
+        flagged = off_trend([(p.config.d_model, medians[p.key()]) for p in pts])
+        out.update({pts[i].key(): f for i, f in flagged.items()})
+    return out
+
+
+class _Slot:
+    """Measures one (point, round) slot into the store, and turns a point's rounds into a row."""
+
+    def __init__(self, store: RunStore, budget_s: float, rounds: int, measure: Callable[..., Any],
+                 settle: Callable[[], dict[str, Any]], progress: Progress,
+                 series_state: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        self.store, self.budget_s, self.rounds = store, budget_s, rounds
+        self.measure, self.settle, self.progress = measure, settle, progress
+        self.series_state = series_state
+
+    def run(self, point: Point, r: int) -> None:
+        s = point.series()
+        hand = self.settle()
+        try:
+            name, options = point.target()
+            m = self.measure(name, point.config, options, self.budget_s, profile=(r == 0),
+                             min_samples=math.ceil(MIN_SAMPLES / self.rounds),
+                             min_span_s=MIN_SPAN_S / self.rounds)
+        except (BackendError, ConfigError) as e:
+            return self._untimed(point, with_reason("unsupported", _line(e)))
+        except Exception as e:  # a backend bug costs its point, not the sweep
+            return self._untimed(point, with_reason("error", f"{type(e).__name__}: {_line(e)}"))
+        describe = m.extra.get("describe", self.series_state.get(s, ("", {}))[1])
+        self.store.append_round(point, r, {
+            "samples": m.samples, "span_s": m.span_s, "warmup_runs": m.warmup_runs,
+            "warmup_s": m.warmup_s, "converged": m.converged, "per_op_s": m.per_op_s,
+            "describe": describe, "settle": hand,
+            "min_samples": math.ceil(MIN_SAMPLES / self.rounds),
+            "min_span_s": MIN_SPAN_S / self.rounds,
+        })
+        tag = f"round {r + 1}/{self.rounds}" if r < self.rounds else "extra round"
+        self.progress.update(f"{s} {point.label()} {tag}: {m.median_s * 1e3:.3g} ms "
+                             f"(+-{m.rel_ci * 100:.1f}%)"[:140])
+
+    def _untimed(self, point: Point, status: str) -> None:
+        self.store.append(make_row(self.store.run_id, point, None, status))
+        self.progress.update(f"{point.series()} {point.label()}: {status}"[:140])
+
+    def finish(self, point: Point, pooled: Pooled, trend: float | None = None) -> None:
+        """Write the row of ``point`` from its pooled rounds; ``trend``: its factor off the
+        d_model neighbours' trend, which makes a trusted status ``noisy``."""
+        recs = self.store.rounds[point.key()]
+        order = sorted(recs)
+        m = pooled.m
+        status = pooled.status
+        if trend is not None and is_trusted(status):
+            status = with_reason("noisy", f"{trend:.2g}x off its d_model neighbours' trend "
+                                 f"in {pooled.total} rounds")
+        describe = recs[order[0]].get("describe") or {}
+        row = make_row(self.store.run_id, point, m, status, describe,
+                       rounds=len(pooled.kept), rounds_dropped=pooled.dropped)
+        self.store.append(row, {
+            "samples": m.samples, "per_op_s": m.per_op_s, "describe": describe,
+            "warmup_runs": m.warmup_runs, "converged": m.converged,
+            "rounds": [recs[i]["samples"] for i in order], "kept": [order[i] for i in pooled.kept],
+            "settle": [recs[i].get("settle") for i in order],
+        })
+
+
+def _measurement(rec: dict[str, Any]) -> Measurement:
+    """A round's Measurement rebuilt from its record: a resumed sweep decides as a fresh one."""
+    m = summarize(rec["samples"], span_s=rec.get("span_s"),
+                  min_samples=rec.get("min_samples", MIN_SAMPLES),
+                  min_span_s=rec.get("min_span_s", MIN_SPAN_S))
+    m.warmup_runs, m.warmup_s = rec.get("warmup_runs", 0), rec.get("warmup_s", 0.0)
+    m.converged = m.converged and bool(rec.get("converged", True))
+    m.extra["describe"] = rec.get("describe") or {}
+    return m.with_split(rec.get("per_op_s"))
 
 
 def _check_series(point: Point, parity: Callable[..., tuple[bool, str]]) -> tuple[str, dict]:
@@ -132,11 +277,11 @@ def _check_series(point: Point, parity: Callable[..., tuple[bool, str]]) -> tupl
     try:
         ok, msg = parity(*point.target())
     except (BackendError, ConfigError) as e:
-        return f"skipped: {_line(e)}", {}
+        return with_reason("unsupported", _line(e)), {}
     except Exception as e:
-        return f"failed parity: {type(e).__name__}: {_line(e)}", {}
+        return with_reason("failed-parity", f"{type(e).__name__}: {_line(e)}"), {}
     if not ok:
-        return f"failed parity: {_line(msg)}", {}
+        return with_reason("failed-parity", _line(msg)), {}
     return "ok", _describe_of(point)
 
 

@@ -38,7 +38,8 @@ def test_speedup_ratio_and_ci():
     cand = rng.normal(0.005, 0.0001, 50)
     r = speedup(base, cand)
     assert r.value == pytest.approx(2.0, rel=0.02)
-    assert r.ci_low < 2.0 < r.ci_high or r.ci_low <= r.value <= r.ci_high
+    assert r.ci_low <= r.value <= r.ci_high
+    assert r.ci_low < 2.0 < r.ci_high  # the true ratio
     assert r.ci_high - r.ci_low < 0.2
 
 
@@ -68,7 +69,8 @@ def _write_run(path, series_medians):
                     "run_id": "syn", "backend": backend, "matmul": mm, "d_model": d,
                     "n_layer": 4, "n_head": d // 32, "seq_len": 128, "batch": 8,
                     "step_flops": step_flops(cfg), "samples": 1, "median_s": med,
-                    "ci_low_s": med, "ci_high_s": med, "status": "ok", "noisy": "false"})
+                    "ci_low_s": "", "ci_high_s": "", "status": "ok", "rounds": 2,
+                    "rounds_dropped": 0})
 
 
 def test_run_level_speedups_crossover_and_fit(tmp_path):
@@ -91,3 +93,104 @@ def test_run_level_speedups_crossover_and_fit(tmp_path):
     text = report(run)
     assert "crossover at 128" in text and "| gpu[matmul=b] | gpu[matmul=a] |" in text
     assert run.fits()["gpu[matmul=a]"].a == pytest.approx(0.020, rel=1e-6)
+
+
+def _measured_run(tmp_path, statuses=None):
+    """A run written by the runner (fake measurements with raw samples): cpu and gpu at d_model
+    96..256; ``statuses`` overrides the status of some (backend, d_model) rows afterwards."""
+    from bench.results import RunStore
+    from bench.runner import Progress, run_sweep
+    from bench.sweep import Sweep
+    from bench.timing import summarize
+
+    sweep = Sweep(["cpu", "reference"], axes={"d_model": [96, 128, 192, 256]},
+                  fix={"n_layer": 1, "seq_len": 8, "batch": 2})
+    store = RunStore.create(tmp_path, "m", {})
+
+    def measure(backend, config, options, budget, **kw):
+        base = 1e-4 * config.d_model if backend == "cpu" else 0.02
+        return summarize([base * (1 + 0.002 * i) for i in range(12)], min_samples=5,
+                         min_span_s=0.0)
+
+    run_sweep(sweep, store, 1.0, progress=Progress(0, open("/dev/null", "w")), measure=measure,
+              parity=lambda b, o: (True, "ok"), settle=lambda: {})
+    return store.csv_path
+
+
+def test_samples_less_csv_has_unknown_intervals_and_the_report_says_why(tmp_path):
+    from bench.analysis import Run
+    from bench.report import report
+
+    p = _measured_run(tmp_path)
+    run = Run.load(p)
+    assert run.missing_samples() is None
+    assert all(sp.ratio.ci_known and sp.ratio.ci_high > sp.ratio.ci_low for sp in run.speedups())
+    assert all(np.isfinite(f.a_ci).all() for f in run.fits().values())
+
+    p.with_name("m.samples.jsonl").unlink()  # the CSV copied without its sidecar
+    run = Run.load(p)
+    assert run.missing_samples() == "m.samples.jsonl is missing"
+    sps = run.speedups()
+    assert sps and not any(sp.ratio.ci_known for sp in sps)
+    assert all(np.isnan(f.a_ci).all() and np.isnan(f.b_ci).all() for f in run.fits().values())
+    text = report(run)
+    assert "**Intervals marked unknown:** m.samples.jsonl is missing" in text
+    assert "x | unknown |" in text and "[unknown]" in text
+
+
+def test_statuses_round_trip_through_csv_report_and_plots(tmp_path, monkeypatch):
+    import csv
+
+    from bench import plots
+    from bench.analysis import Run
+    from bench.report import report
+    from bench.results import load_rows
+    from bench.status import BY_NAME, STATUSES
+
+    p = _measured_run(tmp_path)
+    rows = list(csv.DictReader(open(p)))
+    set_to = {("cpu", "128"): "unstable: round medians 1, 2 ms disagree",
+              ("cpu", "192"): "budget-short: 6 samples < 10",
+              ("reference", "96"): "noisy: 95% CI +-7%"}
+    for r in rows:
+        r["status"] = set_to.get((r["backend"], r["d_model"]), r["status"])
+    untimed = {"failed-parity": "grad wte rel err 0.5", "unsupported": "no adapter",
+               "error": "RuntimeError: boom"}
+    for i, (word, why) in enumerate(untimed.items()):
+        rows.append({**rows[0], "backend": f"b{i}", "status": f"{word}: {why}", "median_s": "",
+                     "ci_low_s": "", "ci_high_s": "", "samples": 0, "rounds": 0})
+    with open(p, "w", newline="") as fh:
+        w = csv.DictWriter(fh, rows[0].keys())
+        w.writeheader()
+        w.writerows(rows)
+
+    loaded = {(r["backend"], r["d_model"]): r["status"] for r in load_rows(p)}
+    for key, status in set_to.items():
+        assert loaded[(key[0], int(key[1]))] == status
+    assert {s.split(":")[0] for s in loaded.values()} == {s.name for s in STATUSES}
+
+    run = Run.load(p)
+    text = report(run)
+    for s in STATUSES:  # each defined once, in the legend
+        assert text.count(f"- `{s.name}`: {s.meaning}.") == 1
+    for status in set_to.values():
+        assert f"| {status} |" in text
+    assert "Left out of fits and crossovers: cpu: 2 (budget-short, unstable)." in text
+    assert run.fits()["cpu"].n == 2  # 4 cpu points, 2 untrusted left out
+    assert "(untrusted side: not in crossovers)" in text
+    assert all(sp.trusted for pts in run.d_model_curves().values() for sp in pts)
+
+    drawn: dict = {}
+
+    def capture(fig, out, name):
+        drawn[name] = {ln.get_marker() for ax in fig.axes for ln in ax.get_lines()}
+        drawn[name + " labels"] = {t.get_text() for ax in fig.axes if ax.get_legend()
+                                   for t in ax.get_legend().get_texts()}
+        plots.plt.close(fig)
+        return []
+
+    monkeypatch.setattr(plots, "save_figure", capture)
+    plots.plot_run(run, tmp_path / "plots")
+    for word in ("ok", "noisy", "unstable", "budget-short"):
+        assert BY_NAME[word].marker in drawn["step_time"], word
+        assert f"status {word}" in drawn["step_time labels"], word

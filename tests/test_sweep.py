@@ -1,7 +1,11 @@
-"""Sweep declarations, the CSV schema, and resume: an interrupted sweep loses or repeats no row."""
+"""Sweep declarations, the CSV schema, rounds (a planted stall is caught, marked and re-measured),
+resume (an interrupted sweep loses or repeats no sample), and statuses through CSV, report and
+plots."""
 
 import csv
+import json
 
+import numpy as np
 import pytest
 
 from backends.base import BackendError
@@ -9,12 +13,12 @@ from bench.model import ConfigError, ModelConfig
 from bench.results import COLUMNS, RunStore, load_rows
 from bench.runner import Progress, run_sweep
 from bench.sweep import Point, Sweep, expand, head_count, parse_assignments, parse_values
-from bench.timing import summarize
+from bench.timing import summarize, time_fn
 
 EXPECTED_COLUMNS = (
     "run_id backend matmul attention threads preset d_model n_layer n_head seq_len batch "
-    "step_flops samples median_s ci_low_s ci_high_s device_s overhead_s status noisy adapter "
-    "adapter_type software"
+    "step_flops samples median_s ci_low_s ci_high_s device_s overhead_s status rounds "
+    "rounds_dropped adapter adapter_type software"
 ).split()
 
 
@@ -70,38 +74,165 @@ MICRO2 = "d_model=16,32"
 FIX = {"n_layer": 1, "seq_len": 8, "batch": 2, "n_head": 2}
 
 
+QUIET = {"settle": lambda: {"quiet": True}}  # no hand-off wait in tests with fake measures
+NULL = open("/dev/null", "w")  # noqa: SIM115 - a sink for progress lines, for the whole module
+
+
+def _samples(config, slot):
+    """12 distinct samples of one slot, around 1 ms per unit of d_model."""
+    return [0.001 * config.d_model * (1 + 0.001 * ((i * 7 + slot) % 12)) for i in range(12)]
+
+
 def _fake_measure(calls, fail_at=None):
-    def measure(backend, config, options, budget):
-        calls.append((backend, config.d_model))
+    def measure(backend, config, options, budget, **kw):
+        calls.append((backend, config.preset if hasattr(config, "preset") else "",
+                      config.d_model, kw.get("profile")))
         if fail_at is not None and len(calls) == fail_at:
-            raise KeyboardInterrupt  # the user hits Ctrl-C mid-sweep
-        return summarize([0.001 * config.d_model, 0.0011 * config.d_model, 0.001 * config.d_model])
+            raise KeyboardInterrupt  # the user hits Ctrl-C mid-round
+        return summarize(_samples(config, len(calls)), min_samples=kw["min_samples"],
+                         min_span_s=kw["min_span_s"])
     return measure
 
 
-def test_resume_after_interrupt_loses_no_row_and_repeats_none(tmp_path):
+def test_resume_mid_round_loses_no_sample_and_repeats_none(tmp_path):
     sweep = Sweep(["reference"], presets=["micro"], axes={"d_model": [16, 32, 48]}, fix=FIX)
     store = RunStore.create(tmp_path, "run1", {"sweep": sweep.to_dict()})
     calls: list = []
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(sweep, store, 0.01, progress=Progress(0, open("/dev/null", "w")),
-                  measure=_fake_measure(calls, fail_at=3))
-    assert len(load_rows(store.csv_path)) == 2  # the two finished points survived
-    # a torn half-line from a kill mid-write must not break the resume
+    with pytest.raises(KeyboardInterrupt):  # 4 points x 2 rounds; stop at round 2's 2nd slot
+        run_sweep(sweep, store, 0.01, progress=Progress(0, NULL),
+                  measure=_fake_measure(calls, fail_at=6), **QUIET)
+    assert load_rows(store.csv_path) == []  # no point has all its rounds yet
+    # torn half-lines from a kill mid-write must not break the resume
     with open(store.csv_path, "a") as fh:
         fh.write("run1,reference,,,,,16")
+    with open(store.samples_path, "a") as fh:
+        fh.write('{"key": ["reference"], "round": 1, "samp')
     resumed = RunStore.resume(store.csv_path)
-    sweep2 = Sweep.from_dict(resumed.meta["sweep"])
+    assert sum(len(v) for v in resumed.rounds.values()) == 5  # 4 of round 1, 1 of round 2
     calls2: list = []
-    run_sweep(sweep2, resumed, 0.01, progress=Progress(0, open("/dev/null", "w")),
-              measure=_fake_measure(calls2))
+    run_sweep(Sweep.from_dict(resumed.meta["sweep"]), resumed, 0.01,
+              progress=Progress(0, NULL), measure=_fake_measure(calls2), **QUIET)
+    assert len(calls2) == 3  # the interrupted slot and the two after it, nothing else
+    assert all(profile is False for *_, profile in calls2)  # round 2: the profile was round 1's
     rows = load_rows(store.csv_path)
     keys = [(r["preset"], r["d_model"]) for r in rows]
     assert sorted(keys) == [("", 16), ("", 32), ("", 48), ("micro", 16)]
-    assert len(calls2) == 2  # only the two missing points were measured
-    assert all(r["status"] == "ok" and r["samples"] == 3 for r in rows)
+    assert all(r["status"] == "ok" and r["samples"] == 24 and r["rounds"] == 2 for r in rows)
+    records = [json.loads(line) for line in store.samples_path.read_text().splitlines()]
+    slots = [(tuple(r["key"]), r["round"]) for r in records if "round" in r]
+    assert len(slots) == len(set(slots)) == 8  # every (point, round) once
+    final = {tuple(r["key"]): r for r in records if "round" not in r}
+    for r in records:
+        if "round" in r:  # each round's samples are in its point's pooled samples, once
+            assert final[tuple(r["key"])]["rounds"][r["round"]] == r["samples"]
     with open(store.csv_path) as fh:
         assert next(csv.reader(fh)) == EXPECTED_COLUMNS
+
+
+def test_planted_stall_is_caught_marked_and_remeasured(tmp_path):
+    """One round of one point runs on a stalled host (every step 2x, through the real timing
+    engine on a fake clock): the rounds disagree, the point gets an extra round after all the
+    others, and its median pools the two clean rounds."""
+    from tests.test_timing import FakeClock
+
+    sweep = Sweep(["reference"], axes={"d_model": [16, 32, 48]}, fix=FIX)
+    store = RunStore.create(tmp_path, "stall", {"sweep": sweep.to_dict()})
+    calls: list = []
+
+    def measure(backend, config, options, budget, **kw):
+        calls.append(config.d_model)
+        stalled = config.d_model == 32 and calls.count(32) == 2  # round 2 of d_model 32
+        step = 0.001 * config.d_model * (2.0 if stalled else 1.0)
+        rng = np.random.default_rng(len(calls))
+        clock = FakeClock(step * (1 + rng.uniform(0, 0.004, 100_000)))
+        return time_fn(clock.step, budget, clock=clock, **{k: kw[k] for k in
+                                                           ("min_samples", "min_span_s")})
+
+    run_sweep(sweep, store, 2.0, progress=Progress(0, NULL), measure=measure, **QUIET)
+    assert calls == [16, 32, 48, 16, 32, 48, 32]  # the extra round comes after every other slot
+    rows = {r["d_model"]: r for r in load_rows(store.csv_path)}
+    stall = rows[32]
+    assert (stall["rounds"], stall["rounds_dropped"]) == (2, 1)
+    assert stall["status"] == "ok"
+    assert stall["median_s"] == pytest.approx(0.032, rel=0.01)
+    assert stall["ci_high_s"] < 0.033  # the stalled round's 64 ms is in no interval
+    assert all((rows[d]["rounds"], rows[d]["rounds_dropped"]) == (2, 0) for d in (16, 48))
+    from bench.analysis import Run
+    from bench.report import report
+
+    assert "| 2 (+1 dropped) |" in report(Run.load(store.csv_path))
+
+
+def test_rounds_that_keep_disagreeing_make_an_unstable_row(tmp_path):
+    sweep = Sweep(["reference"], axes={"d_model": [16]}, fix=FIX)
+    store = RunStore.create(tmp_path, "drift", {})
+    calls: list = []
+
+    def measure(backend, config, options, budget, **kw):  # the host drifts 40% per round
+        calls.append(1)
+        return summarize([0.01 * 1.4 ** len(calls) * (1 + 0.001 * i) for i in range(12)],
+                         min_samples=kw["min_samples"], min_span_s=kw["min_span_s"])
+
+    run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=measure, **QUIET)
+    (row,) = load_rows(store.csv_path)
+    assert len(calls) == 3 and row["rounds"] == 3
+    assert row["status"].startswith("unstable: ")
+    # the interval spans the first and the last round medians (+0.55% for the sample spread)
+    assert row["ci_low_s"] <= 0.014 * 1.006 and row["ci_high_s"] >= 0.01 * 1.4 ** 3
+
+
+def test_a_point_off_its_d_model_trend_in_every_round_is_remeasured_and_marked(tmp_path):
+    """A stall (or a real cliff) that lasts through both rounds of d_model 96: the rounds agree,
+    but the point sits 2.5x off its neighbours, so it gets an extra round and, still off, is
+    marked noisy with the factor; its neighbours stay ok."""
+    sweep = Sweep(["reference"], axes={"d_model": [32, 64, 96, 128]},
+                  fix={"n_layer": 1, "seq_len": 8, "batch": 2})  # head_dim 32: one curve
+    store = RunStore.create(tmp_path, "trend", {})
+    calls: list = []
+
+    def measure(backend, config, options, budget, **kw):
+        calls.append(config.d_model)
+        med = 0.001 * config.d_model * (2.5 if config.d_model == 96 else 1.0)
+        return summarize([med * (1 + 0.001 * i) for i in range(12)],
+                         min_samples=kw["min_samples"], min_span_s=kw["min_span_s"])
+
+    run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=measure, **QUIET)
+    assert calls == [32, 64, 96, 128] * 2 + [96]
+    rows = {r["d_model"]: r for r in load_rows(store.csv_path)}
+    assert rows[96]["status"] == "noisy: 2.5x off its d_model neighbours' trend in 3 rounds"
+    assert rows[96]["rounds"] == 3
+    assert all(rows[d]["status"] == "ok" for d in (32, 64, 128))
+
+
+def test_each_slot_starts_after_a_hand_off(tmp_path):
+    """settle() runs before every measured slot, and one config's series sit side by side."""
+    sweep = Sweep(["reference", "cpu"], axes={"d_model": [16, 32]}, fix=FIX)
+    store = RunStore.create(tmp_path, "hand", {})
+    events: list = []
+
+    def measure(backend, config, options, budget, **kw):
+        events.append((backend, config.d_model))
+        return summarize(_samples(config, 0), min_samples=5, min_span_s=0.0)
+
+    run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=measure,
+              parity=lambda b, o: (True, "ok"),
+              settle=lambda: events.append("settle") or {"quiet": True})
+    slots = [e for e in events if e != "settle"]
+    assert events == [x for e in slots for x in ("settle", e)]
+    assert slots[:4] == [("reference", 16), ("cpu", 16), ("reference", 32), ("cpu", 32)]
+    assert slots[4:] == slots[:4]  # round 2 repeats the order
+
+
+def test_a_round_started_on_a_busy_process_is_reported(tmp_path):
+    from bench.analysis import Run
+    from bench.report import report
+
+    sweep = Sweep(["reference"], axes={"d_model": [16, 32]}, fix=FIX)
+    store = RunStore.create(tmp_path, "busy", {})
+    quiet = iter([True, False, True, True])
+    run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=_fake_measure([]),
+              settle=lambda: {"quiet": next(quiet)})
+    assert "**1 round(s) started on a busy process:**" in report(Run.load(store.csv_path))
 
 
 def test_failed_parity_and_creation_errors_are_rows_not_tracebacks(tmp_path):
@@ -113,24 +244,25 @@ def test_failed_parity_and_creation_errors_are_rows_not_tracebacks(tmp_path):
             return False, "grad wte rel err 0.5"
         return True, "ok"
 
-    def measure(backend, config, options, budget):
+    def measure(backend, config, options, budget, **kw):
         raise BackendError("no CUDA device")
 
-    run_sweep(sweep, store, 0.01, progress=Progress(0, open("/dev/null", "w")),
-              measure=measure, parity=parity)
+    run_sweep(sweep, store, 0.01, progress=Progress(0, NULL),
+              measure=measure, parity=parity, **QUIET)
     rows = {r["backend"]: r for r in load_rows(store.csv_path)}
-    assert rows["cpu"]["status"] == "failed parity: grad wte rel err 0.5"
-    assert rows["reference"]["status"] == "skipped: no CUDA device"
+    assert rows["cpu"]["status"] == "failed-parity: grad wte rel err 0.5"
+    assert rows["reference"]["status"] == "unsupported: no CUDA device"
     assert rows["cpu"]["median_s"] is None and rows["reference"]["samples"] == 0
 
 
 def test_real_reference_point(tmp_path):
     """One real step measurement through the whole store (reference backend, micro)."""
     store = RunStore.create(tmp_path, "run3", {})
-    run_sweep(Sweep(["reference"], presets=["micro"]), store, 0.05,
-              progress=Progress(0, open("/dev/null", "w")))
+    run_sweep(Sweep(["reference"], presets=["micro"]), store, 1.0,
+              progress=Progress(0, NULL))
     (row,) = load_rows(store.csv_path)
-    assert row["status"] == "ok" and row["samples"] >= 5 and row["median_s"] > 0
+    assert row["status"].split(":")[0] in ("ok", "noisy", "unstable"), row["status"]
+    assert row["samples"] >= 10 and row["median_s"] > 0 and row["rounds"] >= 2
     assert row["step_flops"] > 0 and row["d_model"] == 16
 
 
@@ -164,3 +296,24 @@ def test_git_commit_outside_git_names_the_source(tmp_path, monkeypatch):
     assert first.startswith("source-") and len(first) == len("source-") + 12
     (tmp_path / "kernels" / "adamw.wgsl").write_text("// changed\\n")
     assert environment.git_commit() != first
+
+
+def test_a_file_from_before_rounds_loads_and_is_never_ok(tmp_path):
+    from bench.results import LEGACY_COLUMNS
+
+    p = tmp_path / "old.csv"
+    base = {c: "" for c in LEGACY_COLUMNS} | {"run_id": "old", "backend": "cpu", "d_model": 16,
+                                               "n_layer": 1, "n_head": 4, "seq_len": 16,
+                                               "batch": 8, "step_flops": 1, "samples": 5}
+    with open(p, "w", newline="") as fh:
+        w = csv.DictWriter(fh, LEGACY_COLUMNS)
+        w.writeheader()
+        w.writerow(base | {"median_s": 0.01, "status": "ok", "noisy": "true"})
+        w.writerow(base | {"backend": "gpu", "samples": 0, "status": "skipped: no adapter"})
+        w.writerow(base | {"backend": "x", "samples": 0, "status": "failed parity: grad 1"})
+    a, b, c = load_rows(p)
+    assert a["status"] == ("budget-short: measured in one round, before rounds existed "
+                           "(flagged noisy then)")
+    assert (a["rounds"], a["median_s"]) == (1, 0.01) and "noisy" not in a
+    assert b["status"] == "unsupported: no adapter" and b["rounds"] == 0
+    assert c["status"] == "failed-parity: grad 1"

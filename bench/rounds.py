@@ -1,0 +1,189 @@
+"""Rounds: a point's samples come from several rounds separated in time; pool those that agree.
+
+A sweep measures every point once per round, with the other points in between (``runner``). A
+transient host stall (a page-cache flush, a neighbour VM, a pool still spinning from the previous
+point) then hits one round of a point, not all of them: the rounds disagree, the point is measured
+again in an extra round at the end, and the median pools the rounds that agree. Without rounds the
+same stall yields a tight interval around a wrong number.
+
+Two rounds *agree* when their 95% intervals overlap, or the gap between them is within
+``AGREE_TOL`` of the larger median (a 1% shift between two very tight intervals is real but
+too small to be worth a re-measurement). ``pool`` keeps the largest set of pairwise agreeing
+rounds if it holds 2+ rounds and a majority of them; otherwise the point is ``unstable``.
+
+A stall can also last through every round of one point. Along a d_model curve (one series, all
+else fixed) a point more than ``TREND_TOL`` off the log-log line through its neighbours
+(``off_trend``) gets the extra round too; still off after it, it is marked ``noisy`` with the
+factor, so a kernel cliff that is real stays visible but never passes as a plain ``ok``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.status import with_reason
+from bench.timing import (
+    CONFIDENCE,
+    MIN_SAMPLES,
+    MIN_SPAN_S,
+    NOISY_REL_CI,
+    Measurement,
+    median_ci,
+)
+
+AGREE_TOL = 0.02
+MIN_ROUNDS = 2
+TREND_TOL = 1.5
+
+
+def agree(a: Measurement, b: Measurement) -> bool:
+    gap = max(a.ci_low_s, b.ci_low_s) - min(a.ci_high_s, b.ci_high_s)
+    return bool(gap <= AGREE_TOL * max(a.median_s, b.median_s))
+
+
+def agreeing_group(rounds: list[Measurement]) -> list[int]:
+    """Indices of the largest set of pairwise agreeing rounds. Ties go to the set with more
+    samples, then the lower median (a stall only ever adds time)."""
+    best: tuple[int, int, float] | None = None
+    pick: list[int] = []
+    for size in range(len(rounds), 0, -1):
+        for combo in itertools.combinations(range(len(rounds)), size):
+            if all(agree(rounds[i], rounds[j]) for i, j in itertools.combinations(combo, 2)):
+                n = sum(rounds[i].n for i in combo)
+                med = float(np.median([s for i in combo for s in rounds[i].samples]))
+                key = (size, n, -med)
+                if best is None or key > best:
+                    best, pick = key, list(combo)
+        if pick:
+            return pick
+    return pick
+
+
+def needs_extra_round(rounds: list[Measurement]) -> bool:
+    """Measured in 2+ rounds that do not all agree: one more round, at the end of the sweep."""
+    return len(rounds) >= MIN_ROUNDS and len(agreeing_group(rounds)) < len(rounds)
+
+
+@dataclass
+class Pooled:
+    m: Measurement
+    status: str  # a bench.status value
+    kept: list[int]  # indices of the rounds pooled into the median
+    total: int  # rounds measured
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.kept)
+
+
+def pool(rounds: list[Measurement]) -> Pooled:
+    """One Measurement and a status from a point's rounds (see the module doc).
+
+    The interval of an agreeing pool is the order-statistic CI of the pooled samples, widened
+    to cover each kept round's median, so drift between rounds within the tolerance still shows
+    in its width. An unstable point pools every round and its interval spans the rounds' medians.
+    """
+    if not rounds:
+        raise ValueError("no rounds")
+    group = agreeing_group(rounds)
+    stable = len(rounds) < MIN_ROUNDS or (len(group) >= MIN_ROUNDS and 2 * len(group) > len(rounds))
+    kept = group if stable else list(range(len(rounds)))
+    chosen = [rounds[i] for i in kept]
+    samples = [s for r in chosen for s in r.samples]
+    med = float(np.median(samples))
+    lo, hi, cover = median_ci(samples)
+    meds = [r.median_s for r in chosen]
+    lo, hi = min([lo, *meds]), max([hi, *meds])
+    span = sum(r.span_s for r in chosen)
+    rel_ci = max(med - lo, hi - med) / med if med > 0 else float("inf")
+    split = [r for r in chosen if r.per_op_s]
+    m = Measurement(
+        median_s=med, ci_low_s=lo, ci_high_s=hi, samples=samples,
+        noisy=bool(rel_ci > NOISY_REL_CI or cover < CONFIDENCE),
+        converged=all(r.converged for r in chosen),
+        warmup_runs=sum(r.warmup_runs for r in chosen),
+        warmup_s=sum(r.warmup_s for r in chosen),
+        span_s=span,
+        floor_met=bool(len(samples) >= MIN_SAMPLES and span >= MIN_SPAN_S),
+        coverage=cover,
+        extra=dict(chosen[0].extra),
+    )
+    if split:
+        m.with_split(split[0].per_op_s)
+    m.profile_exceeds_wall = m.profile_exceeds_wall or any(
+        r.profile_exceeds_wall for r in chosen)
+    m.noisy = m.noisy or m.profile_exceeds_wall
+    if not stable:
+        meds_all = ", ".join(f"{r.median_s * 1e3:.3g}" for r in rounds)
+        status = with_reason("unstable", f"round medians {meds_all} ms disagree")
+    elif len(rounds) < MIN_ROUNDS or not m.floor_met:
+        status = with_reason("budget-short", _short_reason(len(rounds), m))
+    elif m.noisy:
+        why = ("per-op profile exceeds the wall median" if m.profile_exceeds_wall
+               else f"95% CI +-{rel_ci * 100:.0f}%")
+        status = with_reason("noisy", why)
+    else:
+        status = "ok"
+    return Pooled(m, status, kept, len(rounds))
+
+
+def _short_reason(n_rounds: int, m: Measurement) -> str:
+    parts = []
+    if n_rounds < MIN_ROUNDS:
+        parts.append(f"{n_rounds} round")
+    if m.n < MIN_SAMPLES:
+        parts.append(f"{m.n} samples < {MIN_SAMPLES}")
+    if m.span_s < MIN_SPAN_S:
+        parts.append(f"sampled {m.span_s:.2g}s < {MIN_SPAN_S}s")
+    return ", ".join(parts)
+
+
+def off_trend(curve: list[tuple[float, float]], tol: float = TREND_TOL) -> dict[int, float]:
+    """Points of one d_model curve, ``[(d_model, median_s), ...]``, that no pair of nearby
+    points explains: more than ``tol`` times above or below the log-log line through each pair
+    of neighbours (one on each side, or the two nearest on either side). Returns
+    ``{index: factor}``, factor = median / the nearest expectation.
+
+    While some point is off, the one whose removal leaves the others most consistent is taken
+    out (ties: an interior point before an end, whose expectation is only extrapolated), so one
+    outlier does not drag its good neighbours off their own trend."""
+    left = sorted(range(len(curve)), key=lambda i: curve[i][0])
+    out: dict[int, float] = {}
+    while len(left) >= 3 and _worst(curve, left) > np.log(tol):
+        best: tuple[tuple[float, bool, float], int, float] | None = None
+        for k, i in enumerate(left):
+            rest = left[:k] + left[k + 1:]
+            own = _factor(curve, left, k)
+            key = (round(_worst(curve, rest), 6), k in (0, len(left) - 1), -abs(np.log(own)))
+            if best is None or key < best[0]:
+                best = (key, i, own)
+        assert best is not None
+        _, i, own = best
+        if 1.0 / tol <= own <= tol:
+            break
+        out[i] = own
+        left.remove(i)
+    return out
+
+
+def _worst(curve: list[tuple[float, float]], left: list[int]) -> float:
+    if len(left) < 3:
+        return 0.0
+    return max(abs(float(np.log(_factor(curve, left, k)))) for k in range(len(left)))
+
+
+def _factor(curve: list[tuple[float, float]], left: list[int], k: int) -> float:
+    """The factor of point ``left[k]`` against its best-fitting pair of neighbours."""
+    best = None
+    for a, b in ((k - 1, k + 1), (k - 2, k - 1), (k + 1, k + 2)):
+        if a < 0 or b >= len(left):
+            continue
+        (xa, ya), (xb, yb), (xk, yk) = (curve[left[j]] for j in (a, b, k))
+        t = (np.log(xk) - np.log(xa)) / (np.log(xb) - np.log(xa))
+        f = float(yk / np.exp(np.log(ya) + t * (np.log(yb) - np.log(ya))))
+        if best is None or abs(np.log(f)) < abs(np.log(best)):
+            best = f
+    return 1.0 if best is None else best
