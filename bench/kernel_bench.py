@@ -40,6 +40,17 @@ FIELDS = (
 )
 
 
+def step_matmuls(config) -> list[tuple[str, int, int, int]]:
+    """The distinct matmul calls (form, M, N, K) of one training step of ``config``, in the
+    order the GPU step records them (forward nn, unembedding nt, then backward nn/tn/nt)."""
+    N, C, V = config.tokens, config.d_model, config.vocab
+    calls = [("nn", N, 3 * C, C), ("nn", N, C, C), ("nn", N, 4 * C, C), ("nn", N, C, 4 * C),
+             ("nt", N, V, C), ("nn", N, C, V), ("tn", V, C, N),
+             ("tn", 4 * C, C, N), ("nt", N, 4 * C, C), ("tn", C, 4 * C, N), ("nt", N, C, 4 * C),
+             ("tn", C, C, N), ("nt", N, C, C), ("tn", C, 3 * C, N), ("nt", N, C, 3 * C)]
+    return list(dict.fromkeys(calls))
+
+
 def time_case(case, budget_s: float) -> tuple[Measurement, str, float]:
     """(per-repetition measurement, "timestamps" | "wall", wall median per repetition)."""
     device: list[float | None] = []

@@ -80,6 +80,7 @@ class GpuBackend(Backend):
         adapter: str | None = None,
         optim: OptimConfig | None = None,
         timestamps: bool = False,
+        tune: str | None = None,
     ) -> None:
         super().__init__(config, optim=optim)
         try:
@@ -87,6 +88,14 @@ class GpuBackend(Backend):
             self.attention = registry.attention_variant(attention)
         except registry.VariantError as e:
             raise BackendError(str(e)) from None
+        self.tuner = None
+        if self.matmul.choose is not None:  # ``auto``: by measurement on this device, cached
+            from dataclasses import replace
+
+            from backends.gpu.autotune import MatmulTuner
+
+            self.tuner = MatmulTuner(adapter, tune)
+            self.matmul = replace(self.matmul, choose=self.tuner.choose)
         self.dev = get_device(adapter, want_timestamps=timestamps)
         self.timestamps = timestamps and "timestamp-query" in self.dev.features
 
@@ -210,6 +219,7 @@ class GpuBackend(Backend):
             "known_variants": registry.variants(),
             "matmul_fallbacks": list(sg.fallbacks),
             "matmul_choices": dict(sg.choices),  # "form MxNxK" -> variant (" splitS": split-K)
+            "matmul_tuning": self.tuner.describe() if self.tuner else None,
             "dispatches_per_step": len(sg.graph.dispatches),
             "command_buffers_per_step": 1,
             "timestamps": ts,
