@@ -91,6 +91,7 @@ class MatmulTuner:
         self.sources: dict[str, str] = {}  # shape -> "measured" | "cache" | "rule"
         self.tuning_s = 0.0
         self._gate: dict[str, tuple[bool, str]] = {}
+        self._warm = False
 
     @property
     def mb(self):
@@ -165,8 +166,23 @@ class MatmulTuner:
             case.close()
         return runs[len(runs) // 2]
 
+    def warm_up(self, seconds: float = 0.5) -> None:
+        """Keep the device busy for a while first: an idle GPU runs the first candidates at a
+        fraction of its clock and the first shape's choice would be noise."""
+        if self._warm:
+            return
+        case = self.mb.fma_probe()
+        try:
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                case.run()
+        finally:
+            case.close()
+        self._warm = True
+
     def tune(self, form: str, M: int, N: int, K: int) -> dict[str, Any]:
         cands = self.candidates(form, M, N, K)
+        self.warm_up()
         if not cands:
             v, s = matmul_rules.auto_matmul(form, M, N, K)
             return {"variant": v, "splits": s, "seconds": None, "timed": {}}
