@@ -175,7 +175,7 @@ def test_matmul_shape_rule_falls_back_and_records(monkeypatch):
     from kernels import registry
 
     base = registry.MATMULS["tiled16"]
-    picky = registry.MatmulVariant("picky", forms=base.forms, tile=base.tile,
+    picky = registry.MatmulVariant("picky", base.kernel,
                                    accepts=lambda form, M, N, K: K % 4 == 0, fallback="tiled16")
     monkeypatch.setitem(registry.MATMULS, "picky", picky)
     gpu = get_backend("gpu", MICRO, matmul="picky")
