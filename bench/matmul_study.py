@@ -66,6 +66,10 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
         cands = " ".join(f"{c}={flops / t / 1e12:.1f}" for c, t in best["timed"].items())
         print(table[-1], cands, flush=True)
     tuner._save()
+    fma = tuner.mb.fma_probe()
+    peak = fma.flops / min(fma.run() for _ in range(5)) / 1e12
+    fma.close()
+    checked = _checked_vs_trusted(tuner, cube)
     t0 = time.perf_counter()
     warm = MatmulTuner(mode="on", path=cache)
     for _, form, M, N, K in shapes:
@@ -77,6 +81,7 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
         w.writerows(rows)
     (out_dir / "matmul-tuning.json").write_text(json.dumps(
         {"cold_s": t_cold, "warm_s": t_warm, "gates": gates, "key": tuner.key,
+         "fma_peak_tflops": peak, "b128_trusted_vs_checked_tflops": checked,
          "sources_warm": warm.sources}, indent=1))
     steps = []
     for preset in presets:
@@ -107,11 +112,39 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
         w.writerows(steps)
     print("| preset | form MxNxK | cuBLAS | pick | pick/cuBLAS | tune |")
     print("\n".join(table))
-    print(f"autotune cold {t_cold:.1f} s, warm {t_warm:.3f} s")
+    print(f"autotune cold {t_cold:.1f} s, warm {t_warm:.3f} s; FMA probe peak {peak:.1f} TFLOP/s")
+    for form, (trusted, plain) in checked.items():
+        print(f"b128 {form} {cube}^3: trusted module {trusted:.1f} TFLOP/s, with naga's runtime "
+              f"checks {plain:.1f}")
     for s in steps:
         print(f"step {s['preset']} auto={s['auto']}: {1e3 * s['step_s']:.1f} ms "
               f"(setup {s['setup_s']:.1f} s)")
     return 0
+
+
+def _checked_vs_trusted(tuner, n: int) -> dict[str, tuple[float, float]]:
+    """b128 at n^3 built as a trusted module and with naga's runtime checks, per form."""
+    from dataclasses import replace
+
+    from backends.gpu.pipelines import Pipelines
+    from kernels import registry
+
+    out = {}
+    row = registry.KERNELS["matmul_blocked"]
+    mb = tuner.mb
+    own = mb.pipelines
+    flops = 2.0 * n**3
+    for form in ("nn", "tn"):
+        trusted = flops / tuner.time("b128", 1, form, n, n, n) / 1e12
+        registry.KERNELS["matmul_blocked"] = replace(row, trusted=False)
+        mb.pipelines = Pipelines(mb.dev)
+        try:
+            plain = flops / tuner.time("b128", 1, form, n, n, n) / 1e12
+        finally:
+            registry.KERNELS["matmul_blocked"] = row
+            mb.pipelines = own
+        out[form] = (trusted, plain)
+    return out
 
 
 def _label(best: dict) -> str:

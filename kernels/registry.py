@@ -146,7 +146,7 @@ def _attn(u: dict) -> tuple[int, int, int]:
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
 _BLOCKED_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "TM": 8, "TN": 8,
-                      "VEC": 0, "SPLITS": 1}
+                      "VEC": 0, "SPLITS": 1, "AROWS": 0}
 
 
 def _fa2_fwd(u: dict) -> tuple[int, int, int]:
@@ -233,12 +233,10 @@ MATMULS: dict[str, MatmulVariant] = {
         ),
         _blocked("b128", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 8",
                  BM=128, BN=128, BK=8),
+        _blocked("b128r", "b128 with the A tile m-major where A is [M, K] (nn, nt): vec4 "
+                 "stores, 4x4 blocks transposed in registers", BM=128, BN=128, BK=8, AROWS=1),
         _blocked("b128k16", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 16",
                  BM=128, BN=128, BK=16),
-        _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 16",
-                 BM=128, BN=64, BK=16),
-        _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 16",
-                 BM=64, BN=128, BK=16),
         _blocked("b64", "64x64 tile, 256 invocations with 4x4 outputs, k-tiles of 16",
                  BM=64, BN=64, BK=16, TM=4, TN=4),
         _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",

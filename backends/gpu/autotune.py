@@ -150,14 +150,18 @@ class MatmulTuner:
         return self._gate[variant]
 
     def time(self, variant: str, splits: int, form: str, M: int, N: int, K: int,
-             reps: int = 3) -> float:
-        """Median device seconds of one call of (variant, splits), from GPU timestamps."""
+             reps: int = 3, best: float = float("inf")) -> float:
+        """Median device seconds of one call of (variant, splits), from GPU timestamps; a
+        candidate whose single probe call is over twice ``best`` (the fastest so far) is not
+        timed further (its probe time is returned)."""
         probe = self.mb.matmul(variant, form, M, N, K, repeats=1, splits=splits)
         try:
             probe.run()  # compiles, first touch
             once = probe.run() or 1e-3
         finally:
             probe.close()
+        if once > 2.0 * best:
+            return once
         repeats = max(1, min(20, int(TARGET_SECONDS / max(once, 1e-6))))
         case = self.mb.matmul(variant, form, M, N, K, repeats=repeats, splits=splits)
         try:
@@ -186,8 +190,10 @@ class MatmulTuner:
         if not cands:
             v, s = matmul_rules.auto_matmul(form, M, N, K)
             return {"variant": v, "splits": s, "seconds": None, "timed": {}}
-        timed = {f"{v} split{s}" if s > 1 else v: self.time(v, s, form, M, N, K)
-                 for v, s in cands}
+        timed: dict[str, float] = {}
+        for v, s in cands:
+            best = min(timed.values(), default=float("inf"))
+            timed[f"{v} split{s}" if s > 1 else v] = self.time(v, s, form, M, N, K, best=best)
         (v, s), best = min(zip(cands, timed.values(), strict=True), key=lambda kv: kv[1])
         return {"variant": v, "splits": s, "seconds": best, "timed": timed}
 

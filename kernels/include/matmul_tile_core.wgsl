@@ -5,6 +5,8 @@
 //   VEC      1: global loads as vec4 through the aliases a4 / b4 (the contiguous axes of A and B
 //            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
+//   AROWS    1: where A is stored [M, K], keep its tile m-major ([m][k], a k-quad is one vec4
+//            store) and transpose 4x4 blocks in registers while computing; 0: k-major always
 // Ownership: invocation (tx, ty) owns rows ty*4 + {0..3} (and, when TM = 8, BM/2 + ty*4 + {0..3})
 // and columns tx*4 + {0..3} (and, when TN = 8, BN/2 + tx*4 + {0..3}) of the tile: split in halves
 // so that per k a warp reads consecutive vec4 of op(B) (no bank conflict) and few of op(A)
@@ -24,6 +26,7 @@ override TM: u32 = 8u;
 override TN: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
+override AROWS: u32 = 0u;
 
 override WX: u32 = BN / TN;  // invocations per workgroup row
 override WY: u32 = BM / TM;
@@ -112,8 +115,17 @@ fn load_quad_b(k0: u32, n0: u32, q: u32) -> vec4<f32> {
     return fetch_b(k0 + kn.x, n0 + kn.y);
 }
 
+// Whether the A tile is m-major (AROWS with A stored [M, K]).
+fn a_rows() -> bool {
+    return AROWS != 0u && TRANS_A == 0u;
+}
+
 fn put_quad_a(base: u32, q: u32, v: vec4<f32>) {
     let mk = quad_a(q);
+    if (a_rows()) {
+        sa[base + mk.x * (BK / 4u) + (mk.y >> 2u)] = v;
+        return;
+    }
     if (TRANS_A != 0u) {
         sa[base + mk.y * SA + (mk.x >> 2u)] = v;
         return;
@@ -192,7 +204,49 @@ fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
     }
 }
 
+// The m-major A tile: per group of 4 k, the 4 (or 8) rows of this invocation as vec4 along k,
+// then four outer products with the 4x4 blocks transposed in registers.
+fn compute_rows(buf: u32, tx: u32, ty: u32) {
+    let q = BK / 4u;  // vec4 per m-row
+    let ba = buf * BK * SA + ty * 4u * q;
+    let bh = ba + (BM / 2u) * q;
+    let bb = buf * BK * SB + tx;
+    for (var g = 0u; g < q; g = g + 1u) {
+        let r0 = sa[ba + g];
+        let r1 = sa[ba + q + g];
+        let r2 = sa[ba + 2u * q + g];
+        let r3 = sa[ba + 3u * q + g];
+        var r4 = vec4<f32>(0.0);
+        var r5 = vec4<f32>(0.0);
+        var r6 = vec4<f32>(0.0);
+        var r7 = vec4<f32>(0.0);
+        if (TM == 8u) {
+            r4 = sa[bh + g];
+            r5 = sa[bh + q + g];
+            r6 = sa[bh + 2u * q + g];
+            r7 = sa[bh + 3u * q + g];
+        }
+        let ob = bb + 4u * g * SB;
+        var b1 = vec4<f32>(0.0);
+        if (TN == 8u) { b1 = sb[ob + WX]; }
+        outer(vec4<f32>(r0.x, r1.x, r2.x, r3.x), vec4<f32>(r4.x, r5.x, r6.x, r7.x), sb[ob], b1);
+        if (TN == 8u) { b1 = sb[ob + SB + WX]; }
+        outer(vec4<f32>(r0.y, r1.y, r2.y, r3.y), vec4<f32>(r4.y, r5.y, r6.y, r7.y), sb[ob + SB],
+              b1);
+        if (TN == 8u) { b1 = sb[ob + 2u * SB + WX]; }
+        outer(vec4<f32>(r0.z, r1.z, r2.z, r3.z), vec4<f32>(r4.z, r5.z, r6.z, r7.z),
+              sb[ob + 2u * SB], b1);
+        if (TN == 8u) { b1 = sb[ob + 3u * SB + WX]; }
+        outer(vec4<f32>(r0.w, r1.w, r2.w, r3.w), vec4<f32>(r4.w, r5.w, r6.w, r7.w),
+              sb[ob + 3u * SB], b1);
+    }
+}
+
 fn compute(buf: u32, tx: u32, ty: u32) {
+    if (a_rows()) {
+        compute_rows(buf, tx, ty);
+        return;
+    }
     let ba = buf * BK * SA + ty;
     let bb = buf * BK * SB + tx;
     for (var k = 0u; k < BK; k = k + 1u) {
