@@ -59,6 +59,7 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
                          "vs_cublas": vend / sec if vend else "", "picked": cand == _label(best),
                          "adapter": info["adapter"], "driver": info["driver"],
                          "git_commit": commit})
+        _write(out_dir / "matmul-candidates.csv", rows)  # after every shape: a cut run keeps rows
         pick = flops / best["seconds"] / 1e12
         cub = flops / vend / 1e12 if vend else float("nan")
         table.append(f"| {preset} | {form} {M}x{N}x{K} | {cub:.1f} | {pick:.1f} "
@@ -75,10 +76,6 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
     for _, form, M, N, K in shapes:
         warm.choose(form, M, N, K)
     t_warm = time.perf_counter() - t0
-    with (out_dir / "matmul-candidates.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
     (out_dir / "matmul-tuning.json").write_text(json.dumps(
         {"cold_s": t_cold, "warm_s": t_warm, "gates": gates, "key": tuner.key,
          "fma_peak_tflops": peak, "b128_trusted_vs_checked_tflops": checked,
@@ -145,6 +142,13 @@ def _checked_vs_trusted(tuner, n: int) -> dict[str, tuple[float, float]]:
             mb.pipelines = own
         out[form] = (trusted, plain)
     return out
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
 
 
 def _label(best: dict) -> str:

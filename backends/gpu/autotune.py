@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import BackendError
-from kernels import matmul_rules, registry, wgsl
+from kernels import matmul_plan, matmul_rules, registry, wgsl
 
 ENV_MODE = "GPT_CURVES_TUNE"
 ENV_CACHE = "GPT_CURVES_TUNE_CACHE"
@@ -63,7 +63,7 @@ class MatmulTuner:
     """Chooses (variant, splits) per matmul call of one device, by measurement or by rule."""
 
     def __init__(self, adapter: str | None = None, mode: str | None = None,
-                 path: Path | None = None) -> None:
+                 path: Path | str | None = None) -> None:
         mode = mode or os.environ.get(ENV_MODE) or "auto"
         if mode not in MODES:
             raise BackendError(f"matmul tuning mode {mode!r} unknown; known: {', '.join(MODES)}")
@@ -74,7 +74,7 @@ class MatmulTuner:
         self.adapter = adapter
         self._mb = None
         self.mode = mode
-        self.path = path or cache_path()
+        self.path = Path(path) if path else cache_path()
         self.key = device_key(info)
         if mode == "off":
             self.why = "tuning off"
@@ -122,7 +122,8 @@ class MatmulTuner:
 
     def candidates(self, form: str, M: int, N: int, K: int) -> list[tuple[str, int]]:
         """(variant, splits) pairs to time: parity-passed ``tune`` variants that fit the device."""
-        out = []
+        out: list[tuple[str, int]] = []
+        seen: set[tuple] = set()
         for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
             if not v.tune or not self.gate(v.name)[0]:
                 continue
@@ -130,7 +131,13 @@ class MatmulTuner:
             bm, bn = v.tile
             splits = (matmul_rules.split_candidates(M, N, K, bm, bn, consts.get("BK", 16))
                       if v.split else [1])
-            out.extend((v.name, s) for s in splits)
+            for s in splits:
+                plan = matmul_plan.plan_matmul(v.name, form, M, N, K, splits=s)
+                full = {**registry.kernel(plan.kernel).constants, **plan.constants}
+                same = (plan.kernel, tuple(sorted(full.items())))
+                if same not in seen:  # e.g. b128r in tn is b128: timed once
+                    seen.add(same)
+                    out.append((v.name, s))
         return out
 
     def gate(self, variant: str) -> tuple[bool, str]:
