@@ -244,6 +244,8 @@ MATMULS: dict[str, MatmulVariant] = {
                  BM=64, BN=64, BK=16, TM=4, TN=4),
         _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",
                  BM=64, BN=64, BK=4),
+        _blocked("b64t8rr", "b64t8 with the A and B tiles m- and n-major as in b128rr",
+                 BM=64, BN=64, BK=4, AROWS=1, BROWS=1),
         _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
                  BM=128, BN=128, BK=16, TN=4),
         MatmulVariant(
