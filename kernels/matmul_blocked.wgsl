@@ -1,6 +1,5 @@
 // matmul_blocked.wgsl - register-blocked matmul, one kernel for every tile shape (override
-// constants BM, BN, BK, TM, TN, VEC, AROWS, BROWS of include/matmul_tile_core.wgsl) and for
-// split-K (SPLITS).
+// constants BM, BN, BK, TM, TN, VEC of include/matmul_tile_core.wgsl) and for split-K (SPLITS).
 // Computes C[M, N] = op(A) @ op(B) (+ epilogue); forms and epilogues from matmul_common.wgsl.
 // Workgroup (BN / TN, BM / TM); grid (ceil(N / BN), ceil(M / BM), SPLITS). Any M, N, K (VEC = 1
 // only where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
@@ -18,14 +17,11 @@ fn put(row: u32, col: u32, v: f32, base: u32) {
     }
 }
 
-// Four outputs of one row: columns col + {0, 1, 2, 3} * step.
 fn put4(row: u32, col: u32, v: vec4<f32>, base: u32) {
-    var step = 1u;
-    if (b_rows()) { step = WX; }
     put(row, col, v.x, base);
-    put(row, col + step, v.y, base);
-    put(row, col + 2u * step, v.z, base);
-    put(row, col + 3u * step, v.w, base);
+    put(row, col + 1u, v.y, base);
+    put(row, col + 2u, v.z, base);
+    put(row, col + 3u, v.w, base);
 }
 
 @compute @workgroup_size(WX, WY)
@@ -47,8 +43,7 @@ fn main(
     }
     matmul_tile(m0, n0, k0, k1, lid.x, lid.y, t);
     let r = m0 + lid.y * 4u;
-    var cl = n0 + lid.x * 4u;  // columns cl + {0..3} (and cl + BN/2 + {0..3})
-    if (b_rows()) { cl = n0 + lid.x; }  // columns cl + WX * {0..3} (and cl + BN/2 + ...)
+    let cl = n0 + lid.x * 4u;
     let rh = r + BM / 2u;
     let ch = cl + BN / 2u;
     put4(r, cl, acc0l, base);

@@ -59,12 +59,6 @@ def plan_matmul(
     declared = kernel(v.kernel).constants
     if "VEC" in declared:
         consts["VEC"] = int(vec4_ok(form, M, N, K))
-    # the tile layout flags only act in the form they name (A stored [M, K]; B stored [N, K]):
-    # cleared elsewhere, so identical kernels share one pipeline and the tuner times them once
-    if consts.get("AROWS") and consts.get("TRANS_A"):
-        consts["AROWS"] = 0
-    if consts.get("BROWS") and not consts.get("TRANS_B"):
-        consts["BROWS"] = 0
     if splits > 1:
         consts["SPLITS"] = int(splits)
     return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell))

@@ -146,8 +146,7 @@ def _attn(u: dict) -> tuple[int, int, int]:
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
 _BLOCKED_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "TM": 8, "TN": 8,
-                      "VEC": 0, "SPLITS": 1, "AROWS": 0,
-                      "BROWS": 0}
+                      "VEC": 0, "SPLITS": 1}
 
 
 def _fa2_fwd(u: dict) -> tuple[int, int, int]:
@@ -234,18 +233,12 @@ MATMULS: dict[str, MatmulVariant] = {
         ),
         _blocked("b128", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 8",
                  BM=128, BN=128, BK=8),
-        _blocked("b128r", "b128 with the A tile m-major where A is [M, K] (nn, nt): vec4 "
-                 "stores, 4x4 blocks transposed in registers", BM=128, BN=128, BK=8, AROWS=1),
-        _blocked("b128rr", "b128r, and the B tile n-major where B is [N, K] (nt), with each "
-                 "invocation's columns interleaved", BM=128, BN=128, BK=8, AROWS=1, BROWS=1),
         _blocked("b128k16", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 16",
                  BM=128, BN=128, BK=16),
         _blocked("b64", "64x64 tile, 256 invocations with 4x4 outputs, k-tiles of 16",
                  BM=64, BN=64, BK=16, TM=4, TN=4),
         _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",
                  BM=64, BN=64, BK=4),
-        _blocked("b64t8rr", "b64t8 with the A and B tiles m- and n-major as in b128rr",
-                 BM=64, BN=64, BK=4, AROWS=1, BROWS=1),
         _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
                  BM=128, BN=128, BK=16, TN=4),
         MatmulVariant(

@@ -135,7 +135,7 @@ class MatmulTuner:
                 plan = matmul_plan.plan_matmul(v.name, form, M, N, K, splits=s)
                 full = {**registry.kernel(plan.kernel).constants, **plan.constants}
                 same = (plan.kernel, tuple(sorted(full.items())))
-                if same not in seen:  # e.g. b128r in tn is b128: timed once
+                if same not in seen:  # two rows that build the same kernel are timed once
                     seen.add(same)
                     out.append((v.name, s))
         return out

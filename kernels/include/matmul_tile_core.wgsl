@@ -5,11 +5,6 @@
 //   VEC      1: global loads as vec4 through the aliases a4 / b4 (the contiguous axes of A and B
 //            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
-//   AROWS    1: where A is stored [M, K], keep its tile m-major ([m][k], a k-quad is one vec4
-//            store) and transpose 4x4 blocks in registers while computing; 0: k-major always
-//   BROWS    1: where B is stored [N, K], keep its tile n-major ([n][BK/4 + 1] vec4, padded) and
-//            let invocation tx own the interleaved columns tx + WX*j (so that the reads of a
-//            warp fall on distinct banks); 0: k-major always
 // Ownership: invocation (tx, ty) owns rows ty*4 + {0..3} (and, when TM = 8, BM/2 + ty*4 + {0..3})
 // and columns tx*4 + {0..3} (and, when TN = 8, BN/2 + tx*4 + {0..3}) of the tile: split in halves
 // so that per k a warp reads consecutive vec4 of op(B) (no bank conflict) and few of op(A)
@@ -29,8 +24,6 @@ override TM: u32 = 8u;
 override TN: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
-override AROWS: u32 = 0u;
-override BROWS: u32 = 0u;
 
 override WX: u32 = BN / TN;  // invocations per workgroup row
 override WY: u32 = BM / TM;
@@ -39,14 +32,12 @@ override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding inclu
 override SB: u32 = BN / 4u + 1u;
 override QA: u32 = BM * BK / 4u / NT;  // quads of A per invocation per tile
 override QB: u32 = BK * BN / 4u / NT;
-override RB: u32 = BK / 4u + 1u;  // vec4 per n-row of an n-major B tile, padding included
-override SBUF_B: u32 = BK * SB * (1u - BROWS) + BN * RB * BROWS;  // vec4 per B buffer
 
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 
 var<workgroup> sa: array<vec4<f32>, 2u * BK * SA>;  // [2][BK][SA]  op(A) tiles, k-major
-var<workgroup> sb: array<vec4<f32>, 2u * SBUF_B>;  // [2][BK][SB] op(B) tiles, k-major (or n-major)
+var<workgroup> sb: array<vec4<f32>, 2u * BK * SB>;  // [2][BK][SB]  op(B) tiles, k-major
 
 var<private> acc0l: vec4<f32>;
 var<private> acc0h: vec4<f32>;
@@ -121,17 +112,8 @@ fn load_quad_b(k0: u32, n0: u32, q: u32) -> vec4<f32> {
     return fetch_b(k0 + kn.x, n0 + kn.y);
 }
 
-// Whether the A tile is m-major (AROWS with A stored [M, K]).
-fn a_rows() -> bool {
-    return AROWS != 0u && TRANS_A == 0u;
-}
-
 fn put_quad_a(base: u32, q: u32, v: vec4<f32>) {
     let mk = quad_a(q);
-    if (a_rows()) {
-        sa[base + mk.x * (BK / 4u) + (mk.y >> 2u)] = v;
-        return;
-    }
     if (TRANS_A != 0u) {
         sa[base + mk.y * SA + (mk.x >> 2u)] = v;
         return;
@@ -144,17 +126,8 @@ fn put_quad_a(base: u32, q: u32, v: vec4<f32>) {
     sa[o + 3u * SA][c] = v.w;
 }
 
-// Whether the B tile is n-major with interleaved column ownership (BROWS with B stored [N, K]).
-fn b_rows() -> bool {
-    return BROWS != 0u && TRANS_B != 0u;
-}
-
 fn put_quad_b(base: u32, q: u32, v: vec4<f32>) {
     let kn = quad_b(q);
-    if (b_rows()) {
-        sb[base + kn.y * RB + (kn.x >> 2u)] = v;
-        return;
-    }
     if (TRANS_B == 0u) {
         sb[base + kn.x * SB + (kn.y >> 2u)] = v;
         return;
@@ -182,7 +155,7 @@ fn fetch(m0: u32, n0: u32, k0: u32, t: u32) {
 // Workgroup buffer buf <- registers.
 fn stash(buf: u32, t: u32) {
     let ba = buf * BK * SA;
-    let bb = buf * SBUF_B;
+    let bb = buf * BK * SB;
     put_quad_a(ba, t, pa0);
     if (QA > 1u) { put_quad_a(ba, t + NT, pa1); }
     if (QA > 2u) { put_quad_a(ba, t + 2u * NT, pa2); }
@@ -219,137 +192,9 @@ fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
     }
 }
 
-// op(A) at k = 4g + kk of this invocation's rows from the k-major A tile (rows ty*4.., and
-// BM/2 + ty*4.. in a1), for the grouped compute.
-fn a_kmajor(buf: u32, k: u32, ty: u32) -> array<vec4<f32>, 2> {
-    let o = buf * BK * SA + k * SA + ty;
-    var a1 = vec4<f32>(0.0);
-    if (TM == 8u) { a1 = sa[o + WY]; }
-    return array<vec4<f32>, 2>(sa[o], a1);
-}
-
-fn b_kmajor(buf: u32, k: u32, tx: u32) -> array<vec4<f32>, 2> {
-    let o = buf * SBUF_B + k * SB + tx;
-    var b1 = vec4<f32>(0.0);
-    if (TN == 8u) { b1 = sb[o + WX]; }
-    return array<vec4<f32>, 2>(sb[o], b1);
-}
-
-// Grouped compute, for an m-major A tile or an n-major B tile: per group of 4 k, the rows (or
-// columns) of this invocation as vec4 along k, then four outer products with the 4x4 blocks
-// transposed in registers (fixed components: no indexing in a loop).
-fn compute_rows(buf: u32, tx: u32, ty: u32) {
-    let q = BK / 4u;  // vec4 per m-row of an m-major A tile
-    let ba = buf * BK * SA + ty * 4u * q;
-    let bh = ba + (BM / 2u) * q;
-    let bb = buf * SBUF_B + tx * RB;  // column tx + WX*j is n-row tx + WX*j
-    for (var g = 0u; g < q; g = g + 1u) {
-        var r0 = vec4<f32>(0.0);
-        var r1 = vec4<f32>(0.0);
-        var r2 = vec4<f32>(0.0);
-        var r3 = vec4<f32>(0.0);
-        var r4 = vec4<f32>(0.0);
-        var r5 = vec4<f32>(0.0);
-        var r6 = vec4<f32>(0.0);
-        var r7 = vec4<f32>(0.0);
-        if (a_rows()) {
-            r0 = sa[ba + g];
-            r1 = sa[ba + q + g];
-            r2 = sa[ba + 2u * q + g];
-            r3 = sa[ba + 3u * q + g];
-            if (TM == 8u) {
-                r4 = sa[bh + g];
-                r5 = sa[bh + q + g];
-                r6 = sa[bh + 2u * q + g];
-                r7 = sa[bh + 3u * q + g];
-            }
-        }
-        var c0 = vec4<f32>(0.0);
-        var c1 = vec4<f32>(0.0);
-        var c2 = vec4<f32>(0.0);
-        var c3 = vec4<f32>(0.0);
-        var c4 = vec4<f32>(0.0);
-        var c5 = vec4<f32>(0.0);
-        var c6 = vec4<f32>(0.0);
-        var c7 = vec4<f32>(0.0);
-        if (b_rows()) {
-            let s = WX * RB;
-            c0 = sb[bb + g];
-            c1 = sb[bb + s + g];
-            c2 = sb[bb + 2u * s + g];
-            c3 = sb[bb + 3u * s + g];
-            if (TN == 8u) {
-                c4 = sb[bb + 4u * s + g];
-                c5 = sb[bb + 5u * s + g];
-                c6 = sb[bb + 6u * s + g];
-                c7 = sb[bb + 7u * s + g];
-            }
-        }
-        let k = 4u * g;
-        var a: array<vec4<f32>, 2>;
-        var b: array<vec4<f32>, 2>;
-        if (a_rows()) {
-            a = array<vec4<f32>, 2>(vec4<f32>(r0.x, r1.x, r2.x, r3.x),
-                                    vec4<f32>(r4.x, r5.x, r6.x, r7.x));
-        } else {
-            a = a_kmajor(buf, k, ty);
-        }
-        if (b_rows()) {
-            b = array<vec4<f32>, 2>(vec4<f32>(c0.x, c1.x, c2.x, c3.x),
-                                    vec4<f32>(c4.x, c5.x, c6.x, c7.x));
-        } else {
-            b = b_kmajor(buf, k, tx);
-        }
-        outer(a[0], a[1], b[0], b[1]);
-        if (a_rows()) {
-            a = array<vec4<f32>, 2>(vec4<f32>(r0.y, r1.y, r2.y, r3.y),
-                                    vec4<f32>(r4.y, r5.y, r6.y, r7.y));
-        } else {
-            a = a_kmajor(buf, k + 1u, ty);
-        }
-        if (b_rows()) {
-            b = array<vec4<f32>, 2>(vec4<f32>(c0.y, c1.y, c2.y, c3.y),
-                                    vec4<f32>(c4.y, c5.y, c6.y, c7.y));
-        } else {
-            b = b_kmajor(buf, k + 1u, tx);
-        }
-        outer(a[0], a[1], b[0], b[1]);
-        if (a_rows()) {
-            a = array<vec4<f32>, 2>(vec4<f32>(r0.z, r1.z, r2.z, r3.z),
-                                    vec4<f32>(r4.z, r5.z, r6.z, r7.z));
-        } else {
-            a = a_kmajor(buf, k + 2u, ty);
-        }
-        if (b_rows()) {
-            b = array<vec4<f32>, 2>(vec4<f32>(c0.z, c1.z, c2.z, c3.z),
-                                    vec4<f32>(c4.z, c5.z, c6.z, c7.z));
-        } else {
-            b = b_kmajor(buf, k + 2u, tx);
-        }
-        outer(a[0], a[1], b[0], b[1]);
-        if (a_rows()) {
-            a = array<vec4<f32>, 2>(vec4<f32>(r0.w, r1.w, r2.w, r3.w),
-                                    vec4<f32>(r4.w, r5.w, r6.w, r7.w));
-        } else {
-            a = a_kmajor(buf, k + 3u, ty);
-        }
-        if (b_rows()) {
-            b = array<vec4<f32>, 2>(vec4<f32>(c0.w, c1.w, c2.w, c3.w),
-                                    vec4<f32>(c4.w, c5.w, c6.w, c7.w));
-        } else {
-            b = b_kmajor(buf, k + 3u, tx);
-        }
-        outer(a[0], a[1], b[0], b[1]);
-    }
-}
-
 fn compute(buf: u32, tx: u32, ty: u32) {
-    if (a_rows() || b_rows()) {
-        compute_rows(buf, tx, ty);
-        return;
-    }
     let ba = buf * BK * SA + ty;
-    let bb = buf * SBUF_B + tx;
+    let bb = buf * BK * SB + tx;
     for (var k = 0u; k < BK; k = k + 1u) {
         let oa = ba + k * SA;
         let ob = bb + k * SB;
