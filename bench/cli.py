@@ -97,8 +97,14 @@ def build_parser() -> Parser:
     k.add_argument("--matmul", help="comma list of matmul variants (default all)")
     k.add_argument("--attention", help="comma list of attention variants (default all)")
     k.add_argument("--budget", type=float, default=1.0, help="seconds per timed point")
-    k.add_argument("--vendor-gflops", type=float, help="a vendor library's GFLOP/s (e.g. cuBLAS "
-                   "SGEMM) to report matmuls as a share of")
+    k.add_argument("--presets", help="comma list of presets whose training-step matmuls are "
+                   "measured besides the square sizes (e.g. mega,behemoth)")
+    k.add_argument("--vendor-gflops", type=float, help="a vendor library's GFLOP/s to report "
+                   "matmuls as a share of, where cuBLAS cannot be timed (no torch with CUDA)")
+    k.add_argument("--no-vendor", action="store_true", help="do not time cuBLAS beside the "
+                   "matmuls even where torch with CUDA is importable")
+    k.add_argument("--retune", action="store_true", help="re-measure auto's matmul plans on "
+                   "this device instead of reading the cache")
     k.add_argument("--adapter", help="adapter name substring")
     k.add_argument("--out", default="results/kernels", help="output directory")
     return p
@@ -374,11 +380,17 @@ def cmd_kernels(args: argparse.Namespace) -> int:
         seqs = [int(v) for v in _csv_list(args.seq)] or list(DEFAULT_SEQ)
     except ValueError as e:
         raise UsageError(f"--sizes/--seq take comma lists of integers: {e}") from None
+    presets = _csv_list(args.presets)
+    for p in presets:
+        if p not in PRESETS:
+            raise UsageError(f"unknown preset {p!r}; known presets: {', '.join(PRESETS)}")
     try:
         rows = run_kernels(sizes, seqs, _csv_list(args.matmul) or None,
                            _csv_list(args.attention) or None, budget_s=args.budget,
                            adapter=args.adapter, vendor_gflops=args.vendor_gflops,
-                           progress=lambda line: print(line, file=sys.stderr))
+                           progress=lambda line: print(line, file=sys.stderr),
+                           presets=presets, vendor=not args.no_vendor,
+                           tune="retune" if args.retune else None)
     except VariantError as e:
         raise UsageError(str(e)) from None
     print(write_csv(rows, args.out))

@@ -23,6 +23,7 @@ from typing import Any
 
 from backends.base import BackendError
 from bench.environment import cpu_model, git_commit
+from bench.model import PRESETS
 from bench.timing import Measurement, summarize, time_fn
 from kernels import registry
 
@@ -33,10 +34,10 @@ ATTENTION_SHAPE = {"B": 4, "H": 8, "hd": 64}  # d_model 512; T varies
 TARGET_WORK = 2e10  # FLOPs per command buffer to aim for (a few ms on a big GPU)
 
 FIELDS = (
-    "kind", "variant", "ran", "form", "M", "N", "K", "B", "H", "T", "hd", "status", "timing",
-    "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "gflops", "gbps",
-    "share_of_peak", "share_of_vendor", "adapter", "adapter_type", "backend", "driver",
-    "software", "wgpu_version", "cpu", "git_commit",
+    "kind", "variant", "ran", "preset", "form", "M", "N", "K", "B", "H", "T", "hd", "status",
+    "timing", "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "gflops", "gbps",
+    "share_of_peak", "vendor_gflops", "share_of_vendor", "adapter", "adapter_type", "backend",
+    "driver", "software", "wgpu_version", "cpu", "git_commit",
 )
 
 
@@ -75,8 +76,17 @@ def run_kernels(
     adapter: str | None = None,
     vendor_gflops: float | None = None,
     progress: Callable[[str], None] = lambda line: None,
+    presets: Sequence[str] = (),
+    vendor: bool = True,
+    tune: str | None = None,
 ) -> list[dict[str, Any]]:
-    """All rows of one micro-benchmark run (peaks first, then matmul, then attention)."""
+    """All rows of one micro-benchmark run (peaks first, then matmul, then attention).
+
+    Matmuls run at the square ``sizes`` in each of ``forms`` and at every matmul of the steps of
+    ``presets`` (its own form). With ``vendor`` and torch with CUDA importable, cuBLAS is timed at
+    each matmul shape (``bench.vendor_matmul``) and each row carries ours / cuBLAS; else the fixed
+    ``vendor_gflops`` is the reference. ``auto`` runs as the autotuner decides (``tune`` mode).
+    """
     from backends.gpu.microbench import MicroBench  # wgpu only when asked for
 
     matmuls = list(matmuls) if matmuls is not None else sorted(registry.MATMULS)
@@ -107,8 +117,9 @@ def run_kernels(
             row["gbps"] = case.bytes / m.median_s / 1e9
         if row.get("gflops") and peak and row["kind"] != "peak_fma":
             row["share_of_peak"] = row["gflops"] / peak["gflops"]
-            if vendor_gflops:
-                row["share_of_vendor"] = row["gflops"] / vendor_gflops
+            ref = row.get("vendor_gflops") or vendor_gflops  # per shape (cuBLAS), else fixed
+            if ref:
+                row["share_of_vendor"] = row["gflops"] / ref
         rows.append({**base, **row})
         progress(_summary(rows[-1]))
         return rows[-1]
@@ -116,17 +127,26 @@ def run_kernels(
     peak["gflops"] = timed(mb.fma_probe(), {"kind": "peak_fma", "variant": "probe_fma"})["gflops"]
     timed(mb.copy_probe(), {"kind": "peak_copy", "variant": "probe_copy"})
 
+    shapes = [("", form, n, n, n) for form in forms for n in sizes]
+    for preset in presets:
+        shapes += [(preset, *call) for call in step_matmuls(PRESETS[preset])]
+    cublas: dict[tuple, float | None] = {}
     for variant in matmuls:
         ok, msg = mb.check_matmul(variant)
         if not ok:
             rows.append({**base, "kind": "matmul", "variant": variant, "status": f"failed: {msg}"})
             progress(_summary(rows[-1]))
             continue
-        for form in forms:
-            for n in sizes:
-                case = mb.matmul(variant, form, n, n, n, _repeats(2.0 * n**3))
-                timed(case, {"kind": "matmul", "variant": variant, "form": form,
-                             "M": n, "N": n, "K": n})
+        row_variant = _tuned(variant, adapter, tune)
+        for preset, form, M, N, K in shapes:
+            if (form, M, N, K) not in cublas:
+                cublas[(form, M, N, K)] = _vendor(form, M, N, K) if vendor else None
+            case = mb.matmul(row_variant, form, M, N, K, _repeats(2.0 * M * N * K))
+            row = {"kind": "matmul", "variant": variant, "preset": preset, "form": form,
+                   "M": M, "N": N, "K": K}
+            if cublas[(form, M, N, K)]:
+                row["vendor_gflops"] = cublas[(form, M, N, K)]
+            timed(case, row)
     for variant in attentions:
         ok, msg = mb.check_attention(variant)
         if not ok:
@@ -147,6 +167,26 @@ def run_kernels(
     return rows
 
 
+def _tuned(variant: str, adapter: str | None, tune: str | None):
+    """``auto`` with the autotuner's choice on this device; any other variant as named."""
+    v = registry.matmul_variant(variant)
+    if v.choose is None:
+        return variant
+    from dataclasses import replace
+
+    from backends.gpu.autotune import MatmulTuner
+
+    return replace(v, choose=MatmulTuner(adapter, tune).choose)
+
+
+def _vendor(form: str, M: int, N: int, K: int) -> float | None:
+    """cuBLAS GFLOP/s at this shape, or None without torch and CUDA."""
+    from bench import vendor_matmul
+
+    seconds = vendor_matmul.matmul_seconds(form, M, N, K)
+    return 2.0 * M * N * K / seconds / 1e9 if seconds else None
+
+
 def _summary(row: dict[str, Any]) -> str:
     what = " ".join(str(row[k]) for k in ("kind", "variant", "form") if row.get(k))
     if row.get("M"):
@@ -158,6 +198,9 @@ def _summary(row: dict[str, Any]) -> str:
     rate = (f"{row['gflops']:.4g} GFLOP/s" if row.get("gflops") else "") + (
         f" {row['gbps']:.4g} GB/s" if row.get("gbps") else "")
     share = f" ({100 * row['share_of_peak']:.0f}% of FMA peak)" if row.get("share_of_peak") else ""
+    if row.get("share_of_vendor"):
+        share += f" ({row['share_of_vendor']:.2f} of cuBLAS)" if row.get("vendor_gflops") else (
+            f" ({row['share_of_vendor']:.2f} of the vendor figure)")
     return f"{what}: {1e3 * row['seconds']:.3f} ms {rate}{share} [{row['timing']}]"
 
 

@@ -104,14 +104,15 @@ def test_blocked_rows_read_their_tile_and_memory():
     follow from them."""
     from kernels import wgsl
 
-    v = registry.matmul_variant("b128x64")
-    assert v.tile == (128, 64)
+    v = registry.matmul_variant("b64t8")
+    assert v.tile == (64, 64)
     k = registry.kernel(v.kernel)
     consts = {**k.constants, **v.constants}
-    assert k.grid({**consts, "M": 300, "N": 300, "K": 5}) == (5, 3, 1)
-    assert k.grid({**consts, "SPLITS": 4, "M": 128, "N": 64, "K": 5}) == (1, 1, 4)
-    # two buffers of BK k-rows of (BM/4 + 1) and (BN/4 + 1) vec4
-    assert wgsl.kernel_workgroup_bytes(v.kernel, consts) == 2 * 16 * (33 + 17) * 16
+    assert k.grid({**consts, "M": 300, "N": 130, "K": 5}) == (3, 5, 1)
+    assert k.grid({**consts, "SPLITS": 4, "M": 64, "N": 64, "K": 5}) == (1, 1, 4)
+    # two buffers of BK = 4 k-rows of (BM/4 + 1) and (BN/4 + 1) vec4
+    assert wgsl.kernel_workgroup_bytes(v.kernel, consts) == 2 * 4 * (17 + 17) * 16
+    assert wgsl.kernel_workgroup_bytes("matmul_blocked") == 2 * 8 * (33 + 33) * 16  # b128
 
 
 # ---------------------------------------------------------------- fa2 kernels

@@ -122,11 +122,12 @@ class MicroBench:
         return case
 
     # cases ---------------------------------------------------------------------------------
-    def matmul(self, variant: str, form: str, M: int, N: int, K: int, repeats: int = 10,
-               splits: int | None = None) -> Case:
-        """C[M,N] = op(A) @ op(B) in ``form``, plain store epilogue (``splits`` forces split-K)."""
+    def matmul(self, variant: str | registry.MatmulVariant, form: str, M: int, N: int, K: int,
+               repeats: int = 10, splits: int | None = None) -> Case:
+        """C[M,N] = op(A) @ op(B) in ``form``, plain store epilogue (``splits`` forces split-K;
+        a variant row, e.g. ``auto`` with the autotuner's ``choose``, may stand for a name)."""
         plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=splits)
-        name = f"matmul.{variant}.{form}.{M}x{N}x{K}"
+        name = f"matmul.{plan.variant}.{form}.{M}x{N}x{K}"
         pool, g = self._start(name)
         views = {
             "a": self._random(pool, "a", M * K, 1),
