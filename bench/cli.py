@@ -372,7 +372,7 @@ def cmd_asv_curves(args: argparse.Namespace) -> int:
 
 
 def cmd_kernels(args: argparse.Namespace) -> int:
-    from bench.kernel_bench import DEFAULT_SEQ, DEFAULT_SIZES, run_kernels, write_csv
+    from bench.kernel_bench import DEFAULT_SEQ, DEFAULT_SIZES, plot_matmuls, run_kernels, write_csv
     from kernels.registry import VariantError
 
     try:
@@ -393,5 +393,7 @@ def cmd_kernels(args: argparse.Namespace) -> int:
                            tune="retune" if args.retune else None)
     except VariantError as e:
         raise UsageError(str(e)) from None
-    print(write_csv(rows, args.out))
+    path = write_csv(rows, args.out)
+    plot_matmuls(rows, args.out, path.stem + "-matmul")
+    print(path)
     return 0

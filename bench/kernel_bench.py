@@ -214,3 +214,35 @@ def write_csv(rows: list[dict[str, Any]], out_dir: str | Path) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def plot_matmuls(rows: list[dict[str, Any]], out_dir: str | Path, name: str) -> list[Path]:
+    """One bar group per matmul shape, one bar per variant: ours / vendor (cuBLAS) where the row
+    has it, else the share of the measured FMA peak; a software adapter is named in the title."""
+    from bench.plots import plt, save_figure
+
+    mm = [r for r in rows if r.get("kind") == "matmul" and r.get("status") == "ok"]
+    if not mm:
+        return []
+    vendor = any(r.get("share_of_vendor") for r in mm)
+    key = "share_of_vendor" if vendor else "share_of_peak"
+    shapes = list(dict.fromkeys(
+        f"{r.get('preset') or 'square'} {r['form']} {r['M']}x{r['N']}x{r['K']}" for r in mm))
+    variants = list(dict.fromkeys(r["variant"] for r in mm))
+    fig, ax = plt.subplots(figsize=(max(8, 0.5 * len(shapes) * len(variants) ** 0.5), 5))
+    width = 0.8 / len(variants)
+    for j, v in enumerate(variants):
+        vals = {f"{r.get('preset') or 'square'} {r['form']} {r['M']}x{r['N']}x{r['K']}":
+                r.get(key) or 0.0 for r in mm if r["variant"] == v}
+        ax.bar([i + j * width for i in range(len(shapes))], [vals.get(s, 0.0) for s in shapes],
+               width, label=v)
+    if vendor:
+        ax.axhline(0.8, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(shapes))], shapes, rotation=70,
+                  ha="right", fontsize=7)
+    ax.set_ylabel("ours / cuBLAS" if vendor else "share of the measured FMA peak")
+    soft = " (SOFTWARE ADAPTER: not GPU numbers)" if mm[0].get("software") else ""
+    ax.set_title(f"matmul on {mm[0].get('adapter')}{soft}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, Path(out_dir), name)

@@ -28,7 +28,7 @@ def test_step_matmuls_are_the_steps_calls():
 
 
 @requires_adapter
-def test_kernel_bench_times_a_presets_matmuls_beside_the_vendor(monkeypatch):
+def test_kernel_bench_times_a_presets_matmuls_beside_the_vendor(monkeypatch, tmp_path):
     monkeypatch.setattr(kernel_bench, "_vendor", lambda form, M, N, K: 1e-3 * M)  # per shape
     rows = kernel_bench.run_kernels(sizes=[], seqs=[], matmuls=["b64", "auto"], attentions=[],
                                     budget_s=0.02, presets=["micro"])
@@ -41,6 +41,8 @@ def test_kernel_bench_times_a_presets_matmuls_beside_the_vendor(monkeypatch):
         assert r["share_of_vendor"] == pytest.approx(r["gflops"] / r["vendor_gflops"])
         assert r["share_of_peak"] > 0
     assert {(r["form"], r["M"], r["N"], r["K"]) for r in mm} == set(calls)
+    files = kernel_bench.plot_matmuls(rows, tmp_path, "mm")
+    assert [f.suffix for f in files] == [".png", ".svg"] and all(f.stat().st_size for f in files)
 
 
 def test_vendor_matmul_is_none_without_cuda():
