@@ -26,9 +26,10 @@ def batch(config: ModelConfig, seed: int = 0):
     return rng.integers(0, config.vocab, shape), rng.integers(0, config.vocab, shape)
 
 
-def pair(name: str, config: ModelConfig, seed: int = 0, optim: OptimConfig | None = None):
+def pair(name: str, config: ModelConfig, seed: int = 0, optim: OptimConfig | None = None,
+         **gpu_options):
     params = init_params(config, seed)
-    a = get_backend("gpu", config, optim=optim)
+    a = get_backend("gpu", config, optim=optim, **gpu_options)
     b = get_backend(name, config, optim=optim)
     a.load_params(params)
     b.load_params(params)
@@ -96,8 +97,12 @@ def test_overfit_one_batch():
     assert loss < 0.05, f"loss still {loss:.3f} after 200 steps"
 
 
-def test_gpu_and_cpu_train_side_by_side():
-    gpu, cpu = pair("cpu", MICRO, seed=7)
+@pytest.mark.parametrize("tune", ["auto", "on"])
+def test_gpu_and_cpu_train_side_by_side(tune, tmp_path, monkeypatch):
+    """``auto`` by rule (the software adapter's default) and by measurement (forced)."""
+    monkeypatch.setenv("GPT_CURVES_TUNE_CACHE", str(tmp_path / "plans.json"))
+    gpu, cpu = pair("cpu", MICRO, seed=7, tune=tune)
+    assert gpu.describe()["matmul_tuning"]["measured"] == (tune == "on")
     for step in range(50):
         tokens, targets = batch(MICRO, 100 + step)
         a, b = gpu.train_step(tokens, targets), cpu.train_step(tokens, targets)

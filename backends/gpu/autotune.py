@@ -145,12 +145,18 @@ class MatmulTuner:
         workgroup memory exceeds the device's limit does not run here at all."""
         if variant not in self._gate:
             v = registry.matmul_variant(variant)
-            limit = self.mb.dev.limits.get("max-compute-workgroup-storage-size", 16384)
-            need = wgsl.kernel_workgroup_bytes(
-                v.kernel, {**registry.kernel(v.kernel).constants, **v.constants})
+            limits = self.mb.dev.limits
+            limit = limits.get("max-compute-workgroup-storage-size", 16384)
+            consts = {**registry.kernel(v.kernel).constants, **v.constants}
+            need = wgsl.kernel_workgroup_bytes(v.kernel, consts)
+            threads = wgsl.override_values(wgsl.source(v.kernel), consts).get("NT", 0)
+            most = limits.get("max-compute-invocations-per-workgroup", 256)
             if need > limit:
                 self._gate[variant] = (False, f"unsupported: needs {need} bytes of workgroup "
                                        f"memory, device limit {limit}")
+            elif threads > most:
+                self._gate[variant] = (False, f"unsupported: {threads} invocations per "
+                                       f"workgroup, device limit {most}")
             else:
                 self._gate[variant] = self.mb.check_matmul(variant,
                                                            splits=3 if v.split else None)
