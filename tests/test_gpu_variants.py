@@ -271,3 +271,19 @@ def test_kernel_bench_gates_then_times(monkeypatch):
     assert by_kind[("peak_copy", "probe_copy")]["gbps"] > 0
     with pytest.raises(BackendError, match="seq_len <= 1024"):
         MicroBench().attention("naive", B=1, H=1, T=2048, hd=8)
+
+
+def test_trusted_kernels_build_without_runtime_checks():
+    """The rows marked ``trusted`` get wgpu-native's unchecked module (a wgpu upgrade that drops
+    the entry point would fall back silently and slow every matmul: caught here)."""
+    from backends.gpu.device import get_device
+    from backends.gpu.trusted import create_module
+    from kernels import wgsl
+
+    dev = get_device()
+    trusted = [n for n, k in registry.KERNELS.items() if k.trusted]
+    assert "matmul_blocked" in trusted
+    for name in trusted:
+        _, unchecked = create_module(dev.device, name, wgsl.source(name), True)
+        assert unchecked, name
+    assert create_module(dev.device, "x", wgsl.source("matmul_tiled16"), False)[1] is False
