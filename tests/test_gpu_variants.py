@@ -113,6 +113,11 @@ def test_blocked_rows_read_their_tile_and_memory():
     # two buffers of BK = 4 k-rows of (BM/4 + 1) and (BN/4 + 1) vec4
     assert wgsl.kernel_workgroup_bytes(v.kernel, consts) == 2 * 4 * (17 + 17) * 16
     assert wgsl.kernel_workgroup_bytes("matmul_blocked") == 2 * 8 * (33 + 33) * 16  # b128
+    for name in {r.kernel for r in registry.MATMULS.values() if r.kernel}:
+        # the registry's defaults are the WGSL's own (the row lists the names it may set)
+        defaults = wgsl.override_values(wgsl.source(name))
+        assert {n: defaults[n] for n in registry.kernel(name).constants} == \
+            registry.kernel(name).constants, name
 
 
 # ---------------------------------------------------------------- fa2 kernels
