@@ -131,8 +131,14 @@ def build_parser() -> Parser:
                    "names (that preset's attention), e.g. mega,behemoth,4x8x1024x64 (replaces "
                    "--seq); SDPA is timed beside each when torch sees CUDA")
     k.add_argument("--budget", type=float, default=1.0, help="seconds per timed point")
-    k.add_argument("--vendor-gflops", type=float, help="a vendor library's GFLOP/s (e.g. cuBLAS "
-                   "SGEMM) to report matmuls as a share of")
+    k.add_argument("--presets", help="comma list of presets whose training-step matmuls are "
+                   "measured besides the square sizes (e.g. mega,behemoth)")
+    k.add_argument("--vendor-gflops", type=float, help="a vendor library's GFLOP/s to report "
+                   "matmuls as a share of, where cuBLAS cannot be timed (no torch with CUDA)")
+    k.add_argument("--no-vendor", action="store_true", help="do not time cuBLAS beside the "
+                   "matmuls even where torch with CUDA is importable")
+    k.add_argument("--retune", action="store_true", help="re-measure auto's matmul plans on "
+                   "this device instead of reading the cache")
     k.add_argument("--adapter", help="adapter name substring")
     k.add_argument("--out", default="results/kernels", help="output directory")
     return p
@@ -562,6 +568,7 @@ def cmd_kernels(args: argparse.Namespace) -> int:
         attention_shape,
         attention_table,
         plot_attention,
+        plot_matmuls,
         run_kernels,
         write_csv,
     )
@@ -572,6 +579,10 @@ def cmd_kernels(args: argparse.Namespace) -> int:
         seqs = [int(v) for v in _csv_list(args.seq)] or list(DEFAULT_SEQ)
     except ValueError as e:
         raise UsageError(f"--sizes/--seq take comma lists of integers: {e}") from None
+    presets = _csv_list(args.presets)
+    for p in presets:
+        if p not in PRESETS:
+            raise UsageError(f"unknown preset {p!r}; known presets: {', '.join(PRESETS)}")
     try:
         shapes = [attention_shape(v) for v in _csv_list(args.attention_shapes)] or None
     except ValueError as e:
@@ -581,12 +592,15 @@ def cmd_kernels(args: argparse.Namespace) -> int:
                            _csv_list(args.attention) or None, budget_s=args.budget,
                            adapter=args.adapter, vendor_gflops=args.vendor_gflops,
                            progress=lambda line: print(line, file=sys.stderr),
-                           attention_shapes=shapes)
+                           attention_shapes=shapes, presets=presets, vendor=not args.no_vendor,
+                           tune="retune" if args.retune else None)
     except VariantError as e:
         raise UsageError(str(e)) from None
+    path = write_csv(rows, args.out)
     if any(r.get("kind") == "attention" for r in rows):
         print(attention_table(rows))
-        for path in plot_attention(rows, args.out):
-            print(path)
-    print(write_csv(rows, args.out))
+        for p in plot_attention(rows, args.out):
+            print(p)
+    plot_matmuls(rows, args.out, path.stem + "-matmul")
+    print(path)
     return 0

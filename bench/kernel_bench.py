@@ -29,6 +29,7 @@ from typing import Any
 
 from backends.base import BackendError
 from bench.environment import cpu_model, git_commit
+from bench.model import PRESETS
 from bench.timing import Measurement, summarize, time_fn
 from kernels import registry
 
@@ -39,18 +40,16 @@ ATTENTION_SHAPE = {"B": 4, "H": 8, "hd": 64}  # d_model 512; T varies
 TARGET_WORK = 2e10  # FLOPs per command buffer to aim for (a few ms on a big GPU)
 
 FIELDS = (
-    "kind", "variant", "ran", "form", "M", "N", "K", "B", "H", "T", "hd", "status", "timing",
-    "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "gflops", "gbps",
-    "share_of_peak", "share_of_vendor", "fwd_s", "dq_s", "dkv_s", "vendor_s", "vendor_fwd_s",
-    "vs_vendor", "vendor", "constants", "adapter", "adapter_type", "backend", "driver",
-    "software", "wgpu_version", "cpu", "git_commit",
+    "kind", "variant", "ran", "preset", "form", "M", "N", "K", "B", "H", "T", "hd", "status",
+    "timing", "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "gflops", "gbps",
+    "share_of_peak", "vendor_gflops", "share_of_vendor", "fwd_s", "dq_s", "dkv_s", "vendor_s",
+    "vendor_fwd_s", "vs_vendor", "vendor", "constants", "adapter", "adapter_type", "backend",
+    "driver", "software", "wgpu_version", "cpu", "git_commit",
 )
 
 
 def attention_shape(text: str) -> tuple[int, int, int, int]:
     """(B, H, T, head_dim) from "BxHxTxHD" or a preset name (that preset's attention)."""
-    from bench.model import PRESETS
-
     if text in PRESETS:
         c = PRESETS[text]
         return (c.batch, c.n_head, c.seq_len, c.head_dim)
@@ -60,6 +59,17 @@ def attention_shape(text: str) -> tuple[int, int, int, int]:
                          f"preset name ({', '.join(PRESETS)})")
     B, H, T, hd = (int(p) for p in parts)
     return (B, H, T, hd)
+
+
+def step_matmuls(config) -> list[tuple[str, int, int, int]]:
+    """The distinct matmul calls (form, M, N, K) of one training step of ``config``, in the
+    order the GPU step records them (forward nn, unembedding nt, then backward nn/tn/nt)."""
+    N, C, V = config.tokens, config.d_model, config.vocab
+    calls = [("nn", N, 3 * C, C), ("nn", N, C, C), ("nn", N, 4 * C, C), ("nn", N, C, 4 * C),
+             ("nt", N, V, C), ("nn", N, C, V), ("tn", V, C, N),
+             ("tn", 4 * C, C, N), ("nt", N, 4 * C, C), ("tn", C, 4 * C, N), ("nt", N, C, 4 * C),
+             ("tn", C, C, N), ("nt", N, C, C), ("tn", C, 3 * C, N), ("nt", N, C, 3 * C)]
+    return list(dict.fromkeys(calls))
 
 
 def time_case(case, budget_s: float) -> tuple[Measurement, str, float]:
@@ -88,13 +98,21 @@ def run_kernels(
     progress: Callable[[str], None] = lambda line: None,
     attention_shapes: Sequence[tuple[int, int, int, int]] | None = None,
     attention_constants: dict[str, dict[str, int]] | None = None,
+    presets: Sequence[str] = (),
     vendor: bool = True,
+    tune: str | None = None,
 ) -> list[dict[str, Any]]:
     """All rows of one micro-benchmark run (peaks first, then matmul, then attention).
 
-    ``attention_shapes``: (B, H, T, head_dim) per row (default: ``ATTENTION_SHAPE`` at ``seqs``);
-    ``attention_constants``: extra rows of a variant with override constants, by a label
-    ("fa2:G=2" -> {"G": 2}); ``vendor``: time PyTorch SDPA beside them when torch sees CUDA."""
+    Matmuls run at the square ``sizes`` in each of ``forms`` and at every matmul of the steps of
+    ``presets`` (its own form); ``auto`` runs as the autotuner decides (``tune`` mode).
+    Attention runs at ``attention_shapes``, (B, H, T, head_dim) per row (default:
+    ``ATTENTION_SHAPE`` at ``seqs``); ``attention_constants`` adds rows of a variant with override
+    constants, by a label ("fa2:G=2" -> {"G": 2}). With ``vendor`` and torch with CUDA
+    importable, the vendor library is timed at each shape in the same run (cuBLAS:
+    ``bench.vendor_matmul``, SDPA: ``bench.vendor_attention``) and each row carries ours / vendor;
+    else the fixed ``vendor_gflops`` is the matmul reference.
+    """
     from backends.gpu.microbench import MicroBench  # wgpu only when asked for
 
     matmuls = list(matmuls) if matmuls is not None else sorted(registry.MATMULS)
@@ -126,8 +144,9 @@ def run_kernels(
             row["gbps"] = case.bytes / m.median_s / 1e9
         if row.get("gflops") and peak and row["kind"] != "peak_fma":
             row["share_of_peak"] = row["gflops"] / peak["gflops"]
-            if vendor_gflops:
-                row["share_of_vendor"] = row["gflops"] / vendor_gflops
+            ref = row.get("vendor_gflops") or vendor_gflops  # per shape (cuBLAS), else fixed
+            if ref:
+                row["share_of_vendor"] = row["gflops"] / ref
         rows.append({**base, **row})
         progress(_summary(rows[-1]))
         return rows[-1]
@@ -135,17 +154,26 @@ def run_kernels(
     peak["gflops"] = timed(mb.fma_probe(), {"kind": "peak_fma", "variant": "probe_fma"})["gflops"]
     timed(mb.copy_probe(), {"kind": "peak_copy", "variant": "probe_copy"})
 
+    shapes = [("", form, n, n, n) for form in forms for n in sizes]
+    for preset in presets:
+        shapes += [(preset, *call) for call in step_matmuls(PRESETS[preset])]
+    cublas: dict[tuple, float | None] = {}
     for variant in matmuls:
         ok, msg = mb.check_matmul(variant)
         if not ok:
             rows.append({**base, "kind": "matmul", "variant": variant, "status": f"failed: {msg}"})
             progress(_summary(rows[-1]))
             continue
-        for form in forms:
-            for n in sizes:
-                case = mb.matmul(variant, form, n, n, n, _repeats(2.0 * n**3))
-                timed(case, {"kind": "matmul", "variant": variant, "form": form,
-                             "M": n, "N": n, "K": n})
+        row_variant = _tuned(variant, adapter, tune)
+        for preset, form, M, N, K in shapes:
+            if (form, M, N, K) not in cublas:
+                cublas[(form, M, N, K)] = _vendor(form, M, N, K) if vendor else None
+            case = mb.matmul(row_variant, form, M, N, K, _repeats(2.0 * M * N * K))
+            row = {"kind": "matmul", "variant": variant, "preset": preset, "form": form,
+                   "M": M, "N": N, "K": K}
+            if cublas[(form, M, N, K)]:
+                row["vendor_gflops"] = cublas[(form, M, N, K)]
+            timed(case, row)
     if attention_shapes is None:
         attention_shapes = [(ATTENTION_SHAPE["B"], ATTENTION_SHAPE["H"], T, ATTENTION_SHAPE["hd"])
                             for T in seqs]
@@ -251,6 +279,26 @@ def plot_attention(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path
     return save_figure(fig, Path(out_dir), f"attention-{stamp}")
 
 
+def _tuned(variant: str, adapter: str | None, tune: str | None):
+    """``auto`` with the autotuner's choice on this device; any other variant as named."""
+    v = registry.matmul_variant(variant)
+    if v.choose is None:
+        return variant
+    from dataclasses import replace
+
+    from backends.gpu.autotune import MatmulTuner
+
+    return replace(v, choose=MatmulTuner(adapter, tune).choose)
+
+
+def _vendor(form: str, M: int, N: int, K: int) -> float | None:
+    """cuBLAS GFLOP/s at this shape, or None without torch and CUDA."""
+    from bench import vendor_matmul
+
+    seconds = vendor_matmul.matmul_seconds(form, M, N, K)
+    return 2.0 * M * N * K / seconds / 1e9 if seconds else None
+
+
 def _summary(row: dict[str, Any]) -> str:
     what = " ".join(str(row[k]) for k in ("kind", "variant", "form") if row.get(k))
     if row.get("M"):
@@ -262,6 +310,9 @@ def _summary(row: dict[str, Any]) -> str:
     rate = (f"{row['gflops']:.4g} GFLOP/s" if row.get("gflops") else "") + (
         f" {row['gbps']:.4g} GB/s" if row.get("gbps") else "")
     share = f" ({100 * row['share_of_peak']:.0f}% of FMA peak)" if row.get("share_of_peak") else ""
+    if row.get("share_of_vendor"):
+        share += f" ({row['share_of_vendor']:.2f} of cuBLAS)" if row.get("vendor_gflops") else (
+            f" ({row['share_of_vendor']:.2f} of the vendor figure)")
     peer = f" = {row['vs_vendor']:.2f}x SDPA" if row.get("vs_vendor") else ""
     return f"{what}: {1e3 * row['seconds']:.3f} ms{peer} {rate}{share} [{row['timing']}]"
 
@@ -276,3 +327,35 @@ def write_csv(rows: list[dict[str, Any]], out_dir: str | Path) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def plot_matmuls(rows: list[dict[str, Any]], out_dir: str | Path, name: str) -> list[Path]:
+    """One bar group per matmul shape, one bar per variant: ours / vendor (cuBLAS) where the row
+    has it, else the share of the measured FMA peak; a software adapter is named in the title."""
+    from bench.plots import plt, save_figure
+
+    mm = [r for r in rows if r.get("kind") == "matmul" and r.get("status") == "ok"]
+    if not mm:
+        return []
+    vendor = any(r.get("share_of_vendor") for r in mm)
+    key = "share_of_vendor" if vendor else "share_of_peak"
+    shapes = list(dict.fromkeys(
+        f"{r.get('preset') or 'square'} {r['form']} {r['M']}x{r['N']}x{r['K']}" for r in mm))
+    variants = list(dict.fromkeys(r["variant"] for r in mm))
+    fig, ax = plt.subplots(figsize=(max(8, 0.5 * len(shapes) * len(variants) ** 0.5), 5))
+    width = 0.8 / len(variants)
+    for j, v in enumerate(variants):
+        vals = {f"{r.get('preset') or 'square'} {r['form']} {r['M']}x{r['N']}x{r['K']}":
+                r.get(key) or 0.0 for r in mm if r["variant"] == v}
+        ax.bar([i + j * width for i in range(len(shapes))], [vals.get(s, 0.0) for s in shapes],
+               width, label=v)
+    if vendor:
+        ax.axhline(0.8, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(shapes))], shapes, rotation=70,
+                  ha="right", fontsize=7)
+    ax.set_ylabel("ours / cuBLAS" if vendor else "share of the measured FMA peak")
+    soft = " (SOFTWARE ADAPTER: not GPU numbers)" if mm[0].get("software") else ""
+    ax.set_title(f"matmul on {mm[0].get('adapter')}{soft}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, Path(out_dir), name)

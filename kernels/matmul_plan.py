@@ -1,15 +1,15 @@
-"""How one matmul call runs: the variant's choice, shape rule, fallback and split-K factor.
+"""How one matmul call runs: the variant's choice, shape rule, fallback, vec4 loads, split-K.
 
-Decided here and only here: the GPU backend, the micro-benchmarks and the tests all call
-``plan_matmul``.
+Decided here and only here: the GPU backend, the micro-benchmarks, the autotuner and the tests all
+call ``plan_matmul``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernels.matmul_rules import SPLITK_REDUCE
-from kernels.registry import VariantError, matmul_variant
+from kernels.matmul_rules import SPLITK_REDUCE, vec4_ok
+from kernels.registry import FORMS, MatmulVariant, VariantError, kernel, matmul_variant
 
 
 @dataclass(frozen=True)
@@ -18,23 +18,32 @@ class MatmulPlan:
 
     variant: str  # the variant asked for
     ran: str  # the variant that runs the call (after ``auto`` and fallbacks)
-    kernel: str  # one-pass kernel, or the split-K partial kernel
-    constants: dict[str, int]  # form constants (TRANS_A / TRANS_B), plus SPLITS when split
+    kernel: str  # the one kernel, or the split-K partial kernel
+    constants: dict[str, int]  # form and tile constants (TRANS_A, BM, VEC, SPLITS, ...)
     splits: int = 1
-    fallbacks: tuple[str, ...] = ()  # "vec4->blocked8x8", ...
+    fallbacks: tuple[str, ...] = ()  # "picky->tiled16", ...
 
     @property
     def reduce(self) -> str | None:
         return SPLITK_REDUCE if self.splits > 1 else None
 
+    @property
+    def label(self) -> str:
+        """What ran, as describe()["matmul_choices"] shows it: ``b128``, ``b64 split4``."""
+        return self.ran + (f" split{self.splits}" if self.splits > 1 else "")
+
 
 def plan_matmul(
-    name: str, form: str, M: int, N: int, K: int, splits: int | None = None
+    name: str | MatmulVariant, form: str, M: int, N: int, K: int, splits: int | None = None
 ) -> MatmulPlan:
-    """The plan of variant ``name`` for one call; ``splits`` forces the split-K factor (tests)."""
-    v = matmul_variant(name)
+    """The plan of variant ``name`` (or a variant row) for one call; ``splits`` forces the
+    split-K factor (tests, the autotuner's candidates)."""
+    v = matmul_variant(name) if isinstance(name, str) else name
+    asked = v.name
     if v.choose is not None:
-        v = matmul_variant(v.choose(form, M, N, K))
+        chosen, chosen_splits = v.choose(form, M, N, K)
+        v = matmul_variant(chosen)
+        splits = chosen_splits if splits is None else splits
     fell = []
     while not v.accepts(form, M, N, K):
         if v.fallback is None:
@@ -44,9 +53,12 @@ def plan_matmul(
         v = matmul_variant(v.fallback)
     if splits is None:
         splits = v.splits(form, M, N, K) if v.splits is not None else 1
-    elif splits > 1 and v.splitk is None:
-        raise VariantError(f"matmul {v.name} has no split-K kernel")
-    kernel, consts = v.forms[form]
+    elif splits > 1 and not v.split:
+        raise VariantError(f"matmul {v.name} has no split-K path")
+    consts = {**FORMS[form], **v.constants}
+    declared = kernel(v.kernel).constants
+    if "VEC" in declared:
+        consts["VEC"] = int(vec4_ok(form, M, N, K))
     if splits > 1:
-        kernel, consts = v.splitk, {**consts, "SPLITS": int(splits)}
-    return MatmulPlan(name, v.name, kernel, dict(consts), int(splits), tuple(fell))
+        consts["SPLITS"] = int(splits)
+    return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell))

@@ -1,24 +1,32 @@
-"""The shape rules of the matmul planner: the split-K factor and the ``auto`` fallback rule.
+"""The shape rules of the matmul planner: vec4 loads, the split-K factor and ``auto``'s fallback.
 
 No table here, only arithmetic on (form, M, N, K), so that the registry's rows can name these
-rules and ``kernels.matmul_plan`` can apply them without an import cycle.
+rules and ``kernels.matmul_plan`` can apply them without an import cycle. ``auto`` normally decides
+by measurement on the device (backends/gpu/autotune.py); ``auto_matmul`` is what it does where it
+cannot measure (no timestamp queries, a software adapter, tuning switched off).
 """
 
 from __future__ import annotations
 
 from math import ceil
 
+SPLITK_REDUCE = "matmul_splitk_reduce"
+
 # Split-K (weight gradients A^T @ B: M, N = d_model..4*d_model, K = B*T): a 64x64-tile grid of a
 # few workgroups each walking all of K leaves most of a big GPU idle, so K is cut into SPLITS
 # slices, each a workgroup per tile, and a reduce kernel adds the slices in a fixed order.
-# The extra dispatch costs host encode time (~10 us on the H100 host, issue 3), so it is only
-# used where one tile grid is small and K long.
 SPLITK_TILE = 64
 SPLITK_MAX_TILES = 64  # a grid of more 64x64 tiles keeps a GPU busy without splitting
-SPLITK_GROUPS = 256  # aim for about this many workgroups (two per SM of a 132-SM GPU)
-SPLITK_MIN_CHUNK = 128  # k per slice: 8 k-tiles of 16, so the per-slice prologue/store stays small
+SPLITK_GROUPS = 256  # aim for about this many workgroups
+SPLITK_MIN_CHUNK = 128  # k per slice, so the per-slice prologue and partial store stay small
 SPLITK_MAX_SPLITS = 16
-SPLITK_REDUCE = "matmul_splitk_reduce"
+
+
+def vec4_ok(form: str, M: int, N: int, K: int) -> bool:
+    """Whether every row of A and B read along its contiguous axis holds whole vec4s (then the
+    blocked kernel loads vec4: nn K, N; nt K; tn M, N multiples of 4)."""
+    contiguous = {"nn": (K, N), "nt": (K,), "tn": (M, N)}[form]
+    return all(n % 4 == 0 for n in contiguous)
 
 
 def splitk_splits(form: str, M: int, N: int, K: int) -> int:
@@ -33,20 +41,31 @@ def splitk_splits(form: str, M: int, N: int, K: int) -> int:
     return s
 
 
-# The ``auto`` rule. Measured on the H100 (results/kernels/, results/<machine>/h100-presets.*):
-# the 128x128-tile kernels win once their grid has ~96 tiles; blocked4x4 wins below that; plain
-# tiled16 (16x more, smaller workgroups) only on tiny grids with short K; split-K for the
-# weight gradients whose grid is small and K long.
-AUTO_BIG_TILES = 96  # ceil(M/128) * ceil(N/128) at and above which vec4 (or blocked8x8) runs
+def split_candidates(M: int, N: int, K: int, bm: int, bn: int, bk: int,
+                     max_groups: int = 1024) -> list[int]:
+    """Split factors worth timing for a BM x BN tile: 1, and powers of two that keep each slice
+    at least 16 k-tiles long and the grid within ``max_groups`` workgroups."""
+    tiles = ceil(M / bm) * ceil(N / bn)
+    out, s = [1], 2
+    while tiles * s <= max_groups and K >= s * 16 * bk and s <= SPLITK_MAX_SPLITS:
+        out.append(s)
+        s *= 2
+    return out
+
+
+# Without measurement: 128x128 tiles once their grid has ~96 tiles; the 64x64 tile below that;
+# plain tiled16 only on tiny grids with short K; split-K for the long-K weight gradients of small
+# grids. (The thresholds are the ones the earlier measured rule used.)
+AUTO_BIG_TILES = 96  # ceil(M/128) * ceil(N/128) at and above which b128 runs
 AUTO_TINY_TILES = 24  # ceil(M/64) * ceil(N/64) below which tiled16 runs (when not split)
 
 
-def auto_matmul(form: str, M: int, N: int, K: int) -> str:
-    """The variant ``auto`` runs for one call (the rule is written here once)."""
+def auto_matmul(form: str, M: int, N: int, K: int) -> tuple[str, int | None]:
+    """(variant, split factor or None for the variant's own) that ``auto`` runs by rule."""
     if ceil(M / 128) * ceil(N / 128) >= AUTO_BIG_TILES:
-        return "vec4"  # off its vec4 shape rule it falls back to blocked8x8
+        return "b128", None
     if splitk_splits(form, M, N, K) > 1:
-        return "splitk"
+        return "splitk", None
     if ceil(M / 64) * ceil(N / 64) < AUTO_TINY_TILES:
-        return "tiled16"
-    return "blocked4x4"
+        return "tiled16", None
+    return "b64", None

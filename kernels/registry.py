@@ -58,7 +58,10 @@ class Kernel:
     constants: dict[str, int] = field(default_factory=dict)  # override name -> default
     features: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()  # bindings a caller may leave unbound (a dummy is bound)
-    workgroup_bytes: int = 0  # workgroup memory it declares (checked against the device limit)
+    # workgroup memory it declares; the pipeline cache reads the figure from the WGSL itself
+    # (kernels.wgsl.workgroup_bytes, with the constants of the call), the row's is only checked
+    workgroup_bytes: int = 0
+    trusted: bool = False  # indices in range by design: built without naga's runtime checks
     # binding -> the binding whose view it shares (e.g. a vec4 view "a4" of the buffer bound as "a")
     aliases: dict[str, str] = field(default_factory=dict)
     # uniform fields -> override constants fixed by the call's shape (e.g. fa2's head_dim HD and
@@ -66,24 +69,41 @@ class Kernel:
     derive: Callable[[dict], dict[str, int]] | None = None
 
 
+# The three forms a backward pass needs, as the constants of include/matmul_common.wgsl.
+FORMS: dict[str, dict[str, int]] = {"nn": {}, "nt": {"TRANS_B": 1}, "tn": {"TRANS_A": 1}}
+
+
 @dataclass(frozen=True)
 class MatmulVariant:
-    """A matmul variant: for each form ("nn" A@B, "nt" A@B^T, "tn" A^T@B) a kernel + constants."""
+    """A matmul variant: one kernel and its tile constants; the form sets TRANS_A / TRANS_B.
+
+    A variant of a kernel that declares ``VEC`` gets vec4 global loads wherever the call's shape
+    allows them (``matmul_rules.vec4_ok``), and any ``split`` variant can run a call as split-K
+    (the same kernel with ``SPLITS`` > 1, then ``SPLITK_REDUCE``, which applies the epilogue).
+    """
 
     name: str
-    forms: dict[str, tuple[str, dict[str, int]]]
-    tile: tuple[int, int]  # (rows of C, columns of C) per workgroup
+    kernel: str = ""
+    constants: dict[str, int] = field(default_factory=dict)  # tile constants of the kernel
     notes: str = ""
     # Shape rule: (form, M, N, K) -> whether this variant runs that call; where it does not, the
     # step uses ``fallback`` for that call and records it (describe()["matmul_fallbacks"]).
     accepts: Callable[[str, int, int, int], bool] = lambda form, M, N, K: True
     fallback: str | None = None
-    # (form, M, N, K) -> number of K slices; > 1 runs ``forms[form]`` as split-K: the partial
-    # kernel ``splitk`` with SPLITS slices, then ``SPLITK_REDUCE`` (which applies the epilogue).
+    split: bool = False  # runs split-K when asked (forced ``splits``, ``splits`` rule, tuning)
+    # (form, M, N, K) -> number of K slices the variant uses by itself (1: one pass)
     splits: Callable[[str, int, int, int], int] | None = None
-    splitk: str | None = None
-    # (form, M, N, K) -> the name of the variant that runs this call (the ``auto`` variant)
-    choose: Callable[[str, int, int, int], str] | None = None
+    tune: bool = False  # a candidate of ``auto``'s measurement (backends/gpu/autotune.py)
+    # (form, M, N, K) -> (variant, splits or None): the ``auto`` variant's choice per call
+    choose: Callable[[str, int, int, int], tuple[str, int | None]] | None = None
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        """(rows, columns) of C per workgroup, read from the constants (0 for ``auto``)."""
+        if not self.kernel:
+            return (0, 0)
+        c = {**kernel(self.kernel).constants, **self.constants}
+        return (c.get("BM", c.get("TILE", 0)), c.get("BN", c.get("TILE", 0)))
 
 
 @dataclass(frozen=True)
@@ -105,8 +125,14 @@ class AttentionVariant:
     notes: str = ""
 
 
-def _mm_grid(tile_m: int, tile_n: int) -> Callable[[dict], tuple[int, int, int]]:
-    return lambda u: (ceil(u["N"] / tile_n), ceil(u["M"] / tile_m), 1)
+def _mm_grid(u: dict) -> tuple[int, int, int]:
+    """matmul_tiled16: TILE x TILE outputs per workgroup (its override constant)."""
+    return (ceil(u["N"] / u["TILE"]), ceil(u["M"] / u["TILE"]), 1)
+
+
+def _blocked_grid(u: dict) -> tuple[int, int, int]:
+    """matmul_blocked: its tile constants (BM, BN) and SPLITS come with the uniform's fields."""
+    return (ceil(u["N"] / u["BN"]), ceil(u["M"] / u["BM"]), u["SPLITS"])
 
 
 def _rows(u: dict) -> tuple[int, int, int]:
@@ -119,14 +145,8 @@ def _attn(u: dict) -> tuple[int, int, int]:
 
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
-_MM8_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile8x8.wgsl")
-_MM8_BYTES = 2 * 2 * 8 * 33 * 16  # two buffers of op(A) and op(B) tiles, 8 x 33 vec4 each
-
-
-def _vec4_accepts(form: str, M: int, N: int, K: int) -> bool:
-    """matmul_vec4 reads every row of A and B along its contiguous axis as whole vec4s."""
-    contiguous = {"nn": (K, N), "nt": (K,), "tn": (M, N)}[form]
-    return all(n % 4 == 0 for n in contiguous)
+_BLOCKED_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "TM": 8, "TN": 8,
+                      "VEC": 0, "SPLITS": 1}
 
 
 FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
@@ -176,27 +196,17 @@ _FA2_CONSTANTS = {"HD": 128, "G": 4}
 KERNELS: dict[str, Kernel] = {
     k.name: k
     for k in [
-        Kernel("matmul_tiled16", "matmul_tiled16.wgsl", _mm_grid(16, 16), "ref_matmul",
-               includes=_MM_INCLUDES, constants=_MATMUL_CONSTANTS,
-               optional=("r", "aux"), workgroup_bytes=2 * 16 * 16 * 4),
-        Kernel("matmul_blocked4x4", "matmul_blocked4x4.wgsl", _mm_grid(64, 64), "ref_matmul",
-               includes=(*_MM_INCLUDES, "include/matmul_tile4x4.wgsl"), constants=_MATMUL_CONSTANTS,
-               optional=("r", "aux"), workgroup_bytes=2 * 2 * 16 * 17 * 16),
-        Kernel("matmul_blocked8x8", "matmul_blocked8x8.wgsl", _mm_grid(128, 128), "ref_matmul",
-               includes=_MM8_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
-               workgroup_bytes=_MM8_BYTES),
-        Kernel("matmul_vec4", "matmul_vec4.wgsl", _mm_grid(128, 128), "ref_matmul",
-               includes=_MM8_INCLUDES, constants=_MATMUL_CONSTANTS, optional=("r", "aux"),
-               workgroup_bytes=_MM8_BYTES, aliases={"a4": "a", "b4": "b"}),
-        Kernel("matmul_splitk", "matmul_splitk.wgsl",
-               lambda u: (ceil(u["N"] / 64), ceil(u["M"] / 64), u["SPLITS"]), "ref_matmul",
-               includes=(*_MM_INCLUDES, "include/matmul_tile4x4.wgsl"),
-               constants={**_MATMUL_CONSTANTS, "SPLITS": 2}, optional=("r", "aux"),
-               workgroup_bytes=2 * 2 * 16 * 17 * 16),
+        Kernel("matmul_tiled16", "matmul_tiled16.wgsl", _mm_grid, "ref_matmul",
+               includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "TILE": 16},
+               optional=("r", "aux")),
+        Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+               includes=(*_MM_INCLUDES, "include/matmul_tile_core.wgsl"),
+               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"),
+               aliases={"a4": "a", "b4": "b"}, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
-               optional=("a", "b", "r", "aux")),
+               optional=("a", "b", "r", "aux"), trusted=True),
         Kernel("layernorm_fwd", "layernorm_fwd.wgsl", _rows, "ref_layernorm_fwd",
                includes=_LN_ROW, workgroup_bytes=256),
         Kernel("embed_ln_fwd", "embed_ln_fwd.wgsl", _rows, "ref_embed_ln_fwd",
@@ -234,75 +244,40 @@ KERNELS: dict[str, Kernel] = {
     ]
 }
 
+def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
+             **tile: int) -> MatmulVariant:
+    return MatmulVariant(name, "matmul_blocked", tile, notes, split=split, tune=tune)
+
+
 MATMULS: dict[str, MatmulVariant] = {
     v.name: v
     for v in [
         MatmulVariant(
-            "tiled16",
-            forms={
-                "nn": ("matmul_tiled16", {}),
-                "nt": ("matmul_tiled16", {"TRANS_B": 1}),
-                "tn": ("matmul_tiled16", {"TRANS_A": 1}),
-            },
-            tile=(16, 16),
+            "tiled16", "matmul_tiled16", tune=True,
             notes="baseline: 16x16 shared-memory tiles, one output per invocation, any shape",
         ),
+        _blocked("b128", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 8",
+                 BM=128, BN=128, BK=8),
+        _blocked("b128k16", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 16",
+                 BM=128, BN=128, BK=16),
+        _blocked("b64", "64x64 tile, 256 invocations with 4x4 outputs, k-tiles of 16",
+                 BM=64, BN=64, BK=16, TM=4, TN=4),
+        _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",
+                 BM=64, BN=64, BK=4),
+        _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
+                 BM=128, BN=128, BK=16, TN=4),
         MatmulVariant(
-            "blocked4x4",
-            forms={
-                "nn": ("matmul_blocked4x4", {}),
-                "nt": ("matmul_blocked4x4", {"TRANS_B": 1}),
-                "tn": ("matmul_blocked4x4", {"TRANS_A": 1}),
-            },
-            tile=(64, 64),
-            notes="64x64 tile, 256 invocations with 4x4 outputs in vec4 registers, k-tiles of 16 "
-            "double-buffered in workgroup memory, scalar global loads; any shape",
-        ),
-        MatmulVariant(
-            "blocked8x8",
-            forms={
-                "nn": ("matmul_blocked8x8", {}),
-                "nt": ("matmul_blocked8x8", {"TRANS_B": 1}),
-                "tn": ("matmul_blocked8x8", {"TRANS_A": 1}),
-            },
-            tile=(128, 128),
-            notes="128x128 tile, 256 invocations with 8x8 outputs in vec4 registers, k-tiles of 8 "
-            "double-buffered, scalar global loads prefetched a tile ahead; any shape",
-        ),
-        MatmulVariant(
-            "vec4",
-            forms={
-                "nn": ("matmul_vec4", {}),
-                "nt": ("matmul_vec4", {"TRANS_B": 1}),
-                "tn": ("matmul_vec4", {"TRANS_A": 1}),
-            },
-            tile=(128, 128),
-            notes="blocked8x8 with vec4<f32> global loads; needs the contiguous axis of A and B "
-            "a multiple of 4 (nn: K, N; nt: K; tn: M, N), else that call falls back to blocked8x8",
-            accepts=_vec4_accepts,
-            fallback="blocked8x8",
-        ),
-        MatmulVariant(
-            "splitk",
-            forms={
-                "nn": ("matmul_blocked4x4", {}),
-                "nt": ("matmul_blocked4x4", {"TRANS_B": 1}),
-                "tn": ("matmul_blocked4x4", {"TRANS_A": 1}),
-            },
-            tile=(64, 64),
-            notes="blocked4x4, with the weight gradients (tn) of small tile grids and long K "
-            "split over K (splitk_splits): partial tiles into a scratch [S, M, N], then a "
-            "fixed-order reduce that applies the epilogue (deterministic, no atomics)",
-            splits=splitk_splits,
-            splitk="matmul_splitk",
+            "splitk", "matmul_blocked", {"BM": 64, "BN": 64, "BK": 16, "TM": 4, "TN": 4},
+            notes="b64, with the weight gradients (tn) of small tile grids and long K split "
+            "over K (splitk_splits): partial tiles into a scratch [S, M, N], then a fixed-order "
+            "reduce that applies the epilogue (deterministic, no atomics)",
+            split=True, splits=splitk_splits,
         ),
         MatmulVariant(
             "auto",
-            forms={},
-            tile=(0, 0),
-            notes="per call, the variant auto_matmul picks from the shape (vec4 for big grids, "
-            "split-K for long-K weight gradients, blocked4x4, tiled16 for tiny grids); the "
-            "choices are in describe()['matmul_choices']",
+            notes="per call, the fastest candidate (variant and split-K factor) measured on this "
+            "device (backends/gpu/autotune.py, cached on disk); where it cannot measure, the rule "
+            "of matmul_rules.auto_matmul; the choices are in describe()['matmul_choices']",
             choose=auto_matmul,
         ),
     ]

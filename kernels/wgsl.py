@@ -7,6 +7,7 @@ bound read-write).
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 
@@ -57,3 +58,79 @@ def uniform_fields(wgsl: str) -> list[tuple[str, str]]:
 def overrides(wgsl: str) -> set[str]:
     """Names of the ``override`` constants declared in ``wgsl``."""
     return set(re.findall(r"\boverride\s+(\w+)\s*:", wgsl))
+
+
+_OVERRIDE = re.compile(r"\boverride\s+(\w+)\s*:\s*\w+\s*(?:=\s*([^;]+))?;")
+_WORKGROUP = re.compile(r"var<workgroup>\s+\w+\s*:\s*([^;]+);")
+_SCALAR_BYTES = {"f32": 4, "u32": 4, "i32": 4, "f16": 2}
+
+
+def _eval(expr: str, names: dict[str, int]) -> int:
+    """An integer WGSL constant expression of literals, names and + - * / ( )."""
+    node = ast.parse(re.sub(r"(\d+)[ui]\b", r"\1", expr.strip()), mode="eval").body
+
+    def ev(n: ast.AST) -> int:
+        if isinstance(n, ast.Constant) and isinstance(n.value, int):
+            return n.value
+        if isinstance(n, ast.Name):
+            return names[n.id]
+        if isinstance(n, ast.BinOp):
+            x, y = ev(n.left), ev(n.right)
+            ops = {ast.Add: x + y, ast.Sub: x - y, ast.Mult: x * y}
+            if isinstance(n.op, ast.Div):
+                return x // y
+            return ops[type(n.op)]
+        raise ValueError(f"not a constant expression: {expr!r}")
+
+    return ev(node)
+
+
+def override_values(wgsl: str, constants: dict[str, int] | None = None) -> dict[str, int]:
+    """Every ``override`` constant's value: ``constants`` where given, else its default (which may
+    name earlier overrides)."""
+    given = dict(constants or {})
+    out: dict[str, int] = {}
+    for name, default in _OVERRIDE.findall(wgsl):
+        if name in given:
+            out[name] = int(given[name])
+        elif default:
+            out[name] = _eval(default, {**out, **_consts(wgsl)})
+    return out
+
+
+def _consts(wgsl: str) -> dict[str, int]:
+    return {n: int(v) for n, v in re.findall(r"\bconst\s+(\w+)\s*:\s*\w+\s*=\s*(\d+)[ui]?\s*;",
+                                             wgsl)}
+
+
+def _type_bytes(typ: str, names: dict[str, int]) -> int:
+    typ = typ.strip()
+    if typ in _SCALAR_BYTES:
+        return _SCALAR_BYTES[typ]
+    m = re.fullmatch(r"vec(\d)<(\w+)>", typ)
+    if m:
+        return int(m.group(1)) * _SCALAR_BYTES[m.group(2)]
+    m = re.fullmatch(r"array<(.+),\s*([^,<>]+)>", typ)
+    if m:
+        return _type_bytes(m.group(1), names) * _eval(m.group(2), names)
+    raise ValueError(f"cannot size workgroup type {typ!r}")
+
+
+def workgroup_bytes(wgsl: str, constants: dict[str, int] | None = None) -> int:
+    """Bytes of workgroup memory ``wgsl`` declares with these override constants (read from the
+    declarations, so it is never computed by hand)."""
+    names = {**_consts(wgsl), **override_values(wgsl, constants), **(constants or {})}
+    return sum(_type_bytes(t, names) for t in _WORKGROUP.findall(wgsl))
+
+
+def kernel_workgroup_bytes(name: str, constants: dict[str, int] | None = None) -> int:
+    """Workgroup memory of kernel ``name``: its own file and includes, plus the reduction scratch of
+    ``include/common.wgsl`` only when they call its workgroup reductions (an unused workgroup
+    variable is not allocated)."""
+    k = kernel(name)
+    common = "include/common.wgsl"
+    own = "\n".join((KERNEL_DIR / f).read_text() for f in (*k.includes, k.file) if f != common)
+    total = workgroup_bytes(own, override_values(source(name), constants))
+    if common in k.includes and re.search(r"\bwg_(sum|max)\s*\(", own):
+        total += workgroup_bytes((KERNEL_DIR / common).read_text())
+    return total

@@ -28,3 +28,17 @@ def _has_adapter() -> bool:
 requires_adapter = pytest.mark.skipif(
     not _has_adapter(), reason="no WebGPU adapter (install mesa-vulkan-drivers for lavapipe)"
 )
+
+
+def fits(variant):
+    """Whether the variant's workgroup memory fits this adapter (the software adapter's 32 KiB
+    does not hold b128k16's double-buffered tiles); the pipeline cache refuses it otherwise."""
+    from backends.gpu.device import get_device
+    from kernels import registry, wgsl
+
+    v = registry.matmul_variant(variant)
+    if not v.kernel:
+        return True
+    limit = get_device().limits.get("max-compute-workgroup-storage-size", 16384)
+    consts = {**registry.kernel(v.kernel).constants, **v.constants}
+    return wgsl.kernel_workgroup_bytes(v.kernel, consts) <= limit

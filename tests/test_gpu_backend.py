@@ -27,9 +27,9 @@ def batch(config: ModelConfig, seed: int = 0):
 
 
 def pair(name: str, config: ModelConfig, seed: int = 0, optim: OptimConfig | None = None,
-         pieces: int = 1):
+         **gpu_options):
     params = init_params(config, seed)
-    a = get_backend("gpu", config, optim=optim, pieces=pieces)
+    a = get_backend("gpu", config, optim=optim, **gpu_options)
     b = get_backend(name, config, optim=optim)
     a.load_params(params)
     b.load_params(params)
@@ -99,9 +99,13 @@ def test_overfit_one_batch():
     assert loss < 0.05, f"loss still {loss:.3f} after 200 steps"
 
 
-@pytest.mark.parametrize("pieces", [1, 4])
-def test_gpu_and_cpu_train_side_by_side(pieces):
-    gpu, cpu = pair("cpu", MICRO, seed=7, pieces=pieces)
+@pytest.mark.parametrize(("pieces", "tune"), [(1, "auto"), (4, "on")])
+def test_gpu_and_cpu_train_side_by_side(pieces, tune, tmp_path, monkeypatch):
+    """``auto`` by rule (the software adapter's default) and by measurement (forced), each with
+    the step in one command buffer and in several."""
+    monkeypatch.setenv("GPT_CURVES_TUNE_CACHE", str(tmp_path / "plans.json"))
+    gpu, cpu = pair("cpu", MICRO, seed=7, pieces=pieces, tune=tune)
+    assert gpu.describe()["matmul_tuning"]["measured"] == (tune == "on")
     for step in range(50):
         tokens, targets = batch(MICRO, 100 + step)
         a, b = gpu.train_step(tokens, targets), cpu.train_step(tokens, targets)
@@ -194,7 +198,7 @@ def test_matmul_shape_rule_falls_back_and_records(monkeypatch):
     from kernels import registry
 
     base = registry.MATMULS["tiled16"]
-    picky = registry.MatmulVariant("picky", forms=base.forms, tile=base.tile,
+    picky = registry.MatmulVariant("picky", base.kernel,
                                    accepts=lambda form, M, N, K: K % 4 == 0, fallback="tiled16")
     monkeypatch.setitem(registry.MATMULS, "picky", picky)
     gpu = get_backend("gpu", MICRO, matmul="picky")

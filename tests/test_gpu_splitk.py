@@ -42,7 +42,7 @@ def test_splitk_shapes_and_determinism(form):
             continue  # the rule splits weight gradients (tn) only
         a, b = operands(form, M, K, N)
         plan = matmul_plan.plan_matmul("splitk", form, M, N, K, splits=S)
-        assert plan.splits > 1 and plan.kernel == "matmul_splitk", plan
+        assert plan.splits > 1 and plan.constants["SPLITS"] == plan.splits, plan
         got = run_matmul(a, b, form, "splitk", splits=S)["c"]
         np.testing.assert_allclose(got, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
                                    atol=1e-4, err_msg=f"{form} M,K,N,S={M},{K},{N},{S}")
@@ -71,21 +71,79 @@ def test_split_rule():
     assert s("tn", 512, 2048, 4096) == 1  # mega's mlp.fc gradient: 256 tiles fill the device
     assert s("tn", 128, 128, 200) == 1  # K too short to cut into 128-long slices
     assert s("nt", 128, 128, 1024) == 1  # only weight gradients are split
-    with pytest.raises(registry.VariantError, match="no split-K"):
+    with pytest.raises(registry.VariantError, match="no split-K path"):
         matmul_plan.plan_matmul("tiled16", "tn", 8, 8, 512, splits=2)
 
 
 def test_auto_choices_follow_the_rule():
-    for form, M, N, K in [("nn", 4096, 4096, 512), ("nn", 4096, 4094, 510), ("tn", 128, 384, 1024),
+    """Without measurement (software adapter, tuning off) ``auto`` runs the rule."""
+    for form, M, N, K in [("nn", 4096, 4096, 512), ("tn", 128, 384, 1024),
                           ("nn", 1024, 384, 128), ("nt", 512, 64, 256)]:
         plan = matmul_plan.plan_matmul("auto", form, M, N, K)
-        want = matmul_rules.auto_matmul(form, M, N, K)
-        assert plan.variant == "auto" and (plan.ran == want or plan.fallbacks), plan
-    assert matmul_plan.plan_matmul("auto", "nn", 4096, 4096, 512).ran == "vec4"
-    assert matmul_plan.plan_matmul("auto", "nn", 4096, 4094, 510).ran == "blocked8x8"  # vec4 fell
+        want, _ = matmul_rules.auto_matmul(form, M, N, K)
+        assert plan.variant == "auto" and plan.ran == want, plan
+    assert matmul_plan.plan_matmul("auto", "nn", 4096, 4096, 512).ran == "b128"
     assert matmul_plan.plan_matmul("auto", "tn", 128, 384, 1024).splits == 8
-    assert matmul_plan.plan_matmul("auto", "nn", 1024, 384, 128).ran == "blocked4x4"
+    assert matmul_plan.plan_matmul("auto", "nn", 1024, 384, 128).ran == "b64"
     assert matmul_plan.plan_matmul("auto", "nt", 512, 64, 256).ran == "tiled16"
+
+
+def test_split_candidates():
+    c = matmul_rules.split_candidates
+    assert c(512, 1536, 4096, 128, 128, 8) == [1, 2, 4, 8, 16]  # 48 tiles, long K
+    assert c(4096, 4096, 4096, 128, 128, 8) == [1]  # 1024 tiles: no room to split
+    assert c(64, 64, 100, 64, 64, 16) == [1]  # K too short for two 16-tile slices
+
+
+def test_tuner_measures_caches_and_falls_back(tmp_path):
+    """Tuning on the software adapter (forced: ``on``): every candidate passed parity, the pick
+    is the fastest timed one, a second tuner starts from the cache; ``auto`` mode on a software
+    adapter and ``off`` keep the rule; the cache key names adapter, driver, wgpu and kernels."""
+    from backends.gpu.autotune import MatmulTuner
+
+    path = tmp_path / "plans.json"
+    t = MatmulTuner(mode="on", path=path)
+    choice = t.choose("tn", 16, 48, 300)
+    best = t.plans["tn 16x48x300"]
+    assert best["timed"] and min(best["timed"].values()) == best["seconds"]
+    assert choice == (best["variant"], best["splits"])
+    assert all(t.gate(v.split()[0])[0] for v in best["timed"])
+    again = MatmulTuner(mode="on", path=path)
+    assert again.choose("tn", 16, 48, 300) == choice
+    assert again.describe()["sources"] == {"tn 16x48x300": "cache"}
+    assert again.key == t.key and t.key.count(" | ") == 3
+    retuned = MatmulTuner(mode="retune", path=path)
+    assert retuned.plans == {}
+    for mode in ("auto", "off"):
+        rule = MatmulTuner(mode=mode, path=path)
+        assert rule.choose("tn", 16, 48, 300) == matmul_rules.auto_matmul("tn", 16, 48, 300)
+        assert rule.describe()["why_rule"]
+
+
+def test_tuned_auto_step_matches_reference(tmp_path, monkeypatch):
+    """A step whose ``auto`` choices were measured (software adapter, forced) matches the
+    reference; describe() reports the tuning."""
+    monkeypatch.setenv("GPT_CURVES_TUNE_CACHE", str(tmp_path / "plans.json"))
+    cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, seq_len=9, batch=2)
+    ref = get_backend("reference", cfg)
+    params = init_params(cfg, 1)
+    ref.load_params(params)
+    rng = np.random.default_rng(3)
+    batch = tuple(rng.integers(0, cfg.vocab, (cfg.batch, cfg.seq_len)) for _ in range(2))
+    want_loss, want = ref.loss_and_grads(*batch)
+    b = get_backend("gpu", cfg, matmul="auto", tune="on")
+    try:
+        b.load_params(params)
+        loss, grads = b.loss_and_grads(*batch)
+        d = b.describe()
+    finally:
+        b.close()
+    assert d["matmul_tuning"]["measured"] and set(d["matmul_tuning"]["sources"].values()) == {
+        "measured"}
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    for name, g in want.items():
+        err = np.abs(grads[name] - g).max() / (np.abs(g).max() + 1e-12)
+        assert err < 1e-4, f"tuned auto {name}: relative error {err:.2e}"
 
 
 # B*T = 259 >= 2 * 128: the weight gradients are split in two; d_model 36, 3 heads of 12.
@@ -102,7 +160,7 @@ def test_step_with_split_weight_gradients(matmul, attention):
                   for _ in range(2))
     want_loss, want = ref.loss_and_grads(*batch)
     b = get_backend("gpu", SPLIT_CFG, matmul=matmul, attention=attention)
-    base = get_backend("gpu", SPLIT_CFG, matmul="blocked4x4", attention=attention)
+    base = get_backend("gpu", SPLIT_CFG, matmul="b64", attention=attention)
     try:
         b.load_params(params)
         loss, grads = b.loss_and_grads(*batch)

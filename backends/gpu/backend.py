@@ -92,6 +92,7 @@ class GpuBackend(Backend):
         optim: OptimConfig | None = None,
         timestamps: bool = False,
         pieces: int = DEFAULT_PIECES,
+        tune: str | None = None,
     ) -> None:
         super().__init__(config, optim=optim)
         if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
@@ -101,6 +102,14 @@ class GpuBackend(Backend):
             self.attention = registry.attention_variant(attention)
         except registry.VariantError as e:
             raise BackendError(str(e)) from None
+        self.tuner = None
+        if self.matmul.choose is not None:  # ``auto``: by measurement on this device, cached
+            from dataclasses import replace
+
+            from backends.gpu.autotune import MatmulTuner
+
+            self.tuner = MatmulTuner(adapter, tune)
+            self.matmul = replace(self.matmul, choose=self.tuner.choose)
         self.dev = get_device(adapter, want_timestamps=timestamps)
         self.timestamps = timestamps and "timestamp-query" in self.dev.features
 
@@ -286,6 +295,7 @@ class GpuBackend(Backend):
             "known_variants": registry.variants(),
             "matmul_fallbacks": list(sg.fallbacks),
             "matmul_choices": dict(sg.choices),  # "form MxNxK" -> variant (" splitS": split-K)
+            "matmul_tuning": self.tuner.describe() if self.tuner else None,
             "dispatches_per_step": len(sg.graph.dispatches),
             "command_buffers_per_step": len(self._pieces[True]),
             "timestamps": ts,

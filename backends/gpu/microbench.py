@@ -91,6 +91,7 @@ class MicroBench:
         self.dev = get_device(adapter, want_timestamps=True)
         self.timestamps = "timestamp-query" in self.dev.features
         self.pipelines = pipelines_for(self.dev)
+        self._host: dict[tuple[int, int], np.ndarray] = {}
 
     def describe(self) -> dict[str, Any]:
         return {**self.dev.info(), "timing": "timestamps" if self.timestamps else "wall"}
@@ -102,8 +103,12 @@ class MicroBench:
         return pool, Graph(self.pipelines, dummies, name)
 
     def _random(self, pool: BufferPool, name: str, n: int, seed: int) -> View:
-        data = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
-        return pool.upload(name, data)
+        key = (n, seed)  # the autotuner builds many cases of one shape: draw the inputs once
+        if key not in self._host:
+            if len(self._host) > 8:
+                self._host.clear()
+            self._host[key] = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+        return pool.upload(name, self._host[key])
 
     def _finish(self, name, pool, graph, repeats, **kw) -> Case:
         graph.finalize()
@@ -121,10 +126,12 @@ class MicroBench:
         return case
 
     # cases ---------------------------------------------------------------------------------
-    def matmul(self, variant: str, form: str, M: int, N: int, K: int, repeats: int = 10) -> Case:
-        """C[M,N] = op(A) @ op(B) in ``form``, plain store epilogue."""
-        plan = matmul_plan.plan_matmul(variant, form, M, N, K)
-        name = f"matmul.{variant}.{form}.{M}x{N}x{K}"
+    def matmul(self, variant: str | registry.MatmulVariant, form: str, M: int, N: int, K: int,
+               repeats: int = 10, splits: int | None = None) -> Case:
+        """C[M,N] = op(A) @ op(B) in ``form``, plain store epilogue (``splits`` forces split-K;
+        a variant row, e.g. ``auto`` with the autotuner's ``choose``, may stand for a name)."""
+        plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=splits)
+        name = f"matmul.{plan.variant}.{form}.{M}x{N}x{K}"
         pool, g = self._start(name)
         views = {
             "a": self._random(pool, "a", M * K, 1),
@@ -135,7 +142,7 @@ class MicroBench:
         for _ in range(repeats):  # a split-K repetition is its two dispatches
             record_matmul(g, plan, form, views, M, N, K, scratch=scratch)
         scratch.allocate(pool)
-        ran = plan.ran + (f" split{plan.splits}" if plan.splits > 1 else "")
+        ran = plan.label
         return self._finish(name, pool, g, repeats, flops=2.0 * M * N * K,
                             bytes=4.0 * (M * K + K * N + M * N),
                             info={"ran": ran, "fallback": bool(plan.fallbacks)})
@@ -197,22 +204,28 @@ class MicroBench:
         return self._finish("probe_copy", pool, g, repeats, bytes=32.0 * n4)
 
     # parity gates --------------------------------------------------------------------------
-    def check_matmul(self, variant: str, seed: int = 0) -> tuple[bool, str]:
-        """Every form on MATMUL_CHECK_SHAPES vs NumPy, outputs NaN-poisoned first."""
+    def check_matmul(self, variant: str, seed: int = 0,
+                     splits: int | None = None) -> tuple[bool, str]:
+        """Every form on MATMUL_CHECK_SHAPES vs NumPy, outputs NaN-poisoned first; with
+        ``splits``, each form once more on the long-K shape through that split-K path."""
         rng = np.random.default_rng(seed)
         worst = 0.0
-        for form in ("nn", "nt", "tn"):
-            for M, K, N in MATMUL_CHECK_SHAPES:
-                a = rng.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
-                b = rng.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
-                got = run_matmul(a, b, form, variant, adapter=self.adapter)["c"]
-                A = a.T if form == "tn" else a
-                Bm = b.T if form == "nt" else b
-                want = A.astype(np.float64) @ Bm.astype(np.float64)
-                err = float(np.max(np.abs(got - want)) / max(1.0, np.abs(want).max()))
-                if not np.isfinite(err) or err > 1e-4:
-                    return False, f"{form} M,K,N={M},{K},{N}: max rel err {err:.2g}"
-                worst = max(worst, err)
+        cases = [(form, shape, None) for form in ("nn", "nt", "tn") for shape in
+                 MATMUL_CHECK_SHAPES]
+        if splits:
+            cases += [(form, MATMUL_CHECK_SHAPES[-1], splits) for form in ("nn", "nt", "tn")]
+        for form, (M, K, N), split in cases:
+            a = rng.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
+            b = rng.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
+            got = run_matmul(a, b, form, variant, splits=split, adapter=self.adapter)["c"]
+            A = a.T if form == "tn" else a
+            Bm = b.T if form == "nt" else b
+            want = A.astype(np.float64) @ Bm.astype(np.float64)
+            err = float(np.max(np.abs(got - want)) / max(1.0, np.abs(want).max()))
+            if not np.isfinite(err) or err > 1e-4:
+                how = f" split{split}" if split else ""
+                return False, f"{form}{how} M,K,N={M},{K},{N}: max rel err {err:.2g}"
+            worst = max(worst, err)
         return True, f"ok (worst rel err {worst:.1g})"
 
     def check_attention(self, variant: str, seed: int = 0,

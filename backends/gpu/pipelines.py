@@ -15,6 +15,7 @@ import wgpu
 
 from backends.base import BackendError
 from backends.gpu.buffers import View
+from backends.gpu.trusted import create_module
 from kernels import registry, wgsl
 
 _BTYPE = {
@@ -66,15 +67,16 @@ class Pipelines:
         if missing:
             raise BackendError(f"kernel {name} needs feature(s) {missing}, not on this device")
         limit = self.dev.limits.get("max-compute-workgroup-storage-size", 16384)
-        if k.workgroup_bytes > limit:
+        need = wgsl.kernel_workgroup_bytes(name, consts)  # read from the WGSL declarations
+        if need > limit:
             raise BackendError(
-                f"kernel {name} needs {k.workgroup_bytes} bytes of workgroup memory; "
+                f"kernel {name} needs {need} bytes of workgroup memory; "
                 f"device limit max-compute-workgroup-storage-size is {limit}"
             )
         src = wgsl.source(name)
         device = self.dev.device
         if name not in self._modules:
-            self._modules[name] = device.create_shader_module(label=name, code=src)
+            self._modules[name], _ = create_module(device, name, src, k.trusted)
         binds = wgsl.bindings(src)
         entries = [
             {

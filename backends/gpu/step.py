@@ -179,7 +179,7 @@ class StepGraph:
         aux: View | None = None,
     ) -> None:
         try:
-            plan = matmul_plan.plan_matmul(self.matmul_variant.name, form, M, N, K)
+            plan = matmul_plan.plan_matmul(self.matmul_variant, form, M, N, K)
         except registry.VariantError as e:
             raise BackendError(str(e)) from None
         shape = f"{form} {M}x{N}x{K}"

@@ -1,0 +1,239 @@
+"""``auto`` by measurement: for each (form, M, N, K) of a step, time every candidate on this device.
+
+Candidates are the registry's ``tune`` variants, each at the split-K factors worth trying for the
+shape (``matmul_rules.split_candidates``), that passed the parity gate on this adapter (every form
+on awkward shapes, NaN-poisoned outputs, one split path). Each is timed with GPU timestamps (one
+command buffer of a few repetitions, after a warm-up run that compiles the pipelines); the fastest
+is kept. Plans are cached on disk in one JSON file, under a key made of the adapter, driver, wgpu
+version and a digest of the matmul kernels' sources, so a second process starts at once and a
+changed kernel or driver re-tunes by itself. Where the device has no timestamp queries, or is a
+software adapter, or tuning is off, ``auto`` keeps the rule of ``kernels.matmul_rules``.
+
+Modes (``GpuBackend(tune=...)`` or ``$GPT_CURVES_TUNE``): ``auto`` (measure on a hardware adapter
+with timestamps, else the rule), ``on`` (measure wherever timestamps exist, software included),
+``retune`` (measure again, ignoring the cache), ``off`` (the rule). The cache file is
+``$GPT_CURVES_TUNE_CACHE`` or ``~/.cache/gpt-curves/matmul-plans.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from backends.base import BackendError
+from kernels import matmul_plan, matmul_rules, registry, wgsl
+
+ENV_MODE = "GPT_CURVES_TUNE"
+ENV_CACHE = "GPT_CURVES_TUNE_CACHE"
+MODES = ("auto", "on", "retune", "off")
+TARGET_SECONDS = 2e-3  # device time per timed command buffer to aim for
+
+
+def cache_path() -> Path:
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gpt-curves" / "matmul-plans.json"
+
+
+def kernel_digest() -> str:
+    """A digest of every matmul kernel's assembled WGSL and the candidates' rows."""
+    h = hashlib.sha256()
+    names = sorted({v.kernel for v in registry.MATMULS.values() if v.kernel})
+    for name in [*names, matmul_rules.SPLITK_REDUCE]:
+        h.update(wgsl.source(name).encode())
+    for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
+        if v.tune:
+            h.update(f"{v.name}{sorted(v.constants.items())}{v.split}".encode())
+    return h.hexdigest()[:16]
+
+
+def device_key(info: dict[str, Any]) -> str:
+    """adapter | driver | wgpu version | kernel digest: a plan is valid for exactly this."""
+    return " | ".join([str(info.get("adapter")), str(info.get("driver")),
+                       str(info.get("wgpu_version")), kernel_digest()])
+
+
+class MatmulTuner:
+    """Chooses (variant, splits) per matmul call of one device, by measurement or by rule."""
+
+    def __init__(self, adapter: str | None = None, mode: str | None = None,
+                 path: Path | str | None = None) -> None:
+        mode = mode or os.environ.get(ENV_MODE) or "auto"
+        if mode not in MODES:
+            raise BackendError(f"matmul tuning mode {mode!r} unknown; known: {', '.join(MODES)}")
+        from backends.gpu.device import adapter_info, choose_adapter
+
+        ad = choose_adapter(adapter)
+        info = adapter_info(ad)
+        self.adapter = adapter
+        self._mb = None
+        self.mode = mode
+        self.path = Path(path) if path else cache_path()
+        self.key = device_key(info)
+        if mode == "off":
+            self.why = "tuning off"
+        elif "timestamp-query" not in ad.features:
+            self.why = "adapter lacks timestamp-query"
+        elif info["software"] and mode == "auto":
+            self.why = "software adapter (its timings are not a GPU's)"
+        else:
+            self.why = ""
+        self.measures = not self.why
+        self.plans: dict[str, dict[str, Any]] = {}
+        if self.measures and mode != "retune":
+            self.plans = dict(self._load().get(self.key, {}))
+        self.sources: dict[str, str] = {}  # shape -> "measured" | "cache" | "rule"
+        self.tuning_s = 0.0
+        self._gate: dict[str, tuple[bool, str]] = {}
+        self._warm = False
+
+    @property
+    def mb(self):
+        """The micro-benchmark device (created on the first measurement)."""
+        if self._mb is None:
+            from backends.gpu.microbench import MicroBench
+
+            self._mb = MicroBench(self.adapter)
+        return self._mb
+
+    # the choice ---------------------------------------------------------------------------
+    def choose(self, form: str, M: int, N: int, K: int) -> tuple[str, int | None]:
+        shape = f"{form} {M}x{N}x{K}"
+        if not self.measures:
+            self.sources[shape] = "rule"
+            return matmul_rules.auto_matmul(form, M, N, K)
+        if shape in self.plans:
+            self.sources.setdefault(shape, "cache")
+            p = self.plans[shape]
+            return p["variant"], p["splits"]
+        t0 = time.perf_counter()
+        best = self.tune(form, M, N, K)
+        self.tuning_s += time.perf_counter() - t0
+        self.plans[shape] = best
+        self.sources[shape] = "measured"
+        self._save()
+        return best["variant"], best["splits"]
+
+    def candidates(self, form: str, M: int, N: int, K: int) -> list[tuple[str, int]]:
+        """(variant, splits) pairs to time: parity-passed ``tune`` variants that fit the device."""
+        out: list[tuple[str, int]] = []
+        seen: set[tuple] = set()
+        for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
+            if not v.tune or not self.gate(v.name)[0]:
+                continue
+            consts = {**registry.kernel(v.kernel).constants, **v.constants}
+            bm, bn = v.tile
+            splits = (matmul_rules.split_candidates(M, N, K, bm, bn, consts.get("BK", 16))
+                      if v.split else [1])
+            for s in splits:
+                plan = matmul_plan.plan_matmul(v.name, form, M, N, K, splits=s)
+                full = {**registry.kernel(plan.kernel).constants, **plan.constants}
+                same = (plan.kernel, tuple(sorted(full.items())))
+                if same not in seen:  # two rows that build the same kernel are timed once
+                    seen.add(same)
+                    out.append((v.name, s))
+        return out
+
+    def gate(self, variant: str) -> tuple[bool, str]:
+        """The variant's parity gate on this adapter (once per process); a variant whose
+        workgroup memory exceeds the device's limit does not run here at all."""
+        if variant not in self._gate:
+            v = registry.matmul_variant(variant)
+            limits = self.mb.dev.limits
+            limit = limits.get("max-compute-workgroup-storage-size", 16384)
+            consts = {**registry.kernel(v.kernel).constants, **v.constants}
+            need = wgsl.kernel_workgroup_bytes(v.kernel, consts)
+            threads = wgsl.override_values(wgsl.source(v.kernel), consts).get("NT", 0)
+            most = limits.get("max-compute-invocations-per-workgroup", 256)
+            if need > limit:
+                self._gate[variant] = (False, f"unsupported: needs {need} bytes of workgroup "
+                                       f"memory, device limit {limit}")
+            elif threads > most:
+                self._gate[variant] = (False, f"unsupported: {threads} invocations per "
+                                       f"workgroup, device limit {most}")
+            else:
+                self._gate[variant] = self.mb.check_matmul(variant,
+                                                           splits=3 if v.split else None)
+        return self._gate[variant]
+
+    def time(self, variant: str, splits: int, form: str, M: int, N: int, K: int,
+             reps: int = 3, best: float = float("inf")) -> float:
+        """Median device seconds of one call of (variant, splits), from GPU timestamps; a
+        candidate whose single probe call is over twice ``best`` (the fastest so far) is not
+        timed further (its probe time is returned)."""
+        probe = self.mb.matmul(variant, form, M, N, K, repeats=1, splits=splits)
+        try:
+            probe.run()  # compiles, first touch
+            once = probe.run() or 1e-3
+        finally:
+            probe.close()
+        if once > 2.0 * best:
+            return once
+        repeats = max(1, min(20, int(TARGET_SECONDS / max(once, 1e-6))))
+        case = self.mb.matmul(variant, form, M, N, K, repeats=repeats, splits=splits)
+        try:
+            runs = sorted(case.run() for _ in range(reps))
+        finally:
+            case.close()
+        return runs[len(runs) // 2]
+
+    def warm_up(self, seconds: float = 0.5) -> None:
+        """Keep the device busy for a while first: an idle GPU runs the first candidates at a
+        fraction of its clock and the first shape's choice would be noise."""
+        if self._warm:
+            return
+        case = self.mb.fma_probe()
+        try:
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                case.run()
+        finally:
+            case.close()
+        self._warm = True
+
+    def tune(self, form: str, M: int, N: int, K: int) -> dict[str, Any]:
+        cands = self.candidates(form, M, N, K)
+        self.warm_up()
+        if not cands:
+            v, s = matmul_rules.auto_matmul(form, M, N, K)
+            return {"variant": v, "splits": s, "seconds": None, "timed": {}}
+        timed: dict[str, float] = {}
+        for v, s in cands:
+            best = min(timed.values(), default=float("inf"))
+            timed[f"{v} split{s}" if s > 1 else v] = self.time(v, s, form, M, N, K, best=best)
+        (v, s), best = min(zip(cands, timed.values(), strict=True), key=lambda kv: kv[1])
+        return {"variant": v, "splits": s, "seconds": best, "timed": timed}
+
+    # the cache ----------------------------------------------------------------------------
+    def _load(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self) -> None:
+        data = self._load()
+        data[self.key] = self.plans
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            tmp.replace(self.path)
+        except OSError:
+            pass  # an unwritable cache only costs the next process a re-tune
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": self.mode, "measured": self.measures,
+                               "tuning_s": round(self.tuning_s, 3),
+                               "sources": dict(self.sources)}
+        if self.measures:
+            out.update(cache=str(self.path), key=self.key)
+        else:
+            out["why_rule"] = self.why
+        return out
