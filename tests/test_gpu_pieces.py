@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from gpu_fixtures import requires_adapter
+from gpu_fixtures import fits, requires_adapter
 
 from backends import get_backend
 from backends.gpu.graph import split_even
@@ -57,6 +57,8 @@ def test_split_even(n, pieces):
 def test_pieces_change_nothing(matmul, attention):
     """Two training steps (new batch each, so the per-step upload is ordered before every piece)
     and a gradients-only step: identical for 1, 2 and 5 pieces, and for one per dispatch."""
+    if not fits(matmul):
+        pytest.skip(f"{matmul}'s workgroup tiles exceed this adapter's workgroup memory")
     want = run(ODD, 2, matmul=matmul, attention=attention, pieces=1)
     for pieces in (2, 5, 10_000):
         got = run(ODD, 2, matmul=matmul, attention=attention, pieces=pieces)
