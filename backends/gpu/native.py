@@ -9,7 +9,7 @@ encoder and reports it when the pass ends or the encoder finishes, both still ma
 wgpu-py (which raises them).
 
 The readback is left to wgpu-py (a map resolved by its poll thread): polling the device from the
-calling thread as well made each step wait about 10 ms on a discrete GPU (results/h200-overhead/).
+calling thread as well made every step wait far longer on a discrete GPU (results/h200-overhead/).
 """
 
 from __future__ import annotations
