@@ -59,8 +59,13 @@ def git_commit() -> str:
     """HEAD's hash, with ``-dirty`` when tracked files differ from it.
 
     Outside a git checkout (a copy of the tree on a lent GPU machine, say) a row must still say
-    which code measured it: then it is ``source-<digest>`` of the measuring code instead.
+    which code measured it: then it is ``source-<digest>`` of the measuring code instead. Whoever
+    copies a clean checkout elsewhere can name its commit in ``$GPT_CURVES_COMMIT``, which wins
+    (a copy may carry a stale ``.git`` whose HEAD is not the code being run).
     """
+    named = os.environ.get("GPT_CURVES_COMMIT", "").strip()
+    if named:
+        return named
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=REPO, capture_output=True,

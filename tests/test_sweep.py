@@ -317,3 +317,13 @@ def test_a_file_from_before_rounds_loads_and_is_never_ok(tmp_path):
     assert (a["rounds"], a["median_s"]) == (1, 0.01) and "noisy" not in a
     assert b["status"] == "unsupported: no adapter" and b["rounds"] == 0
     assert c["status"] == "failed-parity: grad 1"
+
+
+def test_git_commit_named_by_the_copier_wins_over_a_stale_git(monkeypatch):
+    """A copied tree may carry an old .git: $GPT_CURVES_COMMIT names the code actually run."""
+    from bench import environment
+
+    monkeypatch.delenv("GPT_CURVES_COMMIT", raising=False)
+    assert environment.git_commit() != "0123abc"
+    monkeypatch.setenv("GPT_CURVES_COMMIT", "0123abc")
+    assert environment.git_commit() == "0123abc"
