@@ -78,16 +78,17 @@ def measure_step(
     """Time ``backend.train_step`` at ``config`` within ``budget_s``; attach the measured split.
 
     The step returns the loss as a Python float, so a GPU step is timed to completion (readback).
-    A backend with the option ``timestamps`` is timed with it on: each step then leaves its device
-    span in ``last_span_s`` (two timestamps, cheap enough to keep while timing), and
+    A backend with the option ``timestamps`` is always timed with it on: each step then leaves its
+    device span in ``last_span_s`` (two timestamps, cheap enough to keep while timing), and
     ``device_s`` is the median span of the timed steps, ``overhead_s`` the median wall time minus
-    it. Its per-kernel profile (one pass per kernel, slower than the step) runs afterwards, for
-    shares by kernel only (``per_op_s``). ``describe()`` of the timed instance lands in
-    ``Measurement.extra["describe"]``.
+    it. With ``profile``, its per-kernel profile (one pass per kernel, slower than the step) runs
+    afterwards, for shares by kernel only (``per_op_s``). ``describe()`` of the timed instance
+    lands in ``Measurement.extra["describe"]``.
     ``timing`` (``min_samples``, ``min_span_s``: the stopping rule's floor) goes to ``time_fn``.
     """
     options = dict(options or {})
-    if profile and "timestamps" in _opts(backend):
+    if "timestamps" in _opts(backend):
+        # every round the same set-up: the span is on whether or not this round also profiles
         options.setdefault("timestamps", True)
     b, tokens, targets = prepare_step(backend, config, options, seed)
     spans: list[float | None] = []
@@ -99,15 +100,14 @@ def measure_step(
     try:
         m = time_fn(step, budget_s, **timing)
         m.extra["describe"] = _safe_describe(b)
-        if profile:
-            per_op = profile_split(b, tokens, targets, _runs(m))
-            timed = spans[-m.n :]
-            if timed and all(s is not None for s in timed):
-                attach_span(m, timed, per_op)
-            else:
-                m.with_split(per_op)
-                if per_op:
-                    m.extra["split_from"] = "per-op profile"
+        per_op = profile_split(b, tokens, targets, _runs(m)) if profile else None
+        timed = spans[-m.n :]
+        if timed and all(s is not None for s in timed):
+            attach_span(m, timed, per_op)
+        else:
+            m.with_split(per_op)
+            if per_op:
+                m.extra["split_from"] = "per-op profile"
     finally:
         b.close()
     return m

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.measure import attach_span
 from bench.status import with_reason
 from bench.timing import (
     CONFIDENCE,
@@ -111,7 +112,10 @@ def pool(rounds: list[Measurement]) -> Pooled:
         coverage=cover,
         extra=dict(chosen[0].extra),
     )
-    if split:
+    spans = [r.extra.get("span_samples") for r in chosen]
+    if all(spans):  # the step's own device span: the split of every GPU row
+        attach_span(m, [s for sp in spans for s in sp], split[0].per_op_s if split else None)
+    elif split:
         m.with_split(split[0].per_op_s)
     m.profile_exceeds_wall = m.profile_exceeds_wall or any(
         r.profile_exceeds_wall for r in chosen)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from backends import backend_options
 from backends.base import BackendError
 from bench.handoff import Limits, busy_cores, quiesce
-from bench.measure import check_parity, measure_step
+from bench.measure import attach_span, check_parity, measure_step
 from bench.model import ConfigError, get_preset
 from bench.results import RunStore, make_row
 from bench.rounds import Pooled, needs_extra_round, off_trend, pool
@@ -226,6 +226,7 @@ class _Slot:
         self.store.append_round(point, r, {
             "samples": m.samples, "span_s": m.span_s, "warmup_runs": m.warmup_runs,
             "warmup_s": m.warmup_s, "converged": m.converged, "per_op_s": m.per_op_s,
+            "step_spans": m.extra.get("span_samples"),  # the split of a GPU row (attach_span)
             "describe": describe, "settle": hand,
             "min_samples": math.ceil(MIN_SAMPLES / self.rounds),
             "min_span_s": MIN_SPAN_S / self.rounds,
@@ -267,6 +268,10 @@ def _measurement(rec: dict[str, Any]) -> Measurement:
     m.warmup_runs, m.warmup_s = rec.get("warmup_runs", 0), rec.get("warmup_s", 0.0)
     m.converged = m.converged and bool(rec.get("converged", True))
     m.extra["describe"] = rec.get("describe") or {}
+    spans = rec.get("step_spans")
+    if spans and len(spans) == len(rec["samples"]):
+        attach_span(m, spans, rec.get("per_op_s"))
+        return m
     return m.with_split(rec.get("per_op_s"))
 
 
