@@ -190,6 +190,9 @@ class Run:
     def x_axes(self) -> list[str]:
         """The axes curves lie along: those the sweep declared (``Sweep.x_axes``), else, for a
         run without its declaration, every axis in ``CURVE_AXES`` order."""
+        return list(self._once("x_axes", self._x_axes))
+
+    def _x_axes(self) -> list[str]:
         decl = self.meta.get("sweep")
         if isinstance(decl, dict):
             try:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from backends import BACKENDS, BackendError
+from backends import BACKENDS
 from backends import variants as backend_variants
 from bench.model import PRESETS, ConfigError, ModelConfig, config_label, get_preset
 
@@ -318,7 +318,7 @@ def known_variants(option: str) -> set[str] | None:
     for name in BACKENDS:
         try:
             table = backend_variants(name)
-        except (BackendError, ImportError):
+        except Exception:  # a backend that cannot load lists nothing; creating it says why
             continue
         if option in table:
             found = (found or set()) | set(table[option])
@@ -326,6 +326,8 @@ def known_variants(option: str) -> set[str] | None:
 
 
 def _check_variants(option: str, names: Sequence[str]) -> None:
+    if not names:
+        return
     known = known_variants(option)
     bad = [n for n in names if known is not None and n not in known]
     if bad:
