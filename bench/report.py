@@ -86,7 +86,8 @@ def report(run: Run) -> str:
     sps = run.speedups()
     lines += ["", "## Speedups (both sides measured in this run)", ""]
     if sps:
-        lines += ["| series | vs | point | d_model | speedup | 95% CI |",
+        x = run.x_axes()[0]  # the sweep's first x axis (d_model for presets)
+        lines += [f"| series | vs | point | {x} | speedup | 95% CI |",
                   "|---|---|---|---:|---:|---:|"]
         for sp in sps:
             tag = " (software)" if sp.candidate in soft else ""
@@ -95,7 +96,7 @@ def report(run: Run) -> str:
             flag = "" if sp.trusted else " (untrusted side: not in crossovers)"
             lines.append(
                 f"| {sp.candidate}{tag} | {sp.baseline} | {point_label(sp.row)} "
-                f"| {sp.row['d_model']} "
+                f"| {'-' if sp.row.get(x) in ('', None) else sp.row[x]} "
                 f"| {sp.ratio.value:.3g}x{flag} | {ci} |"
             )
         axes = run.x_axes()

@@ -96,6 +96,9 @@ def test_seq_len_sweep_reports_and_draws_its_crossover(tmp_path, monkeypatch, de
     assert ("- gpu[attention=fa2] vs gpu[attention=naive] (d_model 128, n_layer 4, batch 8, "
             "n_head 4): crossover at 256") in text
     assert "along d_model" not in text
+    if declared:  # the speedup table names the declared axis' value of each point
+        assert "| series | vs | point | seq_len | speedup | 95% CI |" in text
+        assert "| gpu[attention=fa2] | gpu[attention=naive] | L4_d128_H4_T512_B8 | 512 |" in text
 
     drawn = {}
 
