@@ -42,6 +42,31 @@ def backend_options(name: str) -> list[str]:
     return [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
 
 
+# name -> where that backend's selectable variants are listed, per option. Read without creating a
+# backend, and for the GPU without importing wgpu (the kernel registry is plain data).
+_VARIANTS: dict[str, tuple[str, str]] = {
+    "cpu": ("backends.cpu", "VARIANTS"),
+    "gpu": ("kernels.registry", "variants"),
+}
+
+
+def variants(name: str) -> dict[str, list[str]]:
+    """Variant names backend ``name`` accepts, per option (``{"attention": ["fa2", "naive"]}``);
+    empty for a backend without variants. An unknown name raises BackendError; a backend whose
+    listing cannot be imported raises BackendError saying why."""
+    if name not in _REGISTRY:
+        raise BackendError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
+    if name not in _VARIANTS:
+        return {}
+    module, attr = _VARIANTS[name]
+    try:
+        found = getattr(importlib.import_module(module), attr)
+    except ImportError as e:
+        raise BackendError(f"backend {name!r} is unavailable: {e}") from None
+    table = found() if callable(found) else found
+    return {option: sorted(names) for option, names in table.items()}
+
+
 def get_backend(name: str, config: ModelConfig, **options: Any) -> Backend:
     """Create backend ``name`` for ``config``; unknown options are rejected, naming valid ones."""
     cls = backend_class(name)
@@ -54,4 +79,7 @@ def get_backend(name: str, config: ModelConfig, **options: Any) -> Backend:
     return cls(config, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "backend_class", "backend_options", "get_backend"]
+__all__ = [
+    "BACKENDS", "Backend", "BackendError", "backend_class", "backend_options", "get_backend",
+    "variants",
+]

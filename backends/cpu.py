@@ -46,6 +46,7 @@ LN_EPS = np.float32(model.LN_EPS)
 # result does not depend on how many threads ran them.
 LN_CHUNKS = 16
 ATTENTION_VARIANTS = ("naive", "fa2")
+VARIANTS = {"attention": ATTENTION_VARIANTS}  # per option: what ``backends.variants("cpu")`` lists
 
 _controller: ThreadpoolController | None = None
 

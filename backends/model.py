@@ -69,8 +69,15 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def label(self) -> str:
-        """Readable id for tables and asv parameter names, e.g. ``L4_d128_H4_T128_B8``."""
-        return f"L{self.n_layer}_d{self.d_model}_H{self.n_head}_T{self.seq_len}_B{self.batch}"
+        """Readable id for tables, plots and asv parameter names (``config_label``)."""
+        return config_label(self.d_model, self.n_layer, self.n_head, self.seq_len, self.batch)
+
+
+def config_label(d_model: int, n_layer: int, n_head: int, seq_len: int, batch: int) -> str:
+    """The one label of a model config's dims, e.g. ``L4_d128_H4_T128_B8``: every dimension
+    that tells two configs apart, depth first as asv parameter ids read. A plain function of the
+    dims, so rows read back from a results file are labelled without building a config."""
+    return f"L{n_layer}_d{d_model}_H{n_head}_T{seq_len}_B{batch}"
 
 
 @dataclass(frozen=True)

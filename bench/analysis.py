@@ -1,12 +1,20 @@
-"""From result rows to what reports and plots show: series, fits, speedups, d_model curves.
+"""From result rows to what reports and plots show: series, fits, speedups, curves.
 
-A *series* is one backend with one variant (``gpu[matmul=tiled16]``, ``cpu[threads=2]``).
-Speedups are taken, from points of the same run at the same config, for three kinds of pair:
-every other backend's series vs the first CPU series (else the first series); each further
-variant of a backend vs that backend's first series; each GPU series vs the first torch peer
-series (``torch``, ``torch-cuda``...). A *d_model curve* is a set
-of points that differ in d_model only (same n_layer, seq_len, batch and head_dim): presets such
-as micro/tiny/huge that change several dimensions at once never share a curve with others.
+A *series* is one backend with one variant (``gpu[matmul=tiled16]``, ``cpu[threads=2]``; the id
+is ``bench.sweep.series_id``). Speedups are taken, from points of the same run at the same
+config, for three kinds of pair: every other backend's series vs the first CPU series (else the
+first series); each further variant of a backend vs that backend's first series; each GPU series
+vs the first torch peer series (``torch``, ``torch-cuda``...).
+
+A *curve* lies along one of the run's x axes, the axes its sweep declared (``Sweep.x_axes``;
+d_model for presets): the speedup points of one pair that differ in that axis only. Along
+d_model the head_dim is what stays fixed (n_head grows with d_model), so presets such as
+micro/tiny/huge that change several dimensions at once never share a curve with others. Along an
+axis that is a backend option (``threads``), a curve's line is the series without that option:
+``cpu`` vs ``cpu[threads=1]`` along threads is the CPU backend's scaling.
+
+Everything derived (fits, pairs, speedups, curves) is computed once per ``Run`` and kept: the
+report and every plot read the same objects.
 
 Statuses (``bench.status``): fits, d_model curves and crossovers use trusted rows only (ok,
 noisy); the per-point speedup table also shows pairs with an untrusted side, flagged, and
@@ -18,9 +26,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.fit import Fit, Ratio, crossover, fit_overhead, speedup, verdict
 from bench.results import (
@@ -33,25 +42,60 @@ from bench.results import (
     timed_rows,
 )
 from bench.status import status_word
+from bench.sweep import AXES, MODEL_AXES, SERIES_OPTIONS, Sweep, series_id
+from bench.sweep import point_label as _point_label
+
+T = TypeVar("T")
+
+# Every axis a curve can lie along, in the order an undeclared run (one without its sweep in the
+# JSON sidecar) looks for curves.
+CURVE_AXES = ("d_model",) + tuple(a for a in AXES if a != "d_model")
+# Short names of fixed dims, for legends: ``L4 T128 B8 hd32``.
+SHORT = {"d_model": "d", "n_layer": "L", "n_head": "H", "seq_len": "T", "batch": "B",
+         "head_dim": "hd", "threads": "threads="}
 
 
 def series(row: dict[str, Any]) -> str:
-    keys = ("matmul", "attention", "threads")
-    opts = [f"{k}={row[k]}" for k in keys if row.get(k) not in ("", None)]
-    return f"{row['backend']}[{','.join(opts)}]" if opts else row["backend"]
-
-
-def config_key(row: dict[str, Any]) -> tuple[int, ...]:
-    return tuple(row[k] for k in ("d_model", "n_layer", "n_head", "seq_len", "batch"))
-
-
-def family(row: dict[str, Any]) -> tuple[int, ...]:
-    """What a d_model curve holds fixed."""
-    return (row["n_layer"], row["seq_len"], row["batch"], row["d_model"] // row["n_head"])
+    """The row's series id (``bench.sweep.series_id``)."""
+    return series_id(row["backend"], row)
 
 
 def point_label(row: dict[str, Any]) -> str:
-    return row["preset"] or f"d{row['d_model']}_L{row['n_layer']}_T{row['seq_len']}_B{row['batch']}"
+    """The row's point label (``bench.sweep.point_label``): preset, else the config's dims."""
+    return _point_label(row["preset"], row)
+
+
+def line(row: dict[str, Any], axis: str) -> str:
+    """The series a row draws along ``axis``: its series id without the axis when the axis is a
+    backend option (``cpu[threads=4]`` along threads is on the ``cpu`` line)."""
+    return series_id(row["backend"], {k: row.get(k) for k in SERIES_OPTIONS if k != axis})
+
+
+def config_key(row: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(row[k] for k in MODEL_AXES)
+
+
+def family(row: dict[str, Any], axis: str = "d_model") -> tuple[tuple[str, Any], ...]:
+    """What a curve along ``axis`` holds fixed, as (dim, value) pairs: every other dim, with
+    head_dim for n_head along d_model (n_head grows with d_model there) and d_model fixed along
+    n_head. Threads only where the row has a count."""
+    dims: dict[str, Any] = {"n_layer": row["n_layer"], "seq_len": row["seq_len"],
+                            "batch": row["batch"]}
+    if axis == "d_model":
+        dims["head_dim"] = row["d_model"] // max(row["n_head"], 1)
+    else:
+        dims = {"d_model": row["d_model"], **dims}
+        if axis != "n_head":
+            dims["n_head"] = row["n_head"]
+    dims["threads"] = row.get("threads")
+    return tuple((k, v) for k, v in dims.items() if k != axis and v not in ("", None))
+
+
+def family_text(fam: tuple[tuple[str, Any], ...], short: bool = False) -> str:
+    """``n_layer 4, seq_len 128, batch 8, head_dim 32``, or ``L4 T128 B8 hd32`` when short."""
+    if short:
+        return " ".join(f"{SHORT.get(k, k)}{v}" for k, v in fam)
+    return ", ".join(f"{k} {v}" for k, v in fam)
 
 
 @dataclass
@@ -64,18 +108,98 @@ class SpeedupPoint:
 
 
 @dataclass
+class Curve:
+    """One pair's speedup points along ``axis``, sorted along it (2+ distinct values)."""
+
+    axis: str
+    candidate: str  # the candidate's line (``line``): its series, less the axis if an option
+    baseline: str
+    family: tuple[tuple[str, Any], ...]
+    points: list[SpeedupPoint]
+
+    @property
+    def key(self) -> tuple[str, str, str, tuple[tuple[str, Any], ...]]:
+        return (self.axis, self.candidate, self.baseline, self.family)
+
+    @property
+    def xs(self) -> list[Any]:
+        return [sp.row[self.axis] for sp in self.points]
+
+    @property
+    def ratios(self) -> list[float]:
+        return [sp.ratio.value for sp in self.points]
+
+    def crossover(self) -> float | None:
+        """Where the candidate starts to win along the axis (``bench.fit.crossover``)."""
+        return crossover(self.xs, self.ratios)
+
+    def verdict(self) -> str:
+        return verdict(self.ratios, self.xs)
+
+
+@dataclass
 class Run:
-    """A loaded run: rows, raw samples, metadata, and what is derived from them."""
+    """A loaded run: rows, raw samples, metadata, and what is derived from them (computed once,
+    on first use, and kept). ``plot_files`` lists the plots drawn by ``bench.run`` / ``plot``."""
 
     path: Path
     rows: list[dict[str, Any]]
     samples: dict[tuple[str, ...], dict[str, Any]]
     meta: dict[str, Any]
+    plot_files: list[Path] = field(default_factory=list)
+    _derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, csv_path: str | Path) -> Run:
         p = Path(csv_path)
         return cls(p, load_rows(p), load_samples(p), load_meta(p))
+
+    def _once(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` the first time ``key`` is asked for, the kept value after."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    @property
+    def csv_path(self) -> Path:
+        return self.path
+
+    @property
+    def json_path(self) -> Path:
+        return self.path.with_suffix(".json")
+
+    @property
+    def plot_dir(self) -> Path:
+        """Where plots go by default: ``<run>-plots`` next to the CSV."""
+        return self.path.with_name(self.path.stem + "-plots")
+
+    def report(self) -> str:
+        """The markdown report (``bench.report``)."""
+        from bench.report import report
+
+        return report(self)
+
+    def plot(self, out: str | Path | None = None) -> list[Path]:
+        """Draw every plot the run has data for (``bench.plots``) into ``out`` (default
+        ``plot_dir``); the files are also kept in ``plot_files``."""
+        from bench.plots import plot_run
+
+        self.plot_files = plot_run(self, Path(out) if out is not None else self.plot_dir)
+        return self.plot_files
+
+    def x_axes(self) -> list[str]:
+        """The axes curves lie along: those the sweep declared (``Sweep.x_axes``), else, for a
+        run without its declaration, every axis in ``CURVE_AXES`` order."""
+        return list(self._once("x_axes", self._x_axes))
+
+    def _x_axes(self) -> list[str]:
+        decl = self.meta.get("sweep")
+        if isinstance(decl, dict):
+            try:
+                return Sweep.from_dict(decl).x_axes()
+            except (TypeError, ValueError):
+                pass
+        return list(CURVE_AXES)
 
     @property
     def ok(self) -> list[dict[str, Any]]:
@@ -131,6 +255,9 @@ class Run:
         return (cpu or names or [None])[0]
 
     def by_series(self, trusted: bool = True) -> dict[str, list[dict[str, Any]]]:
+        return self._once(("by_series", trusted), lambda: self._by_series(trusted))
+
+    def _by_series(self, trusted: bool) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in self.ok if trusted else self.timed:
             out[series(r)].append(r)
@@ -138,6 +265,9 @@ class Run:
 
     def fits(self) -> dict[str, Fit]:
         """The modelled split per series, from trusted rows (needs two distinct FLOP counts)."""
+        return self._once("fits", self._fits)
+
+    def _fits(self) -> dict[str, Fit]:
         out = {}
         for s, rows in self.by_series().items():
             raw = [self.raw(r) for r in rows]
@@ -171,6 +301,9 @@ class Run:
     def speedups(self) -> list[SpeedupPoint]:
         """Every pair of ``pairs()`` at each config both series timed; ``trusted`` says whether
         both sides are. The CI is unknown (NaN) when either side has no raw samples."""
+        return self._once("speedups", self._speedups)
+
+    def _speedups(self) -> list[SpeedupPoint]:
         by = self.by_series(trusted=False)
         trusted = {id(r) for r in self.ok}
         out = []
@@ -190,33 +323,32 @@ class Run:
                                         id(r) in trusted and id(b) in trusted))
         return out
 
-    def d_model_curves(self) -> dict[tuple[str, str, tuple[int, ...]], list[SpeedupPoint]]:
-        """Speedup points grouped into d_model curves (2+ distinct d_model, one family), keyed
-        by (candidate, baseline, family)."""
-        groups: dict[tuple[str, str, tuple[int, ...]], list[SpeedupPoint]] = defaultdict(list)
-        for sp in self.speedups():
-            if not sp.trusted:
-                continue
-            groups[(sp.candidate, sp.baseline, family(sp.row))].append(sp)
-        return {
-            k: sorted(v, key=lambda sp: sp.row["d_model"])
-            for k, v in groups.items()
-            if len({sp.row["d_model"] for sp in v}) >= 2
-        }
+    def curves(self, axis: str | None = None) -> list[Curve]:
+        """Trusted speedup points grouped into curves along each of ``x_axes()`` (or along
+        ``axis`` only): one curve per candidate line, baseline and family, where 2+ distinct
+        values of the axis were measured."""
+        every = self._once("curves", self._curves)
+        return [c for c in every if axis is None or c.axis == axis]
 
-    def crossovers(self) -> dict[tuple[str, str, tuple[int, ...]], str]:
-        out = {}
-        for key, pts in self.d_model_curves().items():
-            xs = [sp.row["d_model"] for sp in pts]
-            out[key] = verdict([sp.ratio.value for sp in pts], xs)
+    def _curves(self) -> list[Curve]:
+        out: list[Curve] = []
+        for axis in self.x_axes():
+            groups: dict[tuple[Any, ...], list[SpeedupPoint]] = defaultdict(list)
+            for sp in self.speedups():
+                if sp.trusted and sp.row.get(axis) not in ("", None):
+                    groups[(line(sp.row, axis), sp.baseline, family(sp.row, axis))].append(sp)
+            for (cand, base, fam), pts in groups.items():
+                if len({sp.row[axis] for sp in pts}) >= 2:
+                    out.append(Curve(axis, cand, base, fam,
+                                     sorted(pts, key=lambda sp: sp.row[axis])))
         return out
 
-    def crossover_d_model(self, key: tuple[str, str, tuple[int, ...]]) -> float | None:
-        pts = self.d_model_curves()[key]
-        return crossover([sp.row["d_model"] for sp in pts], [sp.ratio.value for sp in pts])
+    def crossovers(self, axis: str | None = None) -> dict[tuple[Any, ...], str]:
+        """Each curve's verdict (crossover at x, faster/slower everywhere), by ``Curve.key``."""
+        return {c.key: c.verdict() for c in self.curves(axis)}
 
     def software_series(self) -> set[str]:
-        return {series(r) for r in self.rows if r.get("software")}
+        return self._once("software", lambda: {series(r) for r in self.rows if r.get("software")})
 
     def device_title(self) -> str:
         from bench.environment import device_title

@@ -8,14 +8,11 @@ not a plain name) ends as one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import os
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,13 +23,7 @@ from bench.asv_tools import AsvError, asv_curves, asv_machine
 from bench.model import PRESETS, ConfigError
 from bench.sweep import ALIASES
 
-DEFAULT_PRESETS = ("micro", "tiny", "small", "medium", "large", "xl")
 QUICK_BUDGET_S = 0.6
-# The fewest steps the timing engine runs per point (first call, one warm-up, three samples):
-# what the up-front budget check multiplies a step's lower bound by.
-MIN_STEPS = 5
-# Backends that run on the host CPU: a step there cannot beat the CPU's measured matmul peak.
-CPU_BACKENDS = ("cpu", "reference", "torch")
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -218,73 +209,16 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------- sweep
-def _gpu_describe() -> dict[str, Any] | None:
-    """describe() of the GPU backend at micro, or None when it cannot be created."""
-    from bench.measure import _safe_describe, prepare_step
-    from bench.model import get_preset
-
-    try:
-        b, _, _ = prepare_step("gpu", get_preset("micro"))
-    except Exception:
-        return None
-    try:
-        return _safe_describe(b)
-    finally:
-        b.close()
-
-
-def _check_variants(kind: str, names: list[str]) -> None:
-    """Unknown variant names -> UsageError, when the kernel registry can say which exist."""
-    known = _registry_variants(kind)
-    bad = [n for n in names if known is not None and n not in known]
-    if bad:
-        raise UsageError(f"unknown {kind} variant(s) {bad}; known: {', '.join(sorted(known))}")
-
-
-def _registry_variants(kind: str) -> set[str] | None:
-    """Variant names the kernel registry knows (plus the CPU's attention variants); None when
-    there is no registry to ask (then get_backend judges each name)."""
-    try:
-        reg = importlib.import_module("kernels.registry")
-        table = reg.variants()
-    except Exception:
-        return None
-    if not isinstance(table, dict) or kind not in table:
-        return None
-    extra = _cpu_attention() if kind == "attention" else set()
-    return set(table[kind]) | extra
-
-
-def _cpu_attention() -> set[str]:
-    try:
-        return set(importlib.import_module("backends.cpu").ATTENTION_VARIANTS)
-    except Exception:
-        return set()
-
-
 def build_sweep(args: argparse.Namespace) -> Any:
-    from bench.sweep import QUICK_CPU_PRESETS, QUICK_GPU_PRESETS, Sweep, parse_assignments
+    """The command line's sweep options, split and parsed, declared through ``bench.declare``
+    (which checks names and fills in the defaults)."""
+    from bench.sweep import declare, parse_assignments
 
-    backends = _csv_list(args.backends)
-    presets = _csv_list(args.presets)
-    if args.quick:
-        backends = backends or ["cpu"] + (
-            ["torch"] if importlib.util.find_spec("torch") else []
-        ) + ["gpu"]
-        presets = presets or ([] if args.sweep else list(QUICK_CPU_PRESETS))
-    backends = backends or ["cpu", "gpu"]
-    for flag, values in (("--backends", backends), ("--presets", presets),
-                         ("--matmul", _csv_list(args.matmul)),
-                         ("--attention", _csv_list(args.attention)),
-                         ("--threads", _csv_list(args.threads))):
+    backends, presets = _csv_list(args.backends), _csv_list(args.presets)
+    matmul, attention = _csv_list(args.matmul), _csv_list(args.attention)
+    for flag, values in (("--backends", backends), ("--presets", presets), ("--matmul", matmul),
+                         ("--attention", attention), ("--threads", _csv_list(args.threads))):
         _no_repeats(flag, values)
-    known = list(BACKENDS) + list(ALIASES)
-    for b in backends:
-        if b not in known:
-            raise UsageError(f"unknown backend {b!r}; known backends: {', '.join(known)}")
-    for p in presets:
-        if p not in PRESETS:
-            raise UsageError(f"unknown preset {p!r}; known presets: {', '.join(PRESETS)}")
     axes: dict[str, list[int]] = {}
     for spec in args.sweep:
         for k, v in parse_assignments(spec, "sweep").items():
@@ -292,25 +226,12 @@ def build_sweep(args: argparse.Namespace) -> Any:
                 raise UsageError(f"axis {k} given twice in --sweep")
             axes[k] = v
     fix = {k: v[0] for k, v in parse_assignments(args.fix, "fix").items()} if args.fix else {}
-    clash = sorted(set(fix) & set(axes))
-    if clash:
-        raise UsageError(f"axis {clash[0]} is both swept and fixed")
-    if not presets and not axes:
-        presets = list(DEFAULT_PRESETS)
     threads = []
     for t in _csv_list(args.threads):
         if not t.isdigit() or int(t) <= 0:
             raise UsageError(f"--threads needs positive integers, got {t!r}")
         threads.append(int(t))
-    matmul, attention = _csv_list(args.matmul), _csv_list(args.attention)
-    _check_variants("matmul", matmul)
-    _check_variants("attention", attention)
-    only: dict[str, list[str]] = {}
-    if args.quick and "gpu" in backends:
-        only["gpu"] = [p for p in presets if p in QUICK_GPU_PRESETS]
-    sweep = Sweep(backends, presets, axes, fix, matmul, attention, threads, only)
-    sweep.configs()  # validates every config now (ConfigError -> exit 2)
-    return sweep
+    return declare(backends, presets, axes, fix, matmul, attention, threads, quick=args.quick)
 
 
 def _no_repeats(flag: str, values: list[str]) -> None:
@@ -366,94 +287,27 @@ def _resume_conflicts(args: argparse.Namespace) -> None:
                          "with it (start a new run instead)")
 
 
-def _check_writable(out: Path) -> None:
-    """Refuse an --out the sweep could not write to, before anything is measured."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as e:
-        raise UsageError(f"--out {out} is not writable ({e.strerror or e})") from None
-
-
-def budget_warnings(sweep: Any, budget: float, peak_flops: float | None) -> list[str]:
-    """Lines saying which points cannot keep to ``budget``: a point takes at least MIN_STEPS
-    steps, and a step on the host CPU takes at least its FLOPs over the CPU's measured matmul
-    peak. A lower bound only (GPU points, whose speed is unknown before measuring, are not
-    judged), so every line it prints is certain to come true."""
-    if not peak_flops or peak_flops <= 0:
-        return []
-    from bench.model import step_flops
-
-    cpu = [b for b in sweep.backends if b in CPU_BACKENDS]
-    if not cpu:
-        return []
-    over = []
-    for cp in sweep.configs():
-        least = MIN_STEPS * step_flops(cp.config) / peak_flops
-        if least > budget:
-            over.append((least, cp.preset or cp.config.label()))
-    if not over:
-        return []
-    over.sort(reverse=True)
-    worst, where = over[0]
-    names = ", ".join(name for _, name in over[:6]) + (" ..." if len(over) > 6 else "")
-    return [f"warning: --budget {budget:g} s is too small for {len(over)} config(s) on "
-            f"{', '.join(cpu)} ({names}): a point takes at least {MIN_STEPS} steps, and at this "
-            f"CPU's measured matmul peak ({peak_flops / 1e9:.3g} GFLOP/s) one at {where} takes "
-            f">= {worst:.3g} s per point; those points will overrun the budget"]
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.environment import cpu_peak_flops, environment, machine_name
-    from bench.results import ResultsError, RunStore
-    from bench.runner import Progress, run_sweep
-    from bench.sweep import Sweep
+    from bench import api
 
     if args.budget is not None and not args.budget > 0:
         raise UsageError(f"--budget must be a positive number of seconds, got {args.budget}")
-    budget = args.budget or (QUICK_BUDGET_S if args.quick else 2.0)
+    budget = args.budget or (QUICK_BUDGET_S if args.quick else api.DEFAULT_BUDGET_S)
     out = Path(args.out)
+    if args.resume:
+        _resume_conflicts(args)
+        sweep, store, budget = api.resume(_find_run(out, args.resume), args.budget)
+        print(f"resuming {store.run_id}: {len(store.done)} point(s) already done",
+              file=sys.stderr)
+    else:
+        if args.run_id is not None:
+            _check_run_id(args.run_id, "--run-id")
+        sweep = build_sweep(args)
+        store = api.start(sweep, out, budget_s=budget, run_id=args.run_id,
+                          require_gpu=args.require_gpu, stamp="-quick" if args.quick else "",
+                          command=["python", "-m", "bench", *sys.argv[1:]])
     try:
-        if args.resume:
-            _resume_conflicts(args)
-            store = RunStore.resume(_find_run(out, args.resume))
-            if "sweep" not in store.meta:
-                raise UsageError(f"{store.json_path} has no sweep declaration to resume")
-            sweep = Sweep.from_dict(store.meta["sweep"])
-            budget = args.budget or store.meta.get("budget_s", budget)
-            peak = store.meta.get("environment", {}).get("cpu_peak_flops")
-            for line in budget_warnings(sweep, budget, peak):
-                print(line, file=sys.stderr)
-            print(f"resuming {store.run_id}: {len(store.done)} point(s) already done",
-                  file=sys.stderr)
-        else:
-            if args.run_id is not None:
-                _check_run_id(args.run_id, "--run-id")
-            sweep = build_sweep(args)
-            _check_writable(out)
-            peak = cpu_peak_flops()
-            for line in budget_warnings(sweep, budget, peak):
-                print(line, file=sys.stderr)
-            gpu = _gpu_describe() if ("gpu" in sweep.backends or args.require_gpu) else None
-            if args.require_gpu:
-                if gpu is None:
-                    raise UsageError("--require-gpu: the gpu backend found no usable adapter")
-                if gpu.get("software"):
-                    raise UsageError(f"--require-gpu: only a software adapter "
-                                     f"({gpu.get('adapter', '?')}) is available")
-            machine = machine_name(str((gpu or {}).get("adapter", "")),
-                                   bool((gpu or {}).get("software")))
-            stamp = time.strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
-            run_id = args.run_id or stamp
-            meta = {"command": ["python", "-m", "bench", *sys.argv[1:]], "machine": machine,
-                    "sweep": sweep.to_dict(), "budget_s": budget,
-                    "environment": {**environment(), "cpu_peak_flops": peak, "gpu": gpu}}
-            store = RunStore.create(out / machine, run_id, meta)
-    except ResultsError as e:
-        raise UsageError(str(e)) from None
-    try:
-        run_sweep(sweep, store, budget, progress=Progress(0))
+        api.measure(sweep, store, budget)
     except KeyboardInterrupt:
         again = f" --out {out}" if args.out != "results" else ""
         print(f"\ninterrupted; finished rows are saved in {store.csv_path} (continue with: "
@@ -464,23 +318,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def finish(store: Any, plots: bool = True) -> None:
-    """Fits into the JSON sidecar, plots next to the CSV, the report on stdout."""
-    from bench.analysis import Run
-    from bench.report import report
+    """``bench.api.finish`` (fits, plots), then where the files are and the report on stdout."""
+    from bench import api
 
-    run = Run.load(store.csv_path)
-    store.meta["fits"] = {s: f.to_dict() for s, f in run.fits().items()}
-    store.write_meta()
+    run = api.finish(store, plots=plots)
     if plots:
-        from bench.plots import plot_run
-
-        files = plot_run(run, store.csv_path.with_name(store.run_id + "-plots"))
-        print(f"wrote {store.csv_path} and {len(files)} plot file(s) in "
-              f"{store.csv_path.with_name(store.run_id + '-plots')}", file=sys.stderr)
+        print(f"wrote {store.csv_path} and {len(run.plot_files)} plot file(s) in "
+              f"{run.plot_dir}", file=sys.stderr)
     else:
         print(f"wrote {store.csv_path} (plots: python -m bench plot {store.run_id})",
               file=sys.stderr)
-    print(report(Run.load(store.csv_path)))
+    print(run.report())
 
 
 # ------------------------------------------------------------------------- plot / report

@@ -11,6 +11,7 @@ from backends.model import (
     ConfigError,
     ModelConfig,
     OptimConfig,
+    config_label,
     init_params,
     n_params,
     param_shapes,
@@ -19,7 +20,7 @@ from backends.model import (
 
 __all__ = [
     "D_MODEL_CURVE_PRESETS", "PRESETS", "VOCAB", "ConfigError", "ModelConfig", "OptimConfig",
-    "get_preset", "init_params", "n_params", "param_shapes", "step_flops",
+    "config_label", "get_preset", "init_params", "n_params", "param_shapes", "step_flops",
 ]
 
 PRESETS: dict[str, ModelConfig] = {

@@ -1,7 +1,9 @@
 """Plots of one run (matplotlib, Agg backend, PNG and SVG), every title naming the device.
 
-* ``speedup_vs_d_model``: each speedup pair along d_model curves, CI band, crossover marked.
-* ``speedup_by_point``: the same ratios per point (presets that are not on a d_model curve).
+* ``speedup_vs_<axis>``: each speedup pair along the curves of each x axis the sweep declared
+  (``speedup_vs_d_model``, ``speedup_vs_seq_len``, ``speedup_vs_threads``...), CI band,
+  crossover marked.
+* ``speedup_by_point``: the same ratios per point (presets that are on no curve).
 * ``overhead_vs_math``: stacked measured overhead and math time per series and point.
 * ``step_time``: median step time vs step FLOPs per series/variant, CI error bars (variants).
 * ``kernel_share``: per-kernel/op share of a step at each series' largest profiled point.
@@ -27,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 # element ids, and no date in the SVG metadata (PNG metadata carries no date).
 matplotlib.rcParams["svg.hashsalt"] = "gpt-curves"
 
-from bench.analysis import Run, point_label, series  # noqa: E402
+from bench.analysis import Run, family_text, line, point_label, series  # noqa: E402
 from bench.status import BY_NAME, status_word  # noqa: E402
 
 SOFT = "software adapter - not a GPU"
@@ -83,35 +85,42 @@ def save_figure(fig: Any, out: Path, name: str) -> list[Path]:
 
 
 def plot_speedup_curves(run: Run, out: Path) -> list[Path]:
-    curves = run.d_model_curves()
+    """One figure per x axis with curves: ``speedup_vs_<axis>``."""
+    files: list[Path] = []
+    for axis in run.x_axes():
+        files += plot_speedup_along(run, axis, out)
+    return files
+
+
+def plot_speedup_along(run: Run, axis: str, out: Path) -> list[Path]:
+    curves = run.curves(axis)
     if not curves:
         return []
     fig, ax = plt.subplots(layout="constrained", figsize=(7.5, 4.5 + 0.18 * len(curves)))
     shown = set()
     crossed = False
-    for (cand, base, fam), pts in curves.items():
-        xs = [sp.row["d_model"] for sp in pts]
-        L, T, B, hd = fam
-        line = ax.plot(xs, [sp.ratio.value for sp in pts], marker="o",
-                       label=f"{_label(run, cand)} vs {base} (L{L} T{T} B{B} hd{hd})")[0]
-        ax.fill_between(xs, [sp.ratio.ci_low for sp in pts], [sp.ratio.ci_high for sp in pts],
-                        color=line.get_color(), alpha=0.2)
-        c = run.crossover_d_model((cand, base, fam))
-        if c is not None:
+    for c in curves:
+        xs = c.xs
+        label = f"{_label(run, c.candidate)} vs {c.baseline} ({family_text(c.family, short=True)})"
+        drawn = ax.plot(xs, c.ratios, marker="o", label=label)[0]
+        ax.fill_between(xs, [sp.ratio.ci_low for sp in c.points],
+                        [sp.ratio.ci_high for sp in c.points], color=drawn.get_color(), alpha=0.2)
+        at = c.crossover()
+        if at is not None:
             crossed = True
-            ax.axvline(c, color=line.get_color(), ls=":")
-            ax.annotate(f"crossover d={c:.0f}", (c, 1.0), xytext=(5, 10),
-                        textcoords="offset points", fontsize=8, color=line.get_color())
-        shown.add(cand)
+            ax.axvline(at, color=drawn.get_color(), ls=":")
+            ax.annotate(f"crossover {axis}={at:.0f}", (at, 1.0), xytext=(5, 10),
+                        textcoords="offset points", fontsize=8, color=drawn.get_color())
+        shown |= {series(sp.row) for sp in c.points}
     ax.axhline(1.0, color="gray", lw=1)
     _plain_log(ax)  # ratios of 0.05 and 50 both readable, 1x in the middle
-    ax.set_xlabel("d_model")
+    ax.set_xlabel(axis)
     ax.set_ylabel("speedup (x, log; >1: the series is faster than its baseline)", fontsize=8)
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))
-    what = "Speedup along d_model (95% CI" + ("; dotted: crossover)" if crossed else ")")
+    what = f"Speedup along {axis} (95% CI" + ("; dotted: crossover)" if crossed else ")")
     _title(ax, run, what, shown)
-    return save_figure(fig, out, "speedup_vs_d_model")
+    return save_figure(fig, out, f"speedup_vs_{axis}")
 
 
 def plot_speedup_points(run: Run, out: Path) -> list[Path]:
@@ -185,29 +194,28 @@ def _curve_dims(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def split_curves(rows: list[dict[str, Any]]) -> tuple[list[tuple[str, str, list[dict]]], list]:
-    """(curves, loose rows): a curve is 3+ rows of one series that differ along one axis only
-    (``CURVE_AXES``; a d_model curve keeps head_dim), as (series, axis, rows sorted along it);
-    rows on no curve are loose. Each row lands on at most one curve, the longest first."""
+    """(curves, loose rows): a curve is 3+ rows of one line that differ along one axis only
+    (``CURVE_AXES``; a d_model curve keeps head_dim; along threads the line is the series less
+    its thread count), as (line, axis, rows sorted along it); rows on no curve are loose. Each
+    row lands on at most one curve, the longest first."""
     curves: list[tuple[str, str, list[dict]]] = []
     used: set[int] = set()
-    by: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by.setdefault(series(r), []).append(r)
-    for s, rs in by.items():
-        candidates = []
-        for axis in CURVE_AXES:
-            groups: dict[tuple, list[dict]] = {}
-            for r in rs:
-                fixed = tuple(v for k, v in _curve_dims(r).items() if k != axis)
-                groups.setdefault(fixed, []).append(r)
-            for g in groups.values():
-                if len({r[axis] for r in g}) >= 3:
-                    candidates.append((axis, g))
-        for axis, g in sorted(candidates, key=lambda ag: -len(ag[1])):
-            free = [r for r in g if id(r) not in used]
-            if len({r[axis] for r in free}) >= 3:
-                curves.append((s, axis, sorted(free, key=lambda r: r[axis])))
-                used |= {id(r) for r in free}
+    candidates = []
+    for axis in CURVE_AXES:
+        groups: dict[tuple, list[dict]] = {}
+        for r in rows:
+            if r.get(axis) in ("", None):
+                continue
+            fixed = tuple(v for k, v in _curve_dims(r).items() if k != axis)
+            groups.setdefault((line(r, axis), fixed), []).append(r)
+        for (name, _), g in groups.items():
+            if len({r[axis] for r in g}) >= 3:
+                candidates.append((name, axis, g))
+    for name, axis, g in sorted(candidates, key=lambda nag: -len(nag[2])):
+        free = [r for r in g if id(r) not in used]
+        if len({r[axis] for r in free}) >= 3:
+            curves.append((name, axis, sorted(free, key=lambda r: r[axis])))
+            used |= {id(r) for r in free}
     return curves, [r for r in rows if id(r) not in used]
 
 

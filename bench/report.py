@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from bench.analysis import Run, fmt_ms, point_label, series
+from bench.analysis import Run, family_text, fmt_ms, point_label, series
 from bench.status import is_timed, legend_lines
 
 
@@ -86,7 +86,8 @@ def report(run: Run) -> str:
     sps = run.speedups()
     lines += ["", "## Speedups (both sides measured in this run)", ""]
     if sps:
-        lines += ["| series | vs | point | d_model | speedup | 95% CI |",
+        x = run.x_axes()[0]  # the sweep's first x axis (d_model for presets)
+        lines += [f"| series | vs | point | {x} | speedup | 95% CI |",
                   "|---|---|---|---:|---:|---:|"]
         for sp in sps:
             tag = " (software)" if sp.candidate in soft else ""
@@ -95,18 +96,24 @@ def report(run: Run) -> str:
             flag = "" if sp.trusted else " (untrusted side: not in crossovers)"
             lines.append(
                 f"| {sp.candidate}{tag} | {sp.baseline} | {point_label(sp.row)} "
-                f"| {sp.row['d_model']} "
+                f"| {'-' if sp.row.get(x) in ('', None) else sp.row[x]} "
                 f"| {sp.ratio.value:.3g}x{flag} | {ci} |"
             )
-        cross = run.crossovers()
-        lines += ["", "## Crossover along d_model curves", ""]
-        if cross:
-            for (cand, base, fam), text in cross.items():
-                L, T, B, hd = fam
-                lines.append(f"- {cand} vs {base} (n_layer {L}, seq_len {T}, batch {B}, "
-                             f"head_dim {hd}): {text}")
-        else:
-            lines.append("(no d_model curve: needs 2+ points that differ only in d_model)")
+        axes = run.x_axes()
+        curves = run.curves()
+        for axis in axes:
+            mine = [c for c in curves if c.axis == axis]
+            if not mine and len(axes) > 1:
+                continue
+            lines += ["", f"## Crossover along {axis} curves", ""]
+            for c in mine:
+                lines.append(f"- {c.candidate} vs {c.baseline} ({family_text(c.family)}): "
+                             f"{c.verdict()}")
+            if not mine:
+                lines.append(f"(no {axis} curve: needs 2+ points that differ only in {axis})")
+        if not curves and len(axes) > 1:
+            lines += ["", "## Crossovers", "", f"(no curve: needs 2+ points that differ only in "
+                      f"one of {', '.join(axes)})"]
     else:
         lines.append("(needs two series measured at the same config)")
 

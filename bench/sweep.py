@@ -12,11 +12,15 @@ else, like the small..xl presets.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.model import ConfigError, ModelConfig, get_preset
+from backends import BACKENDS
+from backends import variants as backend_variants
+from bench.model import PRESETS, ConfigError, ModelConfig, config_label, get_preset
 
 # Backend names a sweep accepts besides the registered ones: a registered backend with options.
 ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -30,6 +34,7 @@ BASE = {"d_model": 128, "n_layer": 4, "seq_len": 128, "batch": 8}  # the small..
 HEAD_DIM = 32
 MAX_POINTS = 10_000
 
+DEFAULT_PRESETS = ("micro", "tiny", "small", "medium", "large", "xl")
 QUICK_CPU_PRESETS = ("micro", "tiny", "small", "medium")
 QUICK_GPU_PRESETS = ("micro", "tiny")  # the only sizes a software adapter is asked to run
 SOFTWARE_MAX_PRESET = "tiny"  # above this a software adapter's GPU point is skipped
@@ -90,6 +95,28 @@ def parse_assignments(text: str, what: str) -> dict[str, list[int]]:
     return out
 
 
+# The options a series id names, in its order (a row's columns of the same names).
+SERIES_OPTIONS = ("matmul", "attention", "threads")
+
+
+def series_id(backend: str, options: Mapping[str, Any]) -> str:
+    """The one id of a series (a backend with its swept options), in results, reports, plots and
+    progress lines: ``gpu[matmul=tiled16,attention=fa2]``, ``cpu[threads=2]``, plain ``cpu``.
+    Empty and None options are left out, so a row read back from the CSV gives the same id as
+    the point that wrote it."""
+    opts = [f"{k}={options[k]}" for k in SERIES_OPTIONS if options.get(k) not in ("", None)]
+    return f"{backend}[{','.join(opts)}]" if opts else backend
+
+
+def point_label(preset: str, config: ModelConfig | Mapping[str, Any]) -> str:
+    """The one label of a point's config: its preset name, else ``config_label`` of its dims."""
+    if preset:
+        return preset
+    if isinstance(config, ModelConfig):
+        return config.label()
+    return config_label(**{k: config[k] for k in MODEL_AXES})
+
+
 def head_count(d_model: int) -> int:
     """n_head whose head_dim is closest to 32 (ties -> the larger head_dim)."""
     divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
@@ -120,10 +147,12 @@ class Sweep:
     only_presets: dict[str, list[str]] = field(default_factory=dict)
 
     def configs(self) -> list[ConfigPoint]:
-        """Presets first, then the cross product of the free axes."""
+        """Presets first, then the cross product of the free model axes. Without presets, a
+        sweep of ``threads`` alone (or of nothing but ``fix``) runs at one config: the base
+        dims overlaid with ``fix``."""
         out = [ConfigPoint(p, get_preset(p)) for p in self.presets]
         model_axes = {k: v for k, v in self.axes.items() if k in MODEL_AXES}
-        if model_axes or (self.fix and not self.presets):
+        if model_axes or ((self.fix or self.axes) and not self.presets):
             names = list(model_axes)
             for combo in itertools.product(*(model_axes[n] for n in names)):
                 swept = dict(zip(names, combo, strict=True))
@@ -138,6 +167,16 @@ class Sweep:
     def thread_values(self) -> list[int | None]:
         vals = list(self.threads) or list(self.axes.get("threads", []))
         return vals or [None]
+
+    def x_axes(self) -> list[str]:
+        """The axes curves are drawn along, in declaration order: each swept axis, and d_model
+        where presets are swept (only presets that differ in d_model alone share a curve)."""
+        out = list(self.axes)
+        if (self.presets or not out) and "d_model" not in out:
+            out.append("d_model")
+        if self.threads and "threads" not in out:
+            out.append("threads")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,12 +226,11 @@ class Point:
         )
 
     def series(self) -> str:
-        """Backend plus variant, e.g. ``gpu[matmul=tiled16,attention=fa2]``."""
-        opts = ",".join(f"{k}={v}" for k, v in self.options().items())
-        return f"{self.backend}[{opts}]" if opts else self.backend
+        """Backend plus variant, e.g. ``gpu[matmul=tiled16,attention=fa2]`` (``series_id``)."""
+        return series_id(self.backend, self.options())
 
     def label(self) -> str:
-        return self.preset or self.config.label()
+        return point_label(self.preset, self.config)
 
 
 def expand(sweep: Sweep, accepts: dict[str, list[str]]) -> list[Point]:
@@ -213,3 +251,84 @@ def expand(sweep: Sweep, accepts: dict[str, list[str]]) -> list[Point]:
     if len(points) > MAX_POINTS:
         raise ConfigError(f"sweep has {len(points)} points (> {MAX_POINTS}); narrow it")
     return points
+
+
+def declare(
+    backends: Sequence[str] = (),
+    presets: Sequence[str] = (),
+    axes: Mapping[str, Sequence[int]] | None = None,
+    fix: Mapping[str, int] | None = None,
+    matmul: Sequence[str] = (),
+    attention: Sequence[str] = (),
+    threads: Sequence[int] = (),
+    quick: bool = False,
+) -> Sweep:
+    """A checked ``Sweep``: names looked up (backends, presets, variants), nothing given twice,
+    the defaults of the CLI filled in, and every config built once, so a mistake is one
+    ConfigError before anything is measured.
+
+    Defaults: backends cpu,gpu; presets micro..xl when no axis is swept. ``quick``: the CPU
+    backends (and torch where importable) at micro..medium, the GPU at micro and tiny only."""
+    backends, presets = list(backends), list(presets)
+    axes = {k: list(v) for k, v in (axes or {}).items()}
+    fix = dict(fix or {})
+    if quick:
+        backends = backends or ["cpu"] + (
+            ["torch"] if importlib.util.find_spec("torch") else []
+        ) + ["gpu"]
+        presets = presets or ([] if axes else list(QUICK_CPU_PRESETS))
+    backends = backends or ["cpu", "gpu"]
+    for what, values in (("backends", backends), ("presets", presets), ("matmul", matmul),
+                         ("attention", attention), ("threads", threads)):
+        repeated = next((v for i, v in enumerate(values) if v in list(values)[:i]), None)
+        if repeated is not None:
+            raise ConfigError(f"--{what} names {repeated!r} twice")
+    known = list(BACKENDS) + list(ALIASES)
+    for b in backends:
+        if b not in known:
+            raise ConfigError(f"unknown backend {b!r}; known backends: {', '.join(known)}")
+    for p in presets:
+        if p not in PRESETS:
+            raise ConfigError(f"unknown preset {p!r}; known presets: {', '.join(PRESETS)}")
+    for name in axes:
+        if name not in AXES:
+            raise ConfigError(f"unknown axis {name!r}; known: {', '.join(AXES)}")
+    clash = sorted(set(fix) & set(axes))
+    if clash:
+        raise ConfigError(f"axis {clash[0]} is both swept and fixed")
+    if not presets and not axes:
+        presets = list(DEFAULT_PRESETS)
+    if any(not isinstance(t, int) or isinstance(t, bool) or t <= 0 for t in threads):
+        raise ConfigError(f"--threads needs positive integers, got {list(threads)}")
+    _check_variants("matmul", matmul)
+    _check_variants("attention", attention)
+    only: dict[str, list[str]] = {}
+    if quick and "gpu" in backends:
+        only["gpu"] = [p for p in presets if p in QUICK_GPU_PRESETS]
+    sweep = Sweep(backends, presets, axes, fix, list(matmul), list(attention), list(threads),
+                  only)
+    sweep.configs()  # validates every config now
+    return sweep
+
+
+def known_variants(option: str) -> set[str] | None:
+    """Every variant name some backend lists for ``option`` (``backends.variants``); None when no
+    backend's listing could be read (then creating the backend judges each name)."""
+    found: set[str] | None = None
+    for name in BACKENDS:
+        try:
+            table = backend_variants(name)
+        except Exception:  # a backend that cannot load lists nothing; creating it says why
+            continue
+        if option in table:
+            found = (found or set()) | set(table[option])
+    return found
+
+
+def _check_variants(option: str, names: Sequence[str]) -> None:
+    if not names:
+        return
+    known = known_variants(option)
+    bad = [n for n in names if known is not None and n not in known]
+    if bad:
+        raise ConfigError(f"unknown {option} variant(s) {bad}; known: {', '.join(sorted(known))}")

@@ -85,7 +85,9 @@ def test_unwritable_out(capsys, tmp_path, where):
     (None, "no usable adapter"),
 ])
 def test_require_gpu(capsys, monkeypatch, tmp_path, describe, needle):
-    monkeypatch.setattr(cli, "_gpu_describe", lambda: describe)
+    import bench.api
+
+    monkeypatch.setattr(bench.api, "gpu_describe", lambda: describe)
     rc, _, err = run_cli(capsys, "sweep", "--require-gpu", "--backends", "reference",
                          "--presets", "micro", "--out", str(tmp_path), *QUICK)
     assert_one_line_error(rc, err, needle)

@@ -86,8 +86,10 @@ def test_run_level_speedups_crossover_and_fit(tmp_path):
     run = Run.load(p)
     assert ("gpu[matmul=a]", "cpu") in run.pairs()
     assert ("gpu[matmul=b]", "gpu[matmul=a]") in run.pairs()  # variant vs first variant
-    key = ("gpu[matmul=a]", "cpu", (4, 128, 8, 32))
-    assert run.crossover_d_model(key) == pytest.approx(128.0)
+    (curve,) = [c for c in run.curves("d_model")
+                if (c.candidate, c.baseline) == ("gpu[matmul=a]", "cpu")]
+    assert curve.family == (("n_layer", 4), ("seq_len", 128), ("batch", 8), ("head_dim", 32))
+    assert curve.crossover() == pytest.approx(128.0)
     variant = [sp for sp in run.speedups() if sp.baseline == "gpu[matmul=a]"]
     assert [sp.ratio.value for sp in variant] == pytest.approx([2.0] * 4)
     text = report(run)
@@ -178,7 +180,7 @@ def test_statuses_round_trip_through_csv_report_and_plots(tmp_path, monkeypatch)
     assert "Left out of fits and crossovers: cpu: 2 (budget-short, unstable)." in text
     assert run.fits()["cpu"].n == 2  # 4 cpu points, 2 untrusted left out
     assert "(untrusted side: not in crossovers)" in text
-    assert all(sp.trusted for pts in run.d_model_curves().values() for sp in pts)
+    assert all(sp.trusted for c in run.curves() for sp in c.points)
 
     drawn: dict = {}
 
