@@ -152,8 +152,13 @@ def check_attention_constants(variant: str, hd: int, constants: dict[str, int] |
     av = attention_variant(variant)
     for name in (av.forward, *av.backward):
         check_constants(name, constants or {})
-    if constants and "G" in constants:
-        fa2_lanes(hd, constants["G"])
+    if not constants or variant != "fa2":
+        return
+    lanes = fa2_lanes(hd, constants.get("G"))
+    fa2_staged_tiles(hd, lanes, constants.get("ST", _fa2_shape({"hd": hd})["ST"]))
+    for name in ("IL", "SPLIT"):
+        if constants.get(name, 0) not in (0, 1):
+            raise VariantError(f"fa2 override {name} must be 0 or 1; got {constants[name]}")
 
 
 def _fa2_grid(u: dict) -> tuple[int, int, int]:
@@ -162,16 +167,34 @@ def _fa2_grid(u: dict) -> tuple[int, int, int]:
     return (u["B"] * u["H"], ceil(u["T"] / (64 // u["G"])), 1)
 
 
+def _fa2_kv_grid(u: dict) -> tuple[int, int, int]:
+    return (*_fa2_grid(u)[:2], 1 + u["SPLIT"])  # SPLIT = 1: dK and dV halves on z
+
+
+def fa2_staged_tiles(hd: int, lanes: int, tiles: int) -> int:
+    """``tiles`` (ST: 16-row tiles staged per barrier pair) if 1, 2 or 4 and the block fits the
+    kernels' [512] vec4 tile buffers at head_dim ``hd`` and ``lanes`` per row, else a
+    VariantError."""
+    width = lanes * ceil(ceil(hd / 4) / lanes)  # CH: vec4 chunks per staged row
+    fit = [s for s in (1, 2, 4) if s * width <= 32]
+    if tiles not in fit:
+        raise VariantError(f"fa2 staged tiles ST={tiles} invalid at head_dim {hd}, G={lanes}: "
+                           f"choose one of {fit}")
+    return tiles
+
+
 def _fa2_shape(u: dict) -> dict[str, int]:
-    return {"HD": u["hd"], "G": fa2_lanes(u["hd"])}  # head_dim and lanes per row
+    # head_dim, lanes per row, staged tiles (1: valid for every G a caller may force)
+    return {"HD": u["hd"], "G": fa2_lanes(u["hd"]), "ST": 1}
 
 
 _LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
 _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
 _FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
 _FA2_BWD = (*_FA2, "include/attn_fa2_bwd.wgsl")
-_FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [16][32] vec4, lane shares xch [8][64] vec4
-_FA2_CONSTANTS = {"HD": 128, "G": 4}
+_FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [512] vec4, lane shares xch [8][64] vec4
+# head_dim, lanes per row, staged tiles, interleaved score groups, dK / dV split
+_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0, "SPLIT": 0}
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -220,8 +243,8 @@ KERNELS: dict[str, Kernel] = {
         Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_grid, "ref_attention_bwd",
                includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
                derive=_fa2_shape),
-        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_grid, "ref_attention_bwd",
-               includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 128,
+        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_kv_grid, "ref_attention_bwd",
+               includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 512,
                derive=_fa2_shape),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
