@@ -3,14 +3,13 @@
 //   P_ij = exp(scale q_i . k_j - lse_i),  dS_ij = P_ij (dO_i . v_j - delta_i)
 //   dv_j = sum_i P_ij dO_i -> dqkv[b*T + j, 2C + h*hd ..],  dk_j = scale sum_i dS_ij q_i -> [C + ..]
 // with delta written by attn_fa2_bwd_q (dispatched first).
-// Grid (B*H, ceil(T / RW), 1 + SPLIT), workgroups of 64, the blocks with the most queries (the
+// Grid (B*H, ceil(T / RW)), workgroups of 64, the blocks with the most queries (the
 // first) dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of key row r
 // hold k_j, v_j in a0.., b0.. and dk_j, dv_j in dk0.., dv0..; Q and dO pass through xt, yt in
 // blocks of ST tiles of 16 query rows (with their lse and delta in lt, dt), from the block's first
 // row on (tiles above the diagonal skipped). Per block: stage Q, dO, lse, delta; per tile:
 // k_j . q_c and v_j . dO_c for the 16 queries (added across lanes when G > 1; IL = 1 at G = 1:
-// four at a time) | P, dS, dv += P dO_c, dk += dS q_c. SPLIT = 1: grid z = 0 accumulates only dK
-// (first: the heavier half), z = 1 only dV (no v, no dP). Two barriers per staged block (and one
+// four at a time) | P, dS, dv += P dO_c, dk += dS q_c. Two barriers per staged block (and one
 // more per tile when G > 1). Registers: 4 * NC vec4 + 32 floats.
 
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
@@ -62,39 +61,34 @@ fn acc_dk(sw: vec4<f32>, g: u32, u: u32) {
 }
 
 // P and dS of query rows q0 + 4g' .. + 3 (staged rows 4g ..; g' = g % 4 within the tile from q0)
-// for key row j from scores s and dP d; 0 where i < j (causal) or i >= T; then accumulated into
-// dv (part != 2) and dk (part != 1).
-fn kv_group(s: vec4<f32>, d: vec4<f32>, g: u32, q0: u32, j: u32, u: u32, part: u32) {
+// for key row j from scores s and dP d; 0 where i < j (causal) or i >= T; then accumulated.
+fn kv_group(s: vec4<f32>, d: vec4<f32>, g: u32, q0: u32, j: u32, u: u32) {
     let i = vec4<u32>(q0 + 4u * (g % 4u)) + vec4<u32>(0u, 1u, 2u, 3u);
     let live = (i >= vec4<u32>(j)) & (i < vec4<u32>(p.T));
     let pr = select(vec4<f32>(0.0), exp(s * p.scale - lt[g]), live);
-    if (part != 2u) { acc_dv(pr, g, u); }
-    if (part != 1u) { acc_dk(pr * (d - dt[g]), g, u); }
+    acc_dv(pr, g, u);
+    acc_dk(pr * (d - dt[g]), g, u);
 }
 
-fn put_kv(n: u32, h: u32, u: u32, part: u32) {
+fn put_kv(n: u32, h: u32, u: u32) {
     let bk = n * 3u * p.C + p.C + h * HD;
     let bv = bk + p.C;
-    if (part != 1u) {
-        put_chunk(bk, u, dk0 * p.scale);
-        if (NC > 1u) { put_chunk(bk, u + G, dk1 * p.scale); }
-        if (NC > 2u) { put_chunk(bk, u + 2u * G, dk2 * p.scale); }
-        if (NC > 3u) { put_chunk(bk, u + 3u * G, dk3 * p.scale); }
-        if (NC > 4u) { put_chunk(bk, u + 4u * G, dk4 * p.scale); }
-        if (NC > 5u) { put_chunk(bk, u + 5u * G, dk5 * p.scale); }
-        if (NC > 6u) { put_chunk(bk, u + 6u * G, dk6 * p.scale); }
-        if (NC > 7u) { put_chunk(bk, u + 7u * G, dk7 * p.scale); }
-    }
-    if (part != 2u) {
-        put_chunk(bv, u, dv0);
-        if (NC > 1u) { put_chunk(bv, u + G, dv1); }
-        if (NC > 2u) { put_chunk(bv, u + 2u * G, dv2); }
-        if (NC > 3u) { put_chunk(bv, u + 3u * G, dv3); }
-        if (NC > 4u) { put_chunk(bv, u + 4u * G, dv4); }
-        if (NC > 5u) { put_chunk(bv, u + 5u * G, dv5); }
-        if (NC > 6u) { put_chunk(bv, u + 6u * G, dv6); }
-        if (NC > 7u) { put_chunk(bv, u + 7u * G, dv7); }
-    }
+    put_chunk(bk, u, dk0 * p.scale);
+    if (NC > 1u) { put_chunk(bk, u + G, dk1 * p.scale); }
+    if (NC > 2u) { put_chunk(bk, u + 2u * G, dk2 * p.scale); }
+    if (NC > 3u) { put_chunk(bk, u + 3u * G, dk3 * p.scale); }
+    if (NC > 4u) { put_chunk(bk, u + 4u * G, dk4 * p.scale); }
+    if (NC > 5u) { put_chunk(bk, u + 5u * G, dk5 * p.scale); }
+    if (NC > 6u) { put_chunk(bk, u + 6u * G, dk6 * p.scale); }
+    if (NC > 7u) { put_chunk(bk, u + 7u * G, dk7 * p.scale); }
+    put_chunk(bv, u, dv0);
+    if (NC > 1u) { put_chunk(bv, u + G, dv1); }
+    if (NC > 2u) { put_chunk(bv, u + 2u * G, dv2); }
+    if (NC > 3u) { put_chunk(bv, u + 3u * G, dv3); }
+    if (NC > 4u) { put_chunk(bv, u + 4u * G, dv4); }
+    if (NC > 5u) { put_chunk(bv, u + 5u * G, dv5); }
+    if (NC > 6u) { put_chunk(bv, u + 6u * G, dv6); }
+    if (NC > 7u) { put_chunk(bv, u + 7u * G, dv7); }
 }
 
 @compute @workgroup_size(64)
@@ -105,8 +99,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let u = t % G;
     let j = r0 + t / G;
     let n = b * p.T + min(j, p.T - 1u);  // rows past T compute a copy of the last, unwritten
-    let part = select(0u, 2u - wg.z, SPLIT == 1u);  // 0: dK and dV, 1: dV only, 2: dK only
-    load_rows(SRC_K, select(SRC_V, 4u, part == 1u), n, h, u);
+    load_rows(SRC_K, SRC_V, n, h, u);
     let tiles = (p.T + TILE - 1u) / TILE;
     let rows = ST * TILE;
     for (var qb = r0 / TILE; qb < tiles; qb = qb + ST) {
@@ -125,19 +118,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
             let g0 = 4u * s;
             if (G == 1u && IL == 1u) {
                 for (var g = 0u; g < 4u; g = g + 1u) {
-                    var d = vec4<f32>(0.0);
-                    if (part != 1u) { d = dots_b(g0 + g, u); }
-                    kv_group(dots_a(g0 + g, u), d, g0 + g, qt * TILE, j, u, part);
+                    kv_group(dots_a(g0 + g, u), dots_b(g0 + g, u), g0 + g, qt * TILE, j, u);
                 }
                 continue;
             }
             if (G > 1u && s > 0u) { workgroupBarrier(); }  // the last tile's shares are read
-            let x = tile_dots(t, u, g0, part != 1u);
-            kv_group(x.s0, x.d0, g0, qt * TILE, j, u, part);
-            kv_group(x.s1, x.d1, g0 + 1u, qt * TILE, j, u, part);
-            kv_group(x.s2, x.d2, g0 + 2u, qt * TILE, j, u, part);
-            kv_group(x.s3, x.d3, g0 + 3u, qt * TILE, j, u, part);
+            let x = tile_dots(t, u, g0);
+            kv_group(x.s0, x.d0, g0, qt * TILE, j, u);
+            kv_group(x.s1, x.d1, g0 + 1u, qt * TILE, j, u);
+            kv_group(x.s2, x.d2, g0 + 2u, qt * TILE, j, u);
+            kv_group(x.s3, x.d3, g0 + 3u, qt * TILE, j, u);
         }
     }
-    if (j < p.T) { put_kv(n, h, u, part); }
+    if (j < p.T) { put_kv(n, h, u); }
 }

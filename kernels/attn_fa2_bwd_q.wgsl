@@ -104,7 +104,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
                 continue;
             }
             if (G > 1u && s > 0u) { workgroupBarrier(); }  // the last tile's shares are read
-            let x = tile_dots(t, u, g0, true);
+            let x = tile_dots(t, u, g0);
             acc_dq(dscores(x.s0, x.d0, k0, i, row_lse, row_delta), g0, u);
             acc_dq(dscores(x.s1, x.d1, k0 + 4u, i, row_lse, row_delta), g0 + 1u, u);
             acc_dq(dscores(x.s2, x.d2, k0 + 8u, i, row_lse, row_delta), g0 + 2u, u);

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import ceil
+from math import ceil, prod
 from pathlib import Path
 
 from kernels.matmul_rules import SPLITK_REDUCE, auto_matmul, splitk_splits
@@ -155,20 +155,16 @@ def check_attention_constants(variant: str, hd: int, constants: dict[str, int] |
     if not constants or variant != "fa2":
         return
     lanes = fa2_lanes(hd, constants.get("G"))
-    fa2_staged_tiles(hd, lanes, constants.get("ST", _fa2_shape({"hd": hd})["ST"]))
-    for name in ("IL", "SPLIT"):
-        if constants.get(name, 0) not in (0, 1):
-            raise VariantError(f"fa2 override {name} must be 0 or 1; got {constants[name]}")
+    # a derived ST (at most fa2_tiles(hd)) fits every G that fa2_lanes accepts at this hd
+    fa2_staged_tiles(hd, lanes, constants.get("ST", fa2_tiles(hd)))
+    if constants.get("IL", 0) not in (0, 1):
+        raise VariantError(f"fa2 override IL must be 0 or 1; got {constants['IL']}")
 
 
 def _fa2_grid(u: dict) -> tuple[int, int, int]:
     # 64 invocations per workgroup, 64 / G resident rows; blocks on y, so that each kernel's
     # heaviest blocks (by causal work) go first for every head (see the kernels' headers)
     return (u["B"] * u["H"], ceil(u["T"] / (64 // u["G"])), 1)
-
-
-def _fa2_kv_grid(u: dict) -> tuple[int, int, int]:
-    return (*_fa2_grid(u)[:2], 1 + u["SPLIT"])  # SPLIT = 1: dK and dV halves on z
 
 
 def fa2_staged_tiles(hd: int, lanes: int, tiles: int) -> int:
@@ -183,9 +179,32 @@ def fa2_staged_tiles(hd: int, lanes: int, tiles: int) -> int:
     return tiles
 
 
-def _fa2_shape(u: dict) -> dict[str, int]:
-    # head_dim, lanes per row, staged tiles (1: valid for every G a caller may force)
-    return {"HD": u["hd"], "G": fa2_lanes(u["hd"]), "ST": 1}
+def fa2_tiles(hd: int) -> int:
+    """Tiles staged per barrier pair (ST) by the backward kernels: 2 wherever the [512] vec4 tile
+    buffers hold two tiles for every lane count G valid at ``hd`` (hd <= 64), else 1. Measured on
+    an H200: ST = 2 (with IL = 1) is the fastest backward layout at hd 32 and 64; the forward
+    keeps ST = 1 at G = 1, where staging two tiles was slower."""
+    return 2 if hd <= 64 else 1
+
+
+FA2_MIN_GROUPS = 256  # workgroups below which fa2 spreads rows over more lanes (2 per unit)
+
+
+def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
+    """The derived override constants of an fa2 kernel: head_dim, lanes per row G, staged tiles
+    ST, and IL = 1 (at G = 1 the backward uses one group of four scores at a time). Where the
+    fewest lanes (G = 1, head_dim <= 32) leave fewer than FA2_MIN_GROUPS workgroups (short
+    sequences, few heads), G is doubled (up to 4) and ST = 1: measured on an H200, more, smaller
+    workgroups win there."""
+    def derive(u: dict) -> dict[str, int]:
+        hd = u["hd"]
+        lanes = fa2_lanes(hd)
+        tiles = 1 if forward and lanes == 1 else fa2_tiles(hd)
+        spread = lanes == 1
+        while spread and lanes < 4 and prod(_fa2_grid({**u, "G": lanes})) < FA2_MIN_GROUPS:
+            lanes, tiles = 2 * lanes, 1
+        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1}
+    return derive
 
 
 _LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
@@ -193,8 +212,8 @@ _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
 _FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
 _FA2_BWD = (*_FA2, "include/attn_fa2_bwd.wgsl")
 _FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [512] vec4, lane shares xch [8][64] vec4
-# head_dim, lanes per row, staged tiles, interleaved score groups, dK / dV split
-_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0, "SPLIT": 0}
+# head_dim, lanes per row, staged tiles, one score group at a time (derived per call: _fa2_shape)
+_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0}
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -239,13 +258,13 @@ KERNELS: dict[str, Kernel] = {
                includes=_NAIVE),
         Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_grid, "ref_attention_fwd",
                includes=_FA2, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
-               derive=_fa2_shape),
+               derive=_fa2_shape(forward=True)),
         Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_grid, "ref_attention_bwd",
                includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
-               derive=_fa2_shape),
-        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_kv_grid, "ref_attention_bwd",
+               derive=_fa2_shape(forward=False)),
+        Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_grid, "ref_attention_bwd",
                includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 512,
-               derive=_fa2_shape),
+               derive=_fa2_shape(forward=False)),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),

@@ -21,8 +21,7 @@ fn put_chunk(base: u32, j: u32, v: vec4<f32>) {
     if (d + 3u < HD) { dqkv[base + d + 3u] = v.w; }
 }
 
-// The scores (slots 0-3) and dP (slots 4-7, zero unless need_d) of score groups g0 .. g0+3 (one
-// tile), added across a row's lanes when G > 1 (a barrier inside: call in uniform control flow).
+// The scores (slots 0-3) and dP (slots 4-7) of score groups g0 .. g0+3 (one tile), added across a row's lanes when G > 1 (a barrier inside: call in uniform control flow).
 struct Dots {
     s0: vec4<f32>,
     s1: vec4<f32>,
@@ -34,15 +33,9 @@ struct Dots {
     d3: vec4<f32>,
 }
 
-fn tile_dots(t: u32, u: u32, g0: u32, need_d: bool) -> Dots {
+fn tile_dots(t: u32, u: u32, g0: u32) -> Dots {
     var x = Dots(dots_a(g0, u), dots_a(g0 + 1u, u), dots_a(g0 + 2u, u), dots_a(g0 + 3u, u),
-                 vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    if (need_d) {
-        x.d0 = dots_b(g0, u);
-        x.d1 = dots_b(g0 + 1u, u);
-        x.d2 = dots_b(g0 + 2u, u);
-        x.d3 = dots_b(g0 + 3u, u);
-    }
+                 dots_b(g0, u), dots_b(g0 + 1u, u), dots_b(g0 + 2u, u), dots_b(g0 + 3u, u));
     if (G > 1u) {
         share(0u, t, x.s0);
         share(1u, t, x.s1);

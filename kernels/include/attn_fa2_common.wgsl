@@ -15,8 +15,7 @@
 // per row (1, 2 or 4, G >= ceil(HD / 32) so that NC <= MAX_NC); NC follows from both. ST = tiles
 // staged per barrier pair (1, 2 or 4, ST * CH <= 32: the streamed block is ST * TILE rows, its
 // tile s read as score groups 4s .. 4s+3); IL = 1: at G = 1 the backward kernels compute and use
-// one group of four scores at a time (fewer live registers); SPLIT = 1: attn_fa2_bwd_kv runs as
-// two workgroup halves (grid z), one accumulating dV, the other dK.
+// one group of four scores at a time (fewer live registers).
 // Each kernel file provides `elem(src, n, col)`: element col of token n's row of source src.
 
 const MAX_HD: u32 = 128u;
@@ -33,7 +32,6 @@ override HD: u32 = 128u;
 override G: u32 = 4u;
 override ST: u32 = 1u;
 override IL: u32 = 0u;
-override SPLIT: u32 = 0u;
 override NC: u32 = ((HD + 3u) / 4u + G - 1u) / G;  // vec4 chunks per lane
 override CH: u32 = G * NC;                          // vec4 chunks per tile row
 override RW: u32 = FA_WG / G;                       // resident rows per workgroup

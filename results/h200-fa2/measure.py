@@ -25,13 +25,11 @@ SHAPES = [(8, 4, 128, 32), (8, 12, 256, 32), (8, 16, 512, 32), (8, 24, 512, 32),
 STEPS = () if os.environ.get("FA2_NO_STEPS") else ("mega", "behemoth")
 PARITY = [(2, 37, 3, 12), (1, 19, 1, 72), (1, 130, 2, 40), (2, 300, 3, 33), (1, 1000, 2, 64),
           (1, 515, 1, 128), (3, 77, 2, 5), (1, 1, 2, 4)]  # (B, T, H, hd)
-# candidate layouts (label -> override constants for every fa2 kernel; the default is "fa2")
+# candidate layouts (label -> override constants for every fa2 kernel, over the derived ones;
+# the default is "fa2"); "fa2:r1" is the layout of the previous round (ST = 1, IL = 0)
 CANDIDATES = {
-    "fa2:IL": {"IL": 1}, "fa2:ST2": {"ST": 2}, "fa2:ST4": {"ST": 4}, "fa2:SPLIT": {"SPLIT": 1},
-    "fa2:SPLIT+IL": {"SPLIT": 1, "IL": 1}, "fa2:IL+ST2": {"IL": 1, "ST": 2},
-    "fa2:SPLIT+ST2": {"SPLIT": 1, "ST": 2}, "fa2:SPLIT+IL+ST2": {"SPLIT": 1, "IL": 1, "ST": 2},
-    "fa2:G2": {"G": 2}, "fa2:G2+SPLIT": {"G": 2, "SPLIT": 1}, "fa2:G4": {"G": 4},
-    "fa2:G4+SPLIT": {"G": 4, "SPLIT": 1},
+    "fa2:r1": {"ST": 1, "IL": 0}, "fa2:ST1": {"ST": 1}, "fa2:ST2": {"ST": 2}, "fa2:ST4": {"ST": 4},
+    "fa2:G1": {"G": 1}, "fa2:G2": {"G": 2}, "fa2:G4": {"G": 4},
 }
 if os.environ.get("FA2_SHAPES"):  # "B,H,T,hd;..." instead of SHAPES
     SHAPES = [tuple(int(x) for x in s.split(",")) for s in os.environ["FA2_SHAPES"].split(";")]
