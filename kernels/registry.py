@@ -374,9 +374,10 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             max_head_dim=32 * FA2_LANES[-1],  # MAX_HD: 4 lanes of 8 vec4 chunks per row
             notes="FlashAttention-2: every kernel keeps 64 / G rows per workgroup of 64 in "
             "registers (G = ceil(hd / 32) lanes per row, so one invocation per row at hd <= 32: "
-            "dot products and softmax need no other invocation) and streams the other side "
-            "through workgroup memory as vec4 tiles of 16 rows read as broadcasts (2 barriers "
-            "per tile, 3 when G > 1); forward with an online softmax, one log-sum-exp per query "
+            "dot products and softmax need no other invocation; more lanes where that leaves "
+            "few workgroups) and streams the other side through workgroup memory as vec4 tiles "
+            "of 16 rows read as broadcasts, ST tiles per 2 barriers (one more per tile when "
+            "G > 1); forward with an online softmax, one log-sum-exp per query "
             "row; backward recomputes P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, "
             "then dK/dV over query tiles; head_dim specialised by override constants; causal "
             "tiles above the diagonal skipped, heaviest blocks first; O(T) extra memory, "
