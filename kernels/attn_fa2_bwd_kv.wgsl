@@ -3,18 +3,19 @@
 //   P_ij = exp(scale q_i . k_j - lse_i),  dS_ij = P_ij (dO_i . v_j - delta_i)
 //   dv_j = sum_i P_ij dO_i -> dqkv[b*T + j, 2C + h*hd ..],  dk_j = scale sum_i dS_ij q_i -> [C + ..]
 // with delta written by attn_fa2_bwd_q (dispatched first).
-// Grid (B*H, ceil(T / RW)), workgroups of 64, the blocks with the most queries (the first)
-// dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of key row r hold
-// k_j, v_j in a0.., b0.. and dk_j, dv_j in dk0.., dv0..; Q and dO pass through xt, yt 16 query rows
-// at a time (with their lse and delta in lt, dt), from the block's first row on (tiles above the
-// diagonal skipped). Per tile: stage Q, dO, lse, delta | k_j . q_c and v_j . dO_c for the 16
-// queries (added across lanes when G > 1) | P, dS, dv += P dO_c, dk += dS q_c.
-// Two barriers per tile (three when G > 1). Registers: 4 * NC vec4 + 32 floats.
+// Grid (B*H, ceil(T / RW)), workgroups of 64, the blocks with the most queries (the
+// first) dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of key row r
+// hold k_j, v_j in a0.., b0.. and dk_j, dv_j in dk0.., dv0..; Q and dO pass through xt, yt in
+// blocks of ST tiles of 16 query rows (with their lse and delta in lt, dt), from the block's first
+// row on (tiles above the diagonal skipped). Per block: stage Q, dO, lse, delta; per tile:
+// k_j . q_c and v_j . dO_c for the 16 queries (added across lanes when G > 1; IL = 1 at G = 1:
+// four at a time) | P, dS, dv += P dO_c, dk += dS q_c. Two barriers per staged block (and one
+// more per tile when G > 1). Registers: 4 * NC vec4 + 32 floats.
 
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
 
-var<workgroup> lt: array<vec4<f32>, 4>;  // lse of the tile's 16 query rows
-var<workgroup> dt: array<vec4<f32>, 4>;  // delta of the tile's 16 query rows
+var<workgroup> lt: array<vec4<f32>, 16>;  // lse of the staged block's query rows
+var<workgroup> dt: array<vec4<f32>, 16>;  // delta of the staged block's query rows
 
 var<private> dk0: vec4<f32>;
 var<private> dk1: vec4<f32>;
@@ -33,41 +34,61 @@ var<private> dv5: vec4<f32>;
 var<private> dv6: vec4<f32>;
 var<private> dv7: vec4<f32>;
 
-// dv += P-weighted dO rows, dk += dS-weighted q rows, for tile rows 4g .. 4g+3 (lane u's chunks).
-fn acc_kv(pw: vec4<f32>, sw: vec4<f32>, g: u32, u: u32) {
+// dv += P-weighted dO rows for staged rows 4g .. 4g+3 (lane u's chunks).
+fn acc_dv(pw: vec4<f32>, g: u32, u: u32) {
     let at = 4u * g * CH + u;
     dv0 = axpy4y(dv0, pw, at);
-    dk0 = axpy4x(dk0, sw, at);
-    if (NC > 1u) { dv1 = axpy4y(dv1, pw, at + G); dk1 = axpy4x(dk1, sw, at + G); }
-    if (NC > 2u) { dv2 = axpy4y(dv2, pw, at + 2u * G); dk2 = axpy4x(dk2, sw, at + 2u * G); }
-    if (NC > 3u) { dv3 = axpy4y(dv3, pw, at + 3u * G); dk3 = axpy4x(dk3, sw, at + 3u * G); }
-    if (NC > 4u) { dv4 = axpy4y(dv4, pw, at + 4u * G); dk4 = axpy4x(dk4, sw, at + 4u * G); }
-    if (NC > 5u) { dv5 = axpy4y(dv5, pw, at + 5u * G); dk5 = axpy4x(dk5, sw, at + 5u * G); }
-    if (NC > 6u) { dv6 = axpy4y(dv6, pw, at + 6u * G); dk6 = axpy4x(dk6, sw, at + 6u * G); }
-    if (NC > 7u) { dv7 = axpy4y(dv7, pw, at + 7u * G); dk7 = axpy4x(dk7, sw, at + 7u * G); }
+    if (NC > 1u) { dv1 = axpy4y(dv1, pw, at + G); }
+    if (NC > 2u) { dv2 = axpy4y(dv2, pw, at + 2u * G); }
+    if (NC > 3u) { dv3 = axpy4y(dv3, pw, at + 3u * G); }
+    if (NC > 4u) { dv4 = axpy4y(dv4, pw, at + 4u * G); }
+    if (NC > 5u) { dv5 = axpy4y(dv5, pw, at + 5u * G); }
+    if (NC > 6u) { dv6 = axpy4y(dv6, pw, at + 6u * G); }
+    if (NC > 7u) { dv7 = axpy4y(dv7, pw, at + 7u * G); }
 }
 
-// P and dS of query rows q0 + 4g .. + 3 (tile rows 4g ..) for key row j from scores s and dP d;
-// 0 where i < j (causal) or i >= T; then accumulated.
+// dk += dS-weighted q rows for staged rows 4g .. 4g+3 (lane u's chunks).
+fn acc_dk(sw: vec4<f32>, g: u32, u: u32) {
+    let at = 4u * g * CH + u;
+    dk0 = axpy4x(dk0, sw, at);
+    if (NC > 1u) { dk1 = axpy4x(dk1, sw, at + G); }
+    if (NC > 2u) { dk2 = axpy4x(dk2, sw, at + 2u * G); }
+    if (NC > 3u) { dk3 = axpy4x(dk3, sw, at + 3u * G); }
+    if (NC > 4u) { dk4 = axpy4x(dk4, sw, at + 4u * G); }
+    if (NC > 5u) { dk5 = axpy4x(dk5, sw, at + 5u * G); }
+    if (NC > 6u) { dk6 = axpy4x(dk6, sw, at + 6u * G); }
+    if (NC > 7u) { dk7 = axpy4x(dk7, sw, at + 7u * G); }
+}
+
+// P and dS of query rows q0 + 4g' .. + 3 (staged rows 4g ..; g' = g % 4 within the tile from q0)
+// for key row j from scores s and dP d; 0 where i < j (causal) or i >= T; then accumulated.
 fn kv_group(s: vec4<f32>, d: vec4<f32>, g: u32, q0: u32, j: u32, u: u32) {
-    let i = vec4<u32>(q0 + 4u * g) + vec4<u32>(0u, 1u, 2u, 3u);
+    let i = vec4<u32>(q0 + 4u * (g % 4u)) + vec4<u32>(0u, 1u, 2u, 3u);
     let live = (i >= vec4<u32>(j)) & (i < vec4<u32>(p.T));
     let pr = select(vec4<f32>(0.0), exp(s * p.scale - lt[g]), live);
-    acc_kv(pr, pr * (d - dt[g]), g, u);
+    acc_dv(pr, g, u);
+    acc_dk(pr * (d - dt[g]), g, u);
 }
 
 fn put_kv(n: u32, h: u32, u: u32) {
     let bk = n * 3u * p.C + p.C + h * HD;
     let bv = bk + p.C;
     put_chunk(bk, u, dk0 * p.scale);
+    if (NC > 1u) { put_chunk(bk, u + G, dk1 * p.scale); }
+    if (NC > 2u) { put_chunk(bk, u + 2u * G, dk2 * p.scale); }
+    if (NC > 3u) { put_chunk(bk, u + 3u * G, dk3 * p.scale); }
+    if (NC > 4u) { put_chunk(bk, u + 4u * G, dk4 * p.scale); }
+    if (NC > 5u) { put_chunk(bk, u + 5u * G, dk5 * p.scale); }
+    if (NC > 6u) { put_chunk(bk, u + 6u * G, dk6 * p.scale); }
+    if (NC > 7u) { put_chunk(bk, u + 7u * G, dk7 * p.scale); }
     put_chunk(bv, u, dv0);
-    if (NC > 1u) { put_chunk(bk, u + G, dk1 * p.scale); put_chunk(bv, u + G, dv1); }
-    if (NC > 2u) { put_chunk(bk, u + 2u * G, dk2 * p.scale); put_chunk(bv, u + 2u * G, dv2); }
-    if (NC > 3u) { put_chunk(bk, u + 3u * G, dk3 * p.scale); put_chunk(bv, u + 3u * G, dv3); }
-    if (NC > 4u) { put_chunk(bk, u + 4u * G, dk4 * p.scale); put_chunk(bv, u + 4u * G, dv4); }
-    if (NC > 5u) { put_chunk(bk, u + 5u * G, dk5 * p.scale); put_chunk(bv, u + 5u * G, dv5); }
-    if (NC > 6u) { put_chunk(bk, u + 6u * G, dk6 * p.scale); put_chunk(bv, u + 6u * G, dv6); }
-    if (NC > 7u) { put_chunk(bk, u + 7u * G, dk7 * p.scale); put_chunk(bv, u + 7u * G, dv7); }
+    if (NC > 1u) { put_chunk(bv, u + G, dv1); }
+    if (NC > 2u) { put_chunk(bv, u + 2u * G, dv2); }
+    if (NC > 3u) { put_chunk(bv, u + 3u * G, dv3); }
+    if (NC > 4u) { put_chunk(bv, u + 4u * G, dv4); }
+    if (NC > 5u) { put_chunk(bv, u + 5u * G, dv5); }
+    if (NC > 6u) { put_chunk(bv, u + 6u * G, dv6); }
+    if (NC > 7u) { put_chunk(bv, u + 7u * G, dv7); }
 }
 
 @compute @workgroup_size(64)
@@ -80,21 +101,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let n = b * p.T + min(j, p.T - 1u);  // rows past T compute a copy of the last, unwritten
     load_rows(SRC_K, SRC_V, n, h, u);
     let tiles = (p.T + TILE - 1u) / TILE;
-    for (var qt = r0 / TILE; qt < tiles; qt = qt + 1u) {
-        let q0 = qt * TILE;
-        workgroupBarrier();  // the previous tile, its lse / delta and lane shares are read
+    let rows = ST * TILE;
+    for (var qb = r0 / TILE; qb < tiles; qb = qb + ST) {
+        let q0 = qb * TILE;
+        workgroupBarrier();  // the previous block, its lse / delta and lane shares are read
         stage(t, SRC_Q, SRC_DO, b, h, q0);
-        if (t < 2u * TILE) {
-            let c = t % TILE;
+        for (var e = t; e < 2u * rows; e = e + FA_WG) {
+            let c = e % rows;
             let at = wg.x * p.T + min(q0 + c, p.T - 1u);
-            if (t < TILE) { lt[c / 4u][c % 4u] = lse[at]; } else { dt[c / 4u][c % 4u] = delta[at]; }
+            if (e < rows) { lt[c / 4u][c % 4u] = lse[at]; } else { dt[c / 4u][c % 4u] = delta[at]; }
         }
         workgroupBarrier();
-        let x = tile_dots(t, u);
-        kv_group(x.s0, x.d0, 0u, q0, j, u);
-        kv_group(x.s1, x.d1, 1u, q0, j, u);
-        kv_group(x.s2, x.d2, 2u, q0, j, u);
-        kv_group(x.s3, x.d3, 3u, q0, j, u);
+        for (var s = 0u; s < ST; s = s + 1u) {
+            let qt = qb + s;
+            if (qt >= tiles) { break; }
+            let g0 = 4u * s;
+            if (G == 1u && IL == 1u) {
+                for (var g = 0u; g < 4u; g = g + 1u) {
+                    kv_group(dots_a(g0 + g, u), dots_b(g0 + g, u), g0 + g, qt * TILE, j, u);
+                }
+                continue;
+            }
+            if (G > 1u && s > 0u) { workgroupBarrier(); }  // the last tile's shares are read
+            let x = tile_dots(t, u, g0);
+            kv_group(x.s0, x.d0, g0, qt * TILE, j, u);
+            kv_group(x.s1, x.d1, g0 + 1u, qt * TILE, j, u);
+            kv_group(x.s2, x.d2, g0 + 2u, qt * TILE, j, u);
+            kv_group(x.s3, x.d3, g0 + 3u, qt * TILE, j, u);
+        }
     }
     if (j < p.T) { put_kv(n, h, u); }
 }

@@ -6,10 +6,11 @@
 // Grid (B*H, ceil(T / RW)), workgroups of 64, the blocks with the most keys (the last) dispatched
 // first. Layout as in include/attn_fa2_common.wgsl: the G lanes of query row r hold q_i, dO_i in
 // a0.., b0.. and dq_i in dq0..; K and V pass through xt, yt 16 keys at a time, only up to the
-// block's last row (tiles above the diagonal skipped). delta: the lanes' shares of dO_i . O_i
-// (O read from global memory) are added once, before the key loop. Per tile: stage K, V |
+// block's last row (tiles above the diagonal skipped), ST tiles per staged block. delta: the
+// lanes' shares of dO_i . O_i (O read from global memory) are added once, before the key loop. Per tile: stage K, V |
 // q_i . k_c and dO_i . v_c for the 16 keys (added across lanes when G > 1) | P, dS,
-// dq += dS k_c. Two barriers per tile (three when G > 1). Registers: 3 * NC vec4 + 32 floats.
+// dq += dS k_c (IL = 1 at G = 1: one group of four keys at a time). Two barriers per staged
+// block (and one more per tile when G > 1). Registers: 3 * NC vec4 + 32 floats.
 
 @group(0) @binding(5) var<storage, read> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> delta: array<f32>;
@@ -86,16 +87,29 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     if (i < p.T && u == 0u) { delta[wg.x * p.T + i] = row_delta; }
     let tiles = (min(r0 + RW, p.T) - 1u) / TILE + 1u;  // key tiles up to the last row's diagonal
-    for (var kt = 0u; kt < tiles; kt = kt + 1u) {
-        let k0 = kt * TILE;
-        workgroupBarrier();  // the previous tile and lane shares are no longer read
-        stage(t, SRC_K, SRC_V, b, h, k0);
+    for (var kb = 0u; kb < tiles; kb = kb + ST) {
+        workgroupBarrier();  // the previous block and lane shares are no longer read
+        stage(t, SRC_K, SRC_V, b, h, kb * TILE);
         workgroupBarrier();
-        let x = tile_dots(t, u);
-        acc_dq(dscores(x.s0, x.d0, k0, i, row_lse, row_delta), 0u, u);
-        acc_dq(dscores(x.s1, x.d1, k0 + 4u, i, row_lse, row_delta), 1u, u);
-        acc_dq(dscores(x.s2, x.d2, k0 + 8u, i, row_lse, row_delta), 2u, u);
-        acc_dq(dscores(x.s3, x.d3, k0 + 12u, i, row_lse, row_delta), 3u, u);
+        for (var s = 0u; s < ST; s = s + 1u) {
+            let kt = kb + s;
+            if (kt >= tiles) { break; }
+            let k0 = kt * TILE;
+            let g0 = 4u * s;
+            if (G == 1u && IL == 1u) {
+                for (var g = 0u; g < 4u; g = g + 1u) {
+                    acc_dq(dscores(dots_a(g0 + g, u), dots_b(g0 + g, u), k0 + 4u * g, i, row_lse,
+                                   row_delta), g0 + g, u);
+                }
+                continue;
+            }
+            if (G > 1u && s > 0u) { workgroupBarrier(); }  // the last tile's shares are read
+            let x = tile_dots(t, u, g0);
+            acc_dq(dscores(x.s0, x.d0, k0, i, row_lse, row_delta), g0, u);
+            acc_dq(dscores(x.s1, x.d1, k0 + 4u, i, row_lse, row_delta), g0 + 1u, u);
+            acc_dq(dscores(x.s2, x.d2, k0 + 8u, i, row_lse, row_delta), g0 + 2u, u);
+            acc_dq(dscores(x.s3, x.d3, k0 + 12u, i, row_lse, row_delta), g0 + 3u, u);
+        }
     }
     if (i < p.T) {
         let base = n * 3u * p.C + h * HD;

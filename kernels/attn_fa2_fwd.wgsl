@@ -4,10 +4,12 @@
 // Grid (B*H, ceil(T / RW)), workgroups of 64; the block with the most keys (the last) of every head
 // is dispatched first. Layout as in include/attn_fa2_common.wgsl: the G lanes of query row r hold
 // q_i in a0.. and the output accumulator in o0.. (lane u: chunks u + G k); K and V pass through
-// xt, yt 16 keys at a time, only up to the block's last row (tiles above the diagonal skipped).
+// xt, yt 16 keys at a time (ST tiles per staged block), only up to the block's last row (tiles
+// above the diagonal skipped).
 // Per tile: stage K, V | scores of the 16 keys (4 vec4), added across lanes when G > 1 | running
 // max m and sum l (kept identically by a row's lanes), o = o * alpha + sum_c p_c v_c.
-// Two barriers per tile (three when G > 1). Needs HD <= 128; registers: 2 * NC vec4 + 16 scores.
+// Two barriers per staged block (and one more per tile when G > 1). Needs HD <= 128; registers:
+// 2 * NC vec4 + 16 scores.
 
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;
@@ -69,6 +71,46 @@ fn weights(s: vec4<f32>, mx: f32) -> vec4<f32> {
     return select(vec4<f32>(0.0), exp(s - vec4<f32>(mx)), s > vec4<f32>(0.5 * NEG));
 }
 
+var<private> m: f32;  // running max of the row's scaled scores
+var<private> l: f32;  // running sum of exp(score - m)
+
+// The online softmax step over one tile of 16 keys from k0 (score groups g0 .. g0+3 of the
+// staged block) for query row i (a barrier inside when G > 1: call in uniform control flow).
+fn key_tile(t: u32, u: u32, i: u32, g0: u32, k0: u32) {
+    var s0 = dots_a(g0, u);
+    var s1 = dots_a(g0 + 1u, u);
+    var s2 = dots_a(g0 + 2u, u);
+    var s3 = dots_a(g0 + 3u, u);
+    if (G > 1u) {
+        share(0u, t, s0);
+        share(1u, t, s1);
+        share(2u, t, s2);
+        share(3u, t, s3);
+        workgroupBarrier();
+        s0 = row_sum(0u, t);
+        s1 = row_sum(1u, t);
+        s2 = row_sum(2u, t);
+        s3 = row_sum(3u, t);
+    }
+    s0 = masked(s0, k0, i);
+    s1 = masked(s1, k0 + 4u, i);
+    s2 = masked(s2, k0 + 8u, i);
+    s3 = masked(s3, k0 + 12u, i);
+    let mx = max(max(m, max(hmax(s0), hmax(s1))), max(hmax(s2), hmax(s3)));
+    let alpha = exp(m - mx);
+    m = mx;
+    let w0 = weights(s0, mx);
+    let w1 = weights(s1, mx);
+    let w2 = weights(s2, mx);
+    let w3 = weights(s3, mx);
+    l = l * alpha + ((hsum(w0) + hsum(w1)) + (hsum(w2) + hsum(w3)));
+    rescale(alpha);
+    pv(w0, g0, u);
+    pv(w1, g0 + 1u, u);
+    pv(w2, g0 + 2u, u);
+    pv(w3, g0 + 3u, u);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let b = wg.x / p.H;
@@ -78,46 +120,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let i = r0 + t / G;
     let n = b * p.T + min(i, p.T - 1u);  // rows past T compute a copy of the last, unwritten
     load_rows(SRC_Q, 4u, n, h, u);
-    var m = NEG;
-    var l = 0.0;
+    m = NEG;
+    l = 0.0;
     let tiles = (min(r0 + RW, p.T) - 1u) / TILE + 1u;  // key tiles up to the last row's diagonal
-    for (var kt = 0u; kt < tiles; kt = kt + 1u) {
-        let k0 = kt * TILE;
-        workgroupBarrier();  // the previous tile and lane shares are no longer read
-        stage(t, SRC_K, SRC_V, b, h, k0);
+    for (var kb = 0u; kb < tiles; kb = kb + ST) {
+        workgroupBarrier();  // the previous block and lane shares are no longer read
+        stage(t, SRC_K, SRC_V, b, h, kb * TILE);
         workgroupBarrier();
-        var s0 = dots_a(0u, u);
-        var s1 = dots_a(1u, u);
-        var s2 = dots_a(2u, u);
-        var s3 = dots_a(3u, u);
-        if (G > 1u) {
-            share(0u, t, s0);
-            share(1u, t, s1);
-            share(2u, t, s2);
-            share(3u, t, s3);
-            workgroupBarrier();
-            s0 = row_sum(0u, t);
-            s1 = row_sum(1u, t);
-            s2 = row_sum(2u, t);
-            s3 = row_sum(3u, t);
+        for (var s = 0u; s < ST; s = s + 1u) {
+            if (kb + s >= tiles) { break; }
+            if (G > 1u && s > 0u) { workgroupBarrier(); }  // the last tile's shares are read
+            key_tile(t, u, i, 4u * s, (kb + s) * TILE);
         }
-        s0 = masked(s0, k0, i);
-        s1 = masked(s1, k0 + 4u, i);
-        s2 = masked(s2, k0 + 8u, i);
-        s3 = masked(s3, k0 + 12u, i);
-        let mx = max(max(m, max(hmax(s0), hmax(s1))), max(hmax(s2), hmax(s3)));
-        let alpha = exp(m - mx);
-        m = mx;
-        let w0 = weights(s0, mx);
-        let w1 = weights(s1, mx);
-        let w2 = weights(s2, mx);
-        let w3 = weights(s3, mx);
-        l = l * alpha + ((hsum(w0) + hsum(w1)) + (hsum(w2) + hsum(w3)));
-        rescale(alpha);
-        pv(w0, 0u, u);
-        pv(w1, 1u, u);
-        pv(w2, 2u, u);
-        pv(w3, 3u, u);
     }
     if (i < p.T) {
         let inv = 1.0 / l;

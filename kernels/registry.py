@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import ceil
+from math import ceil, prod
 from pathlib import Path
 
 from kernels.matmul_rules import SPLITK_REDUCE, auto_matmul, splitk_splits
@@ -172,8 +172,13 @@ def check_attention_constants(variant: str, hd: int, constants: dict[str, int] |
     av = attention_variant(variant)
     for name in (av.forward, *av.backward):
         check_constants(name, constants or {})
-    if constants and "G" in constants:
-        fa2_lanes(hd, constants["G"])
+    if not constants or variant != "fa2":
+        return
+    lanes = fa2_lanes(hd, constants.get("G"))
+    # a derived ST (at most fa2_tiles(hd)) fits every G that fa2_lanes accepts at this hd
+    fa2_staged_tiles(hd, lanes, constants.get("ST", fa2_tiles(hd)))
+    if constants.get("IL", 0) not in (0, 1):
+        raise VariantError(f"fa2 override IL must be 0 or 1; got {constants['IL']}")
 
 
 def _fa2_grid(u: dict) -> tuple[int, int, int]:
@@ -182,16 +187,53 @@ def _fa2_grid(u: dict) -> tuple[int, int, int]:
     return (u["B"] * u["H"], ceil(u["T"] / (64 // u["G"])), 1)
 
 
-def _fa2_shape(u: dict) -> dict[str, int]:
-    return {"HD": u["hd"], "G": fa2_lanes(u["hd"])}  # head_dim and lanes per row
+def fa2_staged_tiles(hd: int, lanes: int, tiles: int) -> int:
+    """``tiles`` (ST: 16-row tiles staged per barrier pair) if 1, 2 or 4 and the block fits the
+    kernels' [512] vec4 tile buffers at head_dim ``hd`` and ``lanes`` per row, else a
+    VariantError."""
+    width = lanes * ceil(ceil(hd / 4) / lanes)  # CH: vec4 chunks per staged row
+    fit = [s for s in (1, 2, 4) if s * width <= 32]
+    if tiles not in fit:
+        raise VariantError(f"fa2 staged tiles ST={tiles} invalid at head_dim {hd}, G={lanes}: "
+                           f"choose one of {fit}")
+    return tiles
+
+
+def fa2_tiles(hd: int) -> int:
+    """Tiles staged per barrier pair (ST) by the backward kernels: 2 wherever the [512] vec4 tile
+    buffers hold two tiles for every lane count G valid at ``hd`` (hd <= 64), else 1. Measured on
+    an H200: ST = 2 (with IL = 1) is the fastest backward layout at hd 32 and 64; the forward
+    keeps ST = 1 at G = 1, where staging two tiles was slower."""
+    return 2 if hd <= 64 else 1
+
+
+FA2_MIN_GROUPS = 256  # workgroups below which fa2 spreads rows over more lanes (2 per unit)
+
+
+def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
+    """The derived override constants of an fa2 kernel: head_dim, lanes per row G, staged tiles
+    ST, and IL = 1 (at G = 1 the backward uses one group of four scores at a time). Where the
+    fewest lanes (G = 1, head_dim <= 32) leave fewer than FA2_MIN_GROUPS workgroups (short
+    sequences, few heads), G is doubled (up to 4) and ST = 1: measured on an H200, more, smaller
+    workgroups win there."""
+    def derive(u: dict) -> dict[str, int]:
+        hd = u["hd"]
+        lanes = fa2_lanes(hd)
+        tiles = 1 if forward and lanes == 1 else fa2_tiles(hd)
+        spread = lanes == 1
+        while spread and lanes < 4 and prod(_fa2_grid({**u, "G": lanes})) < FA2_MIN_GROUPS:
+            lanes, tiles = 2 * lanes, 1
+        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1}
+    return derive
 
 
 _LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
 _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
 _FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
 _FA2_BWD = (*_FA2, "include/attn_fa2_bwd.wgsl")
-_FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [16][32] vec4, lane shares xch [8][64] vec4
-_FA2_CONSTANTS = {"HD": 128, "G": 4}
+_FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [512] vec4, lane shares xch [8][64] vec4
+# head_dim, lanes per row, staged tiles, one score group at a time (derived per call: _fa2_shape)
+_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0}
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -226,13 +268,13 @@ KERNELS: dict[str, Kernel] = {
                includes=_NAIVE),
         Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_grid, "ref_attention_fwd",
                includes=_FA2, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
-               derive=_fa2_shape),
+               derive=_fa2_shape(forward=True)),
         Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_grid, "ref_attention_bwd",
                includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
-               derive=_fa2_shape),
+               derive=_fa2_shape(forward=False)),
         Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_grid, "ref_attention_bwd",
-               includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 128,
-               derive=_fa2_shape),
+               includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 512,
+               derive=_fa2_shape(forward=False)),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),
@@ -307,9 +349,10 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             max_head_dim=32 * FA2_LANES[-1],  # MAX_HD: 4 lanes of 8 vec4 chunks per row
             notes="FlashAttention-2: every kernel keeps 64 / G rows per workgroup of 64 in "
             "registers (G = ceil(hd / 32) lanes per row, so one invocation per row at hd <= 32: "
-            "dot products and softmax need no other invocation) and streams the other side "
-            "through workgroup memory as vec4 tiles of 16 rows read as broadcasts (2 barriers "
-            "per tile, 3 when G > 1); forward with an online softmax, one log-sum-exp per query "
+            "dot products and softmax need no other invocation; more lanes where that leaves "
+            "few workgroups) and streams the other side through workgroup memory as vec4 tiles "
+            "of 16 rows read as broadcasts, ST tiles per 2 barriers (one more per tile when "
+            "G > 1); forward with an online softmax, one log-sum-exp per query "
             "row; backward recomputes P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, "
             "then dK/dV over query tiles; head_dim specialised by override constants; causal "
             "tiles above the diagonal skipped, heaviest blocks first; O(T) extra memory, "

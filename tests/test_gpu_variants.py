@@ -145,8 +145,14 @@ def run_attention(variant, B, T, H, hd, constants=None, seed=None):
                                       (1, 20, 2, 72), (1, 17, 1, 128), (1, 41, 2, 100),
                                       (1, 1, 2, 4), (2, 64, 2, 40), (1, 70, 2, 24),
                                       (1, 45, 1, 113), (1, 35, 1, 112), (1, 50, 1, 64)])
-def test_fa2_kernels(B, T, H, hd):
-    qkv, dout, fwd, dqkv = run_attention("fa2", B, T, H, hd)
+@pytest.mark.parametrize("layout", ["derived", "fewest lanes"])
+def test_fa2_kernels(B, T, H, hd, layout):
+    """Derived constants (at these short shapes: more lanes per row, one tile per stage) and the
+    layout of long sequences (fewest lanes G, two tiles staged, one score group at a time)."""
+    consts = None
+    if layout == "fewest lanes":
+        consts = {"G": registry.fa2_lanes(hd), "ST": registry.fa2_tiles(hd), "IL": 1}
+    qkv, dout, fwd, dqkv = run_attention("fa2", B, T, H, hd, consts)
     out, cache = R.attention_fwd(qkv.astype(np.float64), H)
     np.testing.assert_allclose(fwd["out"], out.reshape(B * T, -1), rtol=2e-5, atol=2e-5)
     q, k = (qkv.astype(np.float64).reshape(B, T, 3, H, hd)[:, :, i].transpose(0, 2, 1, 3)
@@ -159,20 +165,33 @@ def test_fa2_kernels(B, T, H, hd):
 
 
 def test_fa2_lanes_per_row_and_determinism():
-    """G (lanes per row, override) follows head_dim; more lanes than needed only split the same
-    dot products over more invocations (added across lanes in a fixed order): same result to
-    rounding. No atomics: a rerun gives the same bits."""
-    assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({"hd": hd})["G"]
+    """G (lanes per row, override) follows head_dim, and grows where a short sequence leaves few
+    workgroups; more lanes than needed only split the same dot products over more invocations
+    (added across lanes in a fixed order): same result to rounding. ST and IL only reorder the
+    work, not the sums. No atomics: a rerun gives the same bits."""
+    long = {"B": 8, "H": 16, "T": 512}  # enough rows for FA2_MIN_GROUPS workgroups at G = 1
+    assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({**long, "hd": hd})["G"]
             for hd in (1, 32, 33, 64, 65, 128)] == [1, 1, 2, 2, 4, 4]
+    short = {"B": 8, "H": 4, "T": 128}  # 64 workgroups at G = 1: rows spread over 4 lanes
+    assert [registry.KERNELS[k].derive({**short, "hd": hd})["G"]
+            for k in ("attn_fa2_fwd", "attn_fa2_bwd_q") for hd in (32, 64)] == [4, 2, 4, 2]
+    for hd, lanes, tiles in ((32, 1, 8), (64, 2, 4), (64, 4, 4), (100, 4, 2)):
+        with pytest.raises(registry.VariantError, match="staged tiles"):
+            registry.check_attention_constants("fa2", hd, {"G": lanes, "ST": tiles})
     assert registry.fa2_lanes(20, 4) == 4
     for hd, lanes in ((129, None), (40, 1), (20, 3)):
         with pytest.raises(registry.VariantError, match="head_dim"):
             registry.fa2_lanes(hd, lanes)
-    *_, derived = run_attention("fa2", 1, 40, 2, 20, seed=7)  # G = 1
-    *_, again = run_attention("fa2", 1, 40, 2, 20, seed=7)
-    qkv, _, fwd, widest = run_attention("fa2", 1, 40, 2, 20, {"G": 4}, seed=7)
+    *_, derived = run_attention("fa2", 1, 40, 2, 20, seed=7)  # G = 4: a short sequence
+    *_, again = run_attention("fa2", 1, 40, 2, 20, {"G": 4}, seed=7)
     np.testing.assert_array_equal(derived, again)
-    np.testing.assert_allclose(derived, widest, rtol=1e-6, atol=1e-6)
+    # G = 1 with every staging depth, one score group at a time or four: the same sums in the
+    # same order, so the same bits; against G = 4 (lanes added across) the same to rounding
+    qkv, _, fwd, narrow = run_attention("fa2", 1, 40, 2, 20, {"G": 1, "ST": 1, "IL": 0}, seed=7)
+    for st, il in ((2, 1), (4, 0), (4, 1)):
+        *_, other = run_attention("fa2", 1, 40, 2, 20, {"G": 1, "ST": st, "IL": il}, seed=7)
+        np.testing.assert_array_equal(narrow, other)
+    np.testing.assert_allclose(derived, narrow, rtol=1e-6, atol=1e-6)
     out, _ = R.attention_fwd(qkv.astype(np.float64), 2)
     np.testing.assert_allclose(fwd["out"], out.reshape(40, -1), rtol=2e-5, atol=2e-5)
 

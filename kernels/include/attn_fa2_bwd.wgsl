@@ -21,8 +21,7 @@ fn put_chunk(base: u32, j: u32, v: vec4<f32>) {
     if (d + 3u < HD) { dqkv[base + d + 3u] = v.w; }
 }
 
-// The scores (slots 0-3) and dP (slots 4-7) of four groups of tile rows, added across a row's
-// lanes when G > 1 (a barrier inside: call in uniform control flow).
+// The scores (slots 0-3) and dP (slots 4-7) of score groups g0 .. g0+3 (one tile), added across a row's lanes when G > 1 (a barrier inside: call in uniform control flow).
 struct Dots {
     s0: vec4<f32>,
     s1: vec4<f32>,
@@ -34,9 +33,9 @@ struct Dots {
     d3: vec4<f32>,
 }
 
-fn tile_dots(t: u32, u: u32) -> Dots {
-    var x = Dots(dots_a(0u, u), dots_a(1u, u), dots_a(2u, u), dots_a(3u, u),
-                 dots_b(0u, u), dots_b(1u, u), dots_b(2u, u), dots_b(3u, u));
+fn tile_dots(t: u32, u: u32, g0: u32) -> Dots {
+    var x = Dots(dots_a(g0, u), dots_a(g0 + 1u, u), dots_a(g0 + 2u, u), dots_a(g0 + 3u, u),
+                 dots_b(g0, u), dots_b(g0 + 1u, u), dots_b(g0 + 2u, u), dots_b(g0 + 3u, u));
     if (G > 1u) {
         share(0u, t, x.s0);
         share(1u, t, x.s1);

@@ -12,7 +12,10 @@
 // passes through workgroup memory TILE = 16 rows at a time as vec4 tiles xt, yt [TILE][CH]
 // (CH = G * NC chunks per tile row, zero beyond hd), read by a row's lanes as broadcasts.
 // Override constants (set per call by the registry from hd): HD = head_dim (1 .. MAX_HD), G = lanes
-// per row (1, 2 or 4, G >= ceil(HD / 32) so that NC <= MAX_NC); NC follows from both.
+// per row (1, 2 or 4, G >= ceil(HD / 32) so that NC <= MAX_NC); NC follows from both. ST = tiles
+// staged per barrier pair (1, 2 or 4, ST * CH <= 32: the streamed block is ST * TILE rows, its
+// tile s read as score groups 4s .. 4s+3); IL = 1: at G = 1 the backward kernels compute and use
+// one group of four scores at a time (fewer live registers).
 // Each kernel file provides `elem(src, n, col)`: element col of token n's row of source src.
 
 const MAX_HD: u32 = 128u;
@@ -27,6 +30,8 @@ const SRC_DO: u32 = 3u;
 
 override HD: u32 = 128u;
 override G: u32 = 4u;
+override ST: u32 = 1u;
+override IL: u32 = 0u;
 override NC: u32 = ((HD + 3u) / 4u + G - 1u) / G;  // vec4 chunks per lane
 override CH: u32 = G * NC;                          // vec4 chunks per tile row
 override RW: u32 = FA_WG / G;                       // resident rows per workgroup
@@ -42,8 +47,8 @@ struct AttnParams {
 @group(0) @binding(0) var<uniform> p: AttnParams;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 
-var<workgroup> xt: array<vec4<f32>, 512>;   // [TILE][CH] streamed rows (K or Q)
-var<workgroup> yt: array<vec4<f32>, 512>;   // [TILE][CH] streamed rows (V or dO)
+var<workgroup> xt: array<vec4<f32>, 512>;   // [ST * TILE][CH] streamed rows (K or Q)
+var<workgroup> yt: array<vec4<f32>, 512>;   // [ST * TILE][CH] streamed rows (V or dO)
 var<workgroup> xch: array<vec4<f32>, 512>;  // [8][FA_WG] lane shares, slot-major (no conflicts)
 
 // Chunk j of head h's row of token n from src, zero at and beyond HD.
@@ -58,11 +63,11 @@ fn chunk(src: u32, n: u32, h: u32, j: u32) -> vec4<f32> {
     return v;
 }
 
-// xt <- rows r0 .. r0 + TILE of sx, yt <- the same rows of sy (head h of batch b), by all FA_WG
+// xt <- rows r0 .. r0 + ST * TILE of sx, yt <- the same rows of sy (head h of batch b), by all FA_WG
 // invocations, consecutive invocations on consecutive dims; zero beyond T and HD.
 fn stage(t: u32, sx: u32, sy: u32, b: u32, h: u32, r0: u32) {
     let dims = 4u * CH;
-    for (var e = t; e < TILE * dims; e = e + FA_WG) {
+    for (var e = t; e < ST * TILE * dims; e = e + FA_WG) {
         let c = e / dims;
         let d = e % dims;
         let i = r0 + c;

@@ -2,12 +2,13 @@
 
     python results/h200-fa2/measure.py OUT_DIR [OLD_TREE]
 
-Role "new" (default): fa2 parity at awkward shapes on this adapter (every valid lanes-per-row G,
-outputs NaN-poisoned, against the float64 reference, plus a bitwise rerun), then
-``bench.kernel_bench.run_kernels`` over the issue's attention shapes (fa2 with its derived G and
-with G forced to 2 and 4, SDPA beside each), then the mega and behemoth training steps. With
-OLD_TREE, the same kernel shapes and steps are timed again from that checkout (role "old", in a
-subprocess importing only APIs both trees have). Rows go to OUT_DIR; a short table is printed.
+Role "new" (default): fa2 parity at awkward shapes on this adapter (every candidate layout of
+CANDIDATES that fits the shape, outputs NaN-poisoned, against the float64 reference, plus a
+bitwise rerun), then ``bench.kernel_bench.run_kernels`` over the issue's attention shapes (fa2
+with its defaults and with each candidate's override constants, SDPA beside each), then (unless
+FA2_NO_STEPS) the mega and behemoth training steps. With OLD_TREE, the same kernel shapes (and
+steps) are timed again from that checkout (role "old", in a subprocess importing only APIs both
+trees have). Rows go to OUT_DIR; a short table is printed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ from pathlib import Path
 
 SHAPES = [(8, 4, 128, 32), (8, 12, 256, 32), (8, 16, 512, 32), (8, 24, 512, 32), (4, 8, 1024, 64),
           (4, 8, 2048, 64)]
-STEPS = ("mega", "behemoth")
+STEPS = () if os.environ.get("FA2_NO_STEPS") else ("mega", "behemoth")
 PARITY = [(2, 37, 3, 12), (1, 19, 1, 72), (1, 130, 2, 40), (2, 300, 3, 33), (1, 1000, 2, 64),
-          (1, 515, 1, 128), (3, 77, 2, 5), (1, 2048, 1, 32), (1, 1, 2, 4)]  # (B, T, H, hd)
+          (1, 515, 1, 128), (3, 77, 2, 5), (1, 1, 2, 4)]  # (B, T, H, hd)
+# candidate layouts (label -> override constants for every fa2 kernel, over the derived ones;
+# the default is "fa2"); "fa2:r1" is the layout of the previous round (ST = 1, IL = 0)
+CANDIDATES = {
+    "fa2:r1": {"ST": 1, "IL": 0}, "fa2:ST1": {"ST": 1}, "fa2:ST2": {"ST": 2}, "fa2:ST4": {"ST": 4},
+    "fa2:G1": {"G": 1}, "fa2:G2": {"G": 2}, "fa2:G4": {"G": 4},
+}
+if os.environ.get("FA2_SHAPES"):  # "B,H,T,hd;..." instead of SHAPES
+    SHAPES = [tuple(int(x) for x in s.split(",")) for s in os.environ["FA2_SHAPES"].split(";")]
 if os.environ.get("FA2_SMOKE"):  # a dry run of this script on the software adapter
     SHAPES, STEPS, PARITY = [(1, 2, 20, 8)], ("micro",), [(1, 19, 1, 40)]
 
@@ -57,13 +66,12 @@ def old_role(out_dir: Path) -> None:
     for B, H, T, hd in SHAPES:
         case = mb.attention("fa2", B=B, H=H, T=T, hd=hd, repeats=2)
         try:
-            m, how, _ = time_case(case, 0.4)
+            m, how, _ = time_case(case, 0.25)
         finally:
             case.close()
         rows.append({"kind": "attention", "variant": "fa2-old", "B": B, "H": H, "T": T, "hd": hd,
                      "seconds": m.median_s, "timing": how, "samples": m.n})
-    rows += steps(1.5)
-    print(json.dumps(rows))
+    print(json.dumps(rows + steps(1.5)))
 
 
 def parity() -> list[str]:
@@ -81,17 +89,20 @@ def parity() -> list[str]:
         dout = rng.standard_normal((B * T, C)).astype(np.float32)
         ref_out, cache = R.attention_fwd(qkv.reshape(B, T, 3 * C).astype(np.float64), H)
         want = R.attention_bwd(dout.reshape(B, T, C).astype(np.float64), cache)
-        need = registry.fa2_lanes(hd)
-        for g in [x for x in registry.FA2_LANES if x >= need]:
-            out, _, dqkv = run_attention("fa2", qkv, dout, B, H, {"G": g})
+        for label, consts in {"fa2": {}, **CANDIDATES}.items():
+            try:
+                registry.check_attention_constants("fa2", hd, consts)
+            except registry.VariantError:
+                continue
+            out, _, dqkv = run_attention("fa2", qkv, dout, B, H, consts)
             errs = []
             for got, ref in ((out, ref_out), (dqkv, want)):
                 ref = ref.reshape(got.shape)
                 errs.append(float(np.max(np.abs(got - ref)) / max(1.0, np.abs(ref).max())))
-            _, _, again = run_attention("fa2", qkv, dout, B, H, {"G": g})
+            _, _, again = run_attention("fa2", qkv, dout, B, H, consts)
             same = bool(np.array_equal(dqkv, again))
             ok = all(np.isfinite(e) and e < 1e-4 for e in errs) and same
-            lines.append(f"parity B,T,H,hd={B},{T},{H},{hd} G={g}: out {errs[0]:.2g} dqkv "
+            lines.append(f"parity B,T,H,hd={B},{T},{H},{hd} {label}: out {errs[0]:.2g} dqkv "
                          f"{errs[1]:.2g} rerun-identical {same} -> {'ok' if ok else 'FAIL'}")
             print(lines[-1], flush=True)
     return lines
@@ -109,8 +120,8 @@ def main() -> None:
     print("adapter:", get_device().info(), flush=True)
     (out / "parity.txt").write_text("\n".join(parity()) + "\n")
     rows = kb.run_kernels(matmuls=[], attentions=["fa2"], attention_shapes=SHAPES,
-                          attention_constants={"fa2:G=2": {"G": 2}, "fa2:G=4": {"G": 4}},
-                          budget_s=0.4, progress=lambda line: print(line, flush=True))
+                          attention_constants=CANDIDATES, budget_s=0.25,
+                          progress=lambda line: print(line, flush=True))
     kb.write_csv(rows, out)
     new_steps = steps(1.5)
     old = []
