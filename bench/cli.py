@@ -427,6 +427,10 @@ def cmd_kernels(args: argparse.Namespace) -> int:
         seqs = [int(v) for v in _csv_list(args.seq)] or list(DEFAULT_SEQ)
     except ValueError as e:
         raise UsageError(f"--sizes/--seq take comma lists of integers: {e}") from None
+    if min(sizes + seqs) <= 0:
+        raise UsageError(f"--sizes/--seq take positive integers, got {min(sizes + seqs)}")
+    if not args.budget > 0:
+        raise UsageError(f"--budget must be positive, got {args.budget:g}")
     presets = _csv_list(args.presets)
     for p in presets:
         if p not in PRESETS:

@@ -172,8 +172,12 @@ def probe(
         child = ctx.Process(target=_child_load,
                             args=(name, cpu_preset, cpu_options, load_s, ready), daemon=True)
         child.start()
-        ready.wait(timeout=600)
+        while not ready.wait(timeout=0.5) and child.is_alive():
+            pass  # a child that dies before its load is ready must not hold the probe up
         child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"the {name} load in a child process failed (exit code "
+                               f"{child.exitcode})")
         res[f"after {name} in a child process"] = _times(g, steps)
         quiesce(limits)
     res["alone again"] = _times(g, steps)

@@ -60,6 +60,8 @@ def _cpu_ticks(pid: int) -> float | None:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+WORKER_TIMEOUT_S = 120.0  # the least a worker may take for one point before it counts as hung
+
 
 class Workers:
     """One worker process per backend and device; ``measure`` has ``measure_step``'s signature."""
@@ -85,6 +87,13 @@ class Workers:
         proc, conn = self._procs[key]
         try:
             conn.send((name, dataclasses.asdict(config), options, budget_s, kw))
+            # a point takes about its budget; a worker silent far past it hangs (a driver stuck
+            # in a kernel, say): it is killed and the point fails, instead of the whole sweep
+            if not conn.poll(max(WORKER_TIMEOUT_S, 20 * budget_s)):
+                proc.kill()
+                self._drop(key)
+                raise RuntimeError(f"the {name} worker process gave no answer within "
+                                   f"{max(WORKER_TIMEOUT_S, 20 * budget_s):g} s and was killed")
             result = conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             self._drop(key)
