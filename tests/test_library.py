@@ -16,14 +16,11 @@ SECTION = "## The harness as a library"
 
 
 def library_example() -> str:
-    """The python block of the README's library section (README_lib.md until it is merged)."""
-    for name in ("README.md", "README_lib.md"):
-        path = ROOT / name
-        text = path.read_text() if path.exists() else ""
-        if SECTION in text:
-            section = text.split(SECTION, 1)[1]
-            return re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    raise AssertionError(f"no '{SECTION}' section in README.md or README_lib.md")
+    """The python block of the README's library section."""
+    text = (ROOT / "README.md").read_text()
+    assert SECTION in text, f"no '{SECTION}' section in README.md"
+    section = text.split(SECTION, 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 def test_readme_library_example_runs(tmp_path, monkeypatch, capsys):
