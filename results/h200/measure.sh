@@ -8,6 +8,7 @@
 #   big            : mega, behemoth training steps (GPU fa2, torch CUDA eager and graph)
 #   base-079b1fe   : the same GPU steps with the code before this work (.wt/base), same call
 #   handoff        : a GPU point alone and after CPU points (bench.handoff)
+# Everything lands under $1 (tar it: the device returns at most 8 files).
 # SMALL=1 shrinks every step to lavapipe-sized presets (a local dry run of the commands).
 set -uo pipefail
 out=${1:?usage: measure.sh OUTDIR}
@@ -15,9 +16,11 @@ mkdir -p "$out/res"
 export GPT_CURVES_TUNE_CACHE=${GPT_CURVES_TUNE_CACHE:-$out/tune-cache.json}
 if [ "${SMALL:-0}" = 1 ]; then
   P=micro,tiny; BIG=micro; SH=micro,2x2x40x8; SZ=64; KP=micro; T=2; B=0.2; REQ=""; BASEP=micro
+  HG=micro
 else
   P=micro,tiny,small,medium,large,xl,huge; BIG=mega,behemoth; SH=medium,huge,mega,behemoth,4x8x1024x64
-  SZ=4096; KP=mega,behemoth; T=16; B=0.4; REQ=--require-gpu; BASEP=tiny,medium,xl,huge,mega,behemoth
+  SZ=4096; KP=mega,behemoth; T=16; B=0.3; REQ=--require-gpu; BASEP=tiny,medium,xl,huge,mega,behemoth
+  HG=medium
 fi
 step() {  # name, seconds, command...: one measurement, its log kept, its time printed
   local name=$1 limit=$2; shift 2
@@ -28,7 +31,7 @@ step() {  # name, seconds, command...: one measurement, its log kept, its time p
 step kernels 95 python3 -m bench kernels --presets $KP --sizes $SZ --matmul auto,b128 \
   --attention fa2 --attention-shapes $SH --budget 0.3 --retune --out "$out/res/kernels"
 for run in a b; do
-  step presets-$run 150 python3 -m bench sweep --backends cpu,gpu,torch,torch-cuda,torch-cuda-graph \
+  step presets-$run 140 python3 -m bench sweep --backends cpu,gpu,torch,torch-cuda,torch-cuda-graph \
     --presets $P --attention naive,fa2 --threads $T --budget $B $REQ --out "$out/res" \
     --run-id h200-presets-$run --no-plots
 done
@@ -39,9 +42,8 @@ if [ -d .wt/base ]; then
     --presets $BASEP --attention fa2 --budget 1 $REQ --out "$out/res" --run-id h200-base-079b1fe \
     --no-plots)
 fi
-step handoff 60 python3 -m bench.handoff --gpu-preset ${BIG%%,*} --attention fa2 --cpu cpu,torch \
+step handoff 60 python3 -m bench.handoff --gpu-preset $HG --attention fa2 --cpu cpu,torch \
   --cpu-preset ${P##*,} --threads $T --load 2 --steps 10
-tar czf "$out/results.tgz" -C "$out" res
 cat "$out/steps.txt"
 for f in "$out"/res/*/h200-presets-a.csv "$out"/res/*/h200-big.csv; do
   [ -f "$f" ] && python3 -m bench report "$f" | grep -E "^\| (gpu|torch|cpu)" | head -40
