@@ -159,12 +159,21 @@ def run_kernels(
         shapes += [(preset, *call) for call in step_matmuls(PRESETS[preset])]
     cublas: dict[tuple, float | None] = {}
     for variant in matmuls:
-        ok, msg = mb.check_matmul(variant)
+        row_variant, tuner = _tuned(variant, adapter, tune)
+        if tuner is None:
+            ok, msg = mb.check_matmul(variant)
+        else:  # gate what is timed: the tuner's (variant, splits) at each shape
+            ok, msg = True, ""
+            for _, form, M, N, K in shapes:
+                ran, splits = tuner.choose(form, M, N, K)
+                ok, msg = tuner.gate(ran, splits)
+                if not ok:
+                    msg = f"{ran} at {form} {M}x{N}x{K}: {msg}"
+                    break
         if not ok:
             rows.append({**base, "kind": "matmul", "variant": variant, "status": f"failed: {msg}"})
             progress(_summary(rows[-1]))
             continue
-        row_variant = _tuned(variant, adapter, tune)
         for preset, form, M, N, K in shapes:
             if (form, M, N, K) not in cublas:
                 cublas[(form, M, N, K)] = _vendor(form, M, N, K) if vendor else None
@@ -280,15 +289,17 @@ def plot_attention(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path
 
 
 def _tuned(variant: str, adapter: str | None, tune: str | None):
-    """``auto`` with the autotuner's choice on this device; any other variant as named."""
+    """``auto`` with the autotuner's choice on this device, and its tuner; any other variant as
+    named, with None."""
     v = registry.matmul_variant(variant)
     if v.choose is None:
-        return variant
+        return variant, None
     from dataclasses import replace
 
     from backends.gpu.autotune import MatmulTuner
 
-    return replace(v, choose=MatmulTuner(adapter, tune).choose)
+    tuner = MatmulTuner(adapter, tune)
+    return replace(v, choose=tuner.choose), tuner
 
 
 def _vendor(form: str, M: int, N: int, K: int) -> float | None:

@@ -111,7 +111,7 @@ def test_tuner_measures_caches_and_falls_back(tmp_path):
     again = MatmulTuner(mode="on", path=path)
     assert again.choose("tn", 16, 48, 300) == choice
     assert again.describe()["sources"] == {"tn 16x48x300": "cache"}
-    assert again.key == t.key and t.key.count(" | ") == 3
+    assert again.key == t.key and t.key.count(" | ") == 4
     retuned = MatmulTuner(mode="retune", path=path)
     assert retuned.plans == {}
     for mode in ("auto", "off"):

@@ -54,3 +54,26 @@ def test_vendor_matmul_is_none_without_cuda():
 def test_kernels_cli_refuses_an_unknown_preset(capsys):
     assert main(["kernels", "--presets", "gigantic", "--out", "/nonexistent"]) == 2
     assert "unknown preset 'gigantic'" in capsys.readouterr().err
+
+
+@requires_adapter
+def test_kernel_bench_gates_the_auto_variant_it_times(monkeypatch, tmp_path):
+    """``auto`` is gated at the tuner's (variant, splits) per shape, not at the rule's picks."""
+    from backends.gpu import autotune
+
+    monkeypatch.setenv("GPT_CURVES_TUNE_CACHE", str(tmp_path / "plans.json"))
+    monkeypatch.setattr(autotune, "_PLANS", {})
+    monkeypatch.setattr(autotune, "_GATES", {})
+    chosen = []
+
+    def choose(self, form, M, N, K):
+        chosen.append((form, M, N, K))
+        return "b128", 1
+
+    monkeypatch.setattr(autotune.MatmulTuner, "choose", choose)
+    monkeypatch.setattr(autotune.MatmulTuner, "gate",
+                        lambda self, v, s=None: (v != "b128", f"{v} forced failure"))
+    rows = kernel_bench.run_kernels(sizes=[24], seqs=[], forms=["nn"], matmuls=["auto"],
+                                    attentions=[], budget_s=0.02, vendor=False)
+    mm = [r for r in rows if r["kind"] == "matmul"]
+    assert chosen and len(mm) == 1 and mm[0]["status"].startswith("failed: b128"), mm

@@ -2,12 +2,16 @@
 
 Candidates are the registry's ``tune`` variants, each at the split-K factors worth trying for the
 shape (``matmul_rules.split_candidates``), that passed the parity gate on this adapter (every form
-on awkward shapes, NaN-poisoned outputs, one split path). Each is timed with GPU timestamps (one
-command buffer of a few repetitions, after a warm-up run that compiles the pipelines); the fastest
-is kept. Plans are cached on disk in one JSON file, under a key made of the adapter, driver, wgpu
-version and a digest of the matmul kernels' sources, so a second process starts at once and a
-changed kernel or driver re-tunes by itself. Where the device has no timestamp queries, or is a
-software adapter, or tuning is off, ``auto`` keeps the rule of ``kernels.matmul_rules``.
+on awkward shapes, NaN-poisoned outputs, and each split factor timed on a long-K shape). Each is
+timed with GPU timestamps (one command buffer of a few repetitions, after a warm-up run that
+compiles the pipelines); the fastest is kept. Plans are cached on disk in one JSON file, under a
+key made of the adapter, its backend type, driver, wgpu version and a digest of the matmul kernels'
+sources and constants, so a second process starts at once and a changed kernel or driver re-tunes
+by itself. Where the device has no timestamp queries, or is a software adapter, or tuning is
+off, ``auto`` keeps the rule of ``kernels.matmul_rules``. A plan from the cache runs only once
+its (variant, splits) passed this process's gate. Plans and gate
+results are kept per process (the harness builds a backend per measuring round, and pooled rounds
+must run one kernel), so ``retune`` measures again once per process.
 
 Modes (``GpuBackend(tune=...)`` or ``$GPT_CURVES_TUNE``): ``auto`` (measure on a hardware adapter
 with timestamps, else the rule), ``on`` (measure wherever timestamps exist, software included),
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,12 @@ ENV_MODE = "GPT_CURVES_TUNE"
 ENV_CACHE = "GPT_CURVES_TUNE_CACHE"
 MODES = ("auto", "on", "retune", "off")
 TARGET_SECONDS = 2e-3  # device time per timed command buffer to aim for
+
+# One process decides once, whatever the number of tuners: plans by (cache file, device key), gate
+# results by device key then (variant, splits or None for the variant's own), keys retuned.
+_PLANS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+_GATES: dict[str, dict[tuple[str, int | None], tuple[bool, str]]] = {}
+_RETUNED: set[tuple[str, str]] = set()
 
 
 def cache_path() -> Path:
@@ -47,6 +58,7 @@ def kernel_digest() -> str:
     names = sorted({v.kernel for v in registry.MATMULS.values() if v.kernel})
     for name in [*names, matmul_rules.SPLITK_REDUCE]:
         h.update(wgsl.source(name).encode())
+        h.update(f"{sorted(registry.kernel(name).constants.items())}".encode())
     for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
         if v.tune:
             h.update(f"{v.name}{sorted(v.constants.items())}{v.split}".encode())
@@ -54,9 +66,23 @@ def kernel_digest() -> str:
 
 
 def device_key(info: dict[str, Any]) -> str:
-    """adapter | driver | wgpu version | kernel digest: a plan is valid for exactly this."""
-    return " | ".join([str(info.get("adapter")), str(info.get("driver")),
-                       str(info.get("wgpu_version")), kernel_digest()])
+    """adapter | backend | driver | wgpu version | kernel digest: a plan is valid for exactly
+    this (one adapter reached through Vulkan or D3D12 runs different compiled kernels)."""
+    return " | ".join([str(info.get("adapter")), str(info.get("backend")),
+                       str(info.get("driver")), str(info.get("wgpu_version")), kernel_digest()])
+
+
+def _valid_plan(plan: Any) -> bool:
+    """A cached plan names a concrete registry row and a split factor that row can run."""
+    if not isinstance(plan, dict):
+        return False
+    v = registry.MATMULS.get(plan.get("variant")) if isinstance(plan.get("variant"), str) else None
+    s = plan.get("splits")
+    if v is None or v.choose is not None or not v.kernel:
+        return False
+    if not isinstance(s, int) or isinstance(s, bool) or s < 1:
+        return False
+    return s == 1 or (v.split and s <= matmul_rules.SPLITK_MAX_SPLITS)
 
 
 class MatmulTuner:
@@ -86,11 +112,17 @@ class MatmulTuner:
             self.why = ""
         self.measures = not self.why
         self.plans: dict[str, dict[str, Any]] = {}
-        if self.measures and mode != "retune":
-            self.plans = dict(self._load().get(self.key, {}))
+        if self.measures:
+            pk = (str(self.path), self.key)
+            if mode == "retune" and pk not in _RETUNED:
+                _RETUNED.add(pk)
+                _PLANS[pk] = {}
+            elif pk not in _PLANS:
+                _PLANS[pk] = dict(self._load().get(self.key, {}))
+            self.plans = _PLANS[pk]
         self.sources: dict[str, str] = {}  # shape -> "measured" | "cache" | "rule"
         self.tuning_s = 0.0
-        self._gate: dict[str, tuple[bool, str]] = {}
+        self._gate = _GATES.setdefault(self.key, {})
         self._warm = False
 
     @property
@@ -109,9 +141,11 @@ class MatmulTuner:
             self.sources[shape] = "rule"
             return matmul_rules.auto_matmul(form, M, N, K)
         if shape in self.plans:
-            self.sources.setdefault(shape, "cache")
             p = self.plans[shape]
-            return p["variant"], p["splits"]
+            if self.gate(p["variant"], p["splits"])[0]:
+                self.sources.setdefault(shape, "cache")
+                return p["variant"], p["splits"]
+            del self.plans[shape]  # gated out here: measure again among those that pass
         t0 = time.perf_counter()
         best = self.tune(form, M, N, K)
         self.tuning_s += time.perf_counter() - t0
@@ -125,7 +159,7 @@ class MatmulTuner:
         out: list[tuple[str, int]] = []
         seen: set[tuple] = set()
         for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
-            if not v.tune or not self.gate(v.name)[0]:
+            if not v.tune or not self.gate(v.name, 1)[0]:
                 continue
             consts = {**registry.kernel(v.kernel).constants, **v.constants}
             bm, bn = v.tile
@@ -135,14 +169,45 @@ class MatmulTuner:
                 plan = matmul_plan.plan_matmul(v.name, form, M, N, K, splits=s)
                 full = {**registry.kernel(plan.kernel).constants, **plan.constants}
                 same = (plan.kernel, tuple(sorted(full.items())))
-                if same not in seen:  # two rows that build the same kernel are timed once
+                if same not in seen and self.gate(v.name, s)[0]:  # same kernel: timed once
                     seen.add(same)
                     out.append((v.name, s))
         return out
 
-    def gate(self, variant: str) -> tuple[bool, str]:
-        """The variant's parity gate on this adapter (once per process); a variant whose
-        workgroup memory exceeds the device's limit does not run here at all."""
+    def gate(self, variant: str, splits: int | None = None) -> tuple[bool, str]:
+        """The parity gate of (variant, splits) on this adapter (once per process): the variant
+        on every form and check shape, then at a split factor above 1 each form once more on a
+        long-K shape through that factor; a variant whose workgroup memory or invocations exceed
+        the device's limits does not run here at all."""
+        if splits is not None and splits > 1:
+            base = self.gate(variant)
+            if base[0] and (variant, splits) not in self._gate:
+                self._gate[(variant, splits)] = self._check_split(variant, splits)
+            return self._gate[(variant, splits)] if base[0] else base
+        return self._gate_variant(variant)
+
+    def _check_split(self, variant: str, splits: int) -> tuple[bool, str]:
+        """Each form on the long-K check shape through ``splits`` slices vs NumPy (outputs and
+        scratch NaN-poisoned by ``run_matmul``)."""
+        import numpy as np
+
+        from backends.gpu.microbench import MATMUL_CHECK_SHAPES
+        from backends.gpu.testing import run_matmul
+
+        rng = np.random.default_rng(splits)
+        M, K, N = MATMUL_CHECK_SHAPES[-1]
+        for form in ("nn", "nt", "tn"):
+            a = rng.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
+            b = rng.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
+            got = run_matmul(a, b, form, variant, splits=splits, adapter=self.adapter)["c"]
+            want = ((a.T if form == "tn" else a).astype(np.float64)
+                    @ (b.T if form == "nt" else b).astype(np.float64))
+            err = float(np.max(np.abs(got - want)) / max(1.0, np.abs(want).max()))
+            if not np.isfinite(err) or err > 1e-4:
+                return False, f"{form} split{splits} M,K,N={M},{K},{N}: max rel err {err:.2g}"
+        return True, "ok"
+
+    def _gate_variant(self, variant: str) -> tuple[bool, str]:
         if variant not in self._gate:
             v = registry.matmul_variant(variant)
             limits = self.mb.dev.limits
@@ -158,8 +223,7 @@ class MatmulTuner:
                 self._gate[variant] = (False, f"unsupported: {threads} invocations per "
                                        f"workgroup, device limit {most}")
             else:
-                self._gate[variant] = self.mb.check_matmul(variant,
-                                                           splits=3 if v.split else None)
+                self._gate[variant] = self.mb.check_matmul(variant)
         return self._gate[variant]
 
     def time(self, variant: str, splits: int, form: str, M: int, N: int, K: int,
@@ -200,9 +264,18 @@ class MatmulTuner:
     def tune(self, form: str, M: int, N: int, K: int) -> dict[str, Any]:
         cands = self.candidates(form, M, N, K)
         self.warm_up()
-        if not cands:
-            v, s = matmul_rules.auto_matmul(form, M, N, K)
-            return {"variant": v, "splits": s, "seconds": None, "timed": {}}
+        if not cands:  # the rule's pick, else any concrete row, once it passed the gate here
+            rule = matmul_rules.auto_matmul(form, M, N, K)[0]
+            rows = sorted(n for n, r in registry.MATMULS.items() if r.choose is None and r.kernel)
+            why = []
+            for v in [rule, *(n for n in rows if n != rule)]:
+                s = matmul_plan.plan_matmul(v, form, M, N, K).splits
+                ok, msg = self.gate(v, s)
+                if ok:
+                    return {"variant": v, "splits": s, "seconds": None, "timed": {}}
+                why.append(f"{v}: {msg}")
+            raise BackendError(f"no matmul variant passed the parity gate on this adapter for "
+                               f"{form} {M}x{N}x{K} ({why[0]})")
         timed: dict[str, float] = {}
         for v, s in cands:
             best = min(timed.values(), default=float("inf"))
@@ -211,20 +284,33 @@ class MatmulTuner:
         return {"variant": v, "splits": s, "seconds": best, "timed": timed}
 
     # the cache ----------------------------------------------------------------------------
-    def _load(self) -> dict[str, Any]:
+    def _load(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The cache's valid plans; a corrupt file or entry counts as absent (and the next save
+        rewrites the file without it)."""
         try:
-            return json.loads(self.path.read_text())
+            raw = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return {}
+        if not isinstance(raw, dict):
+            return {}
+        return {key: {shape: p for shape, p in plans.items() if _valid_plan(p)}
+                for key, plans in raw.items() if isinstance(plans, dict)}
 
     def _save(self) -> None:
-        data = self._load()
-        data[self.key] = self.plans
+        """Merge this key's plans into what is on disk now (another process may have added
+        shapes since), written through a private temporary file and an atomic replace."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-            tmp.replace(self.path)
+            data = self._load()
+            data.setdefault(self.key, {}).update(self.plans)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(json.dumps(data, indent=1, sort_keys=True))
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         except OSError:
             pass  # an unwritable cache only costs the next process a re-tune
 

@@ -1,0 +1,147 @@
+"""The matmul autotuner's decisions on the software adapter: cached plans gated in this process,
+no gated-out fallback, one decision per process, a corrupt or shared cache file, a gate per split
+factor, and a key that names the backend type and the kernels' constants."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from gpu_fixtures import requires_adapter
+
+from backends.base import BackendError
+from backends.gpu import autotune
+from backends.gpu.autotune import MatmulTuner
+from kernels import matmul_rules, registry
+
+pytestmark = requires_adapter
+
+SHAPE = ("nn", 64, 64, 64)
+LABEL = "nn 64x64x64"
+
+
+@pytest.fixture(autouse=True)
+def fresh_process(monkeypatch):
+    """Each test starts as a new process would: no plans, gates or retunes decided yet."""
+    monkeypatch.setattr(autotune, "_PLANS", {})
+    monkeypatch.setattr(autotune, "_GATES", {})
+    monkeypatch.setattr(autotune, "_RETUNED", set())
+    monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.5: None)
+
+
+def fixed_tune(calls, variant="tiled16", splits=1):
+    def tune(self, form, M, N, K):
+        calls.append((form, M, N, K))
+        return {"variant": variant, "splits": splits, "seconds": 1e-3, "timed": {variant: 1e-3}}
+    return tune
+
+
+def test_cached_plan_is_gated_in_this_process(tmp_path, monkeypatch):
+    path = tmp_path / "plans.json"
+    key = MatmulTuner(mode="on", path=path).key
+    path.write_text(json.dumps({key: {LABEL: {"variant": "b64", "splits": 1}}}))
+    autotune._PLANS.clear()
+    autotune._GATES[key] = {"b64": (False, "forced failure")}
+    calls = []
+    monkeypatch.setattr(MatmulTuner, "tune", fixed_tune(calls))
+    t = MatmulTuner(mode="on", path=path)
+    assert t.choose(*SHAPE) == ("tiled16", 1)
+    assert calls == [SHAPE] and t.describe()["sources"] == {LABEL: "measured"}
+
+
+def test_all_gated_out_falls_back_to_a_passing_row_or_raises(tmp_path):
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    gates = autotune._GATES[t.key]
+    for name, row in registry.MATMULS.items():
+        if row.choose is None:
+            gates[name] = (False, f"{name} forced failure")
+    gates["splitk"] = (True, "ok")
+    rule = matmul_rules.auto_matmul(*SHAPE)[0]
+    assert rule != "splitk"
+    assert t.choose(*SHAPE)[0] == "splitk"  # not the rule's gated-out pick
+    gates["splitk"] = (False, "forced failure")
+    with pytest.raises(BackendError, match="no matmul variant passed the parity gate"):
+        t.choose("nt", 40, 24, 64)
+
+
+@pytest.mark.parametrize("mode", ["retune", "unwritable"])
+def test_one_process_decides_once(tmp_path, monkeypatch, mode):
+    """Backends built one per measuring round share the process's plans: one measurement."""
+    path = tmp_path / "plans.json"
+    if mode == "unwritable":
+        path.mkdir()  # neither readable nor writable as a file
+    calls = []
+    monkeypatch.setattr(MatmulTuner, "tune", fixed_tune(calls))
+    picks = [MatmulTuner(mode="retune" if mode == "retune" else "on", path=path).choose(*SHAPE)
+             for _ in range(3)]
+    assert calls == [SHAPE] and picks == [("tiled16", 1)] * 3
+
+
+@pytest.mark.parametrize("content", [
+    "[]", "{KEY: \"abc\"}", "{KEY: {\"nn 64x64x64\": {}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"nosuch\", \"splits\": 1}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"auto\", \"splits\": 1}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 0}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"tiled16\", \"splits\": 4}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": \"2\"}}}",
+])
+def test_corrupt_cache_counts_as_empty(tmp_path, monkeypatch, content):
+    path = tmp_path / "plans.json"
+    key = MatmulTuner(mode="on", path=path).key
+    autotune._PLANS.clear()
+    path.write_text(content.replace("KEY", json.dumps(key)))
+    calls = []
+    monkeypatch.setattr(MatmulTuner, "tune", fixed_tune(calls, "b64"))
+    t = MatmulTuner(mode="on", path=path)
+    assert t.choose(*SHAPE) == ("b64", 1) and calls == [SHAPE]
+    assert json.loads(path.read_text())[key][LABEL]["variant"] == "b64"  # rewritten
+
+
+def test_save_merges_with_other_writers(tmp_path, monkeypatch):
+    path = tmp_path / "plans.json"
+    monkeypatch.setattr(MatmulTuner, "tune", fixed_tune([]))
+    t = MatmulTuner(mode="on", path=path)
+    other = {"variant": "b128", "splits": 1, "seconds": 1e-3, "timed": {}}
+    path.write_text(json.dumps({t.key: {"tn 8x8x8": other}}))  # another process, meanwhile
+    t.choose(*SHAPE)
+    assert set(json.loads(path.read_text())[t.key]) == {"tn 8x8x8", LABEL}
+    assert [p.name for p in tmp_path.iterdir()] == ["plans.json"]
+
+
+def test_each_split_factor_is_gated(tmp_path, monkeypatch):
+    """Every (variant, splits) that tuning times passed a gate at that split factor, and a
+    kernel wrong only at one factor is gated out at that factor alone."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    gates = autotune._GATES[t.key]
+    for name in registry.MATMULS:
+        gates[name] = (True, "ok")
+    for (v, s), want in [(("b64t8", 2), True), (("b64t8", 4), False)]:
+        gates[(v, s)] = (want, "forced")
+    cands = t.candidates("tn", 16, 48, 300)
+    assert ("b64t8", 1) in cands and ("b64t8", 2) in cands and ("b64t8", 4) not in cands
+    assert all(s == 1 or (v, s) in gates for v, s in cands)
+
+    from backends.gpu import testing
+
+    real = testing.run_matmul
+
+    def wrong_at_four(a, b, form, variant, splits=None, **kw):
+        out = real(a, b, form, variant, splits=splits, **kw)
+        if splits == 4:
+            out["c"] = out["c"] + 1.0
+        return out
+
+    monkeypatch.setattr(testing, "run_matmul", wrong_at_four)
+    assert t.gate("b64", 2)[0]
+    ok, msg = t.gate("b64", 4)
+    assert not ok and "split4" in msg
+
+
+def test_key_names_backend_type_and_kernel_constants(monkeypatch):
+    info = {"adapter": "x", "driver": "d", "wgpu_version": "0"}
+    assert (autotune.device_key({**info, "backend": "Vulkan"})
+            != autotune.device_key({**info, "backend": "D3D12"}))
+    before = autotune.kernel_digest()
+    consts = registry.kernel("matmul_blocked").constants
+    monkeypatch.setitem(consts, "BK", consts.get("BK", 16) + 8)
+    assert autotune.kernel_digest() != before
