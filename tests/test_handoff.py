@@ -12,17 +12,6 @@ from threadpoolctl import ThreadpoolController
 from bench.handoff import QUIET_CORES, Limits, busy_cores, probe, quiesce
 
 
-def _spinner(seconds):
-    """A worker that busy-waits like an OpenMP/BLAS pool thread before it parks."""
-    def spin():
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            pass
-    t = threading.Thread(target=spin, daemon=True)
-    t.start()
-    return t
-
-
 def test_quiesce_waits_until_the_process_has_been_quiet_for_two_windows():
     seen = iter([1.5, 0.9, 0.1, 0.8, 0.1, 0.05] + [5.0] * 100)  # pools spinning, then parked
     h = quiesce(busy=lambda: next(seen), max_wait_s=10.0)
@@ -42,13 +31,28 @@ def test_quiesce_gives_up_on_a_worker_that_never_parks_and_says_so():
 
 def test_quiesce_sees_a_real_spinning_thread():
     """A thread busy-waiting like an OpenMP/BLAS worker shows in this process's CPU time, and
-    the process reads quiet again once it has parked."""
-    t = _spinner(0.3)
+    the process reads quiet again once it has parked. The worker spins until two windows have
+    seen it (quiesce's garbage collection can outlast any fixed spin in a big test process)."""
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    t = threading.Thread(target=spin, daemon=True)
+    t.start()
     seen: list = []
-    h = quiesce(busy=lambda: seen.append(busy_cores()) or seen[-1], max_wait_s=3.0)
+
+    def busy():
+        seen.append(busy_cores())
+        if len(seen) == 2:
+            stop.set()  # the worker parks
+        return seen[-1]
+
+    h = quiesce(busy=busy, max_wait_s=3.0)
     t.join()
     assert h["quiet"]
-    assert max(seen) > 0.05  # the spinner's CPU time was visible while it ran
+    assert max(seen[:2]) > 0.05  # the spinner's CPU time was visible while it ran
     assert busy_cores(0.02) < QUIET_CORES
 
 
