@@ -12,7 +12,7 @@ Attention rows are (B, H, T, head_dim) shapes: ``ATTENTION_SHAPE`` along ``seqs`
 any list (``attention_shape`` reads "BxHxTxHD" or a preset name: that preset's attention). Each
 row carries its time split by kernel (forward, dQ, dK/dV, from timestamps) and, when torch with
 CUDA is importable, PyTorch SDPA's time for the same shape in the same run
-(``bench.vendor_attention``) and ours / SDPA.
+(``bench.vendor``) and ours / SDPA.
 
 Parity gate: each variant is checked against NumPy on random awkward shapes on this adapter in
 this run first; a variant that fails gets one row with ``status = failed: ...`` and is never timed.
@@ -110,8 +110,8 @@ def run_kernels(
     ``ATTENTION_SHAPE`` at ``seqs``); ``attention_constants`` adds rows of a variant with override
     constants, by a label ("fa2:G=2" -> {"G": 2}). With ``vendor`` and torch with CUDA
     importable, the vendor library is timed at each shape in the same run (cuBLAS:
-    ``bench.vendor_matmul``, SDPA: ``bench.vendor_attention``) and each row carries ours / vendor;
-    else the fixed ``vendor_gflops`` is the matmul reference.
+    ``bench.vendor.matmul_seconds``, SDPA: ``bench.vendor.sdpa_seconds``) and each row carries
+    ours / vendor; else the fixed ``vendor_gflops`` is the matmul reference.
     """
     from backends.gpu.microbench import MicroBench  # wgpu only when asked for
 
@@ -191,7 +191,7 @@ def run_kernels(
         runs.append((label, label.split(":")[0], consts))
     peer = {}
     if vendor and attentions:
-        from bench.vendor_attention import sdpa_seconds
+        from bench.vendor import sdpa_seconds
 
         peer = {s: sdpa_seconds(*s) for s in attention_shapes}
     for label, variant, consts in runs:
@@ -304,9 +304,9 @@ def _tuned(variant: str, adapter: str | None, tune: str | None):
 
 def _vendor(form: str, M: int, N: int, K: int) -> float | None:
     """cuBLAS GFLOP/s at this shape, or None without torch and CUDA."""
-    from bench import vendor_matmul
+    from bench import vendor
 
-    seconds = vendor_matmul.matmul_seconds(form, M, N, K)
+    seconds = vendor.matmul_seconds(form, M, N, K)
     return 2.0 * M * N * K / seconds / 1e9 if seconds else None
 
 

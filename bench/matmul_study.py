@@ -2,7 +2,7 @@
 
 For the matmuls of the ``mega`` and ``behemoth`` steps and 4096^3 in the three forms: the parity
 gate of every tunable variant on this adapter, then the autotuner's timing of every candidate
-(variant x split-K factor, GPU timestamps) from a cold cache, cuBLAS (``bench.vendor_matmul``) at
+(variant x split-K factor, GPU timestamps) from a cold cache, cuBLAS (``bench.vendor``) at
 the same shape, the warm-cache start, and the two steps' time with the tuned ``auto`` against the
 rule. Writes ``matmul-candidates.csv``, ``matmul-tuning.json`` and ``steps.csv`` into OUT_DIR and
 prints a table (TFLOP/s; ours / cuBLAS for the pick).
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import vendor_matmul
+from bench import vendor
 from bench.environment import git_commit
 from bench.kernel_bench import step_matmuls
 from bench.model import PRESETS
@@ -33,7 +33,7 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
     cache.unlink(missing_ok=True)
     tuner = MatmulTuner(mode="retune", path=cache)
     info = tuner.mb.describe()
-    print("adapter:", info["adapter"], "|", info["driver"], "| cuda:", vendor_matmul.device_name())
+    print("adapter:", info["adapter"], "|", info["driver"], "| cuda:", vendor.device_name())
     gates = {v: tuner.gate(v) for v, row in sorted(registry.MATMULS.items()) if row.tune}
     for v, (ok, msg) in gates.items():
         print(f"parity {v}: {'ok' if ok else 'FAILED'} {msg}")
@@ -51,7 +51,7 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
         t_cold += dt
         tuner.plans[f"{form} {M}x{N}x{K}"] = best
         flops = 2.0 * M * N * K
-        vend = vendor_matmul.matmul_seconds(form, M, N, K)
+        vend = vendor.matmul_seconds(form, M, N, K)
         for cand, sec in best["timed"].items():
             rows.append({"preset": preset, "form": form, "M": M, "N": N, "K": K,
                          "candidate": cand, "seconds": sec, "tflops": flops / sec / 1e12,

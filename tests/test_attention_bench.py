@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import cli, kernel_bench, vendor_attention
+from bench import cli, kernel_bench, vendor
 from bench.model import PRESETS
 
 
@@ -62,8 +62,8 @@ def test_split_names_forward_dq_and_dkv_by_position():
 
 
 def test_sdpa_is_absent_without_cuda(monkeypatch):
-    monkeypatch.setattr(vendor_attention, "cuda_torch", lambda: None)
-    assert vendor_attention.sdpa_seconds(1, 1, 8, 4) is None
+    monkeypatch.setattr(vendor, "cuda_torch", lambda: None)
+    assert vendor.sdpa_seconds(1, 1, 8, 4) is None
 
 
 def test_cli_refuses_a_malformed_attention_shape(capsys):

@@ -11,7 +11,7 @@ import pytest
 from gpu_fixtures import requires_adapter
 
 from backends import get_backend
-from bench import kernel_bench, vendor_matmul
+from bench import kernel_bench, vendor
 from bench.cli import main
 from bench.model import PRESETS
 
@@ -46,9 +46,9 @@ def test_kernel_bench_times_a_presets_matmuls_beside_the_vendor(monkeypatch, tmp
 
 
 def test_vendor_matmul_is_none_without_cuda():
-    if vendor_matmul.available():
+    if vendor.available():
         pytest.skip("CUDA present: the baseline is measured instead")
-    assert vendor_matmul.matmul_seconds("nn", 8, 8, 8) is None
+    assert vendor.matmul_seconds("nn", 8, 8, 8) is None
 
 
 def test_kernels_cli_refuses_an_unknown_preset(capsys):

@@ -13,6 +13,11 @@ import sys
 from bench.analysis import Run, point_label, series
 
 
+def _ms(row: dict) -> str:
+    return (f"{row['median_s'] * 1e3:.3g} [{row['ci_low_s'] * 1e3:.3g}, "
+            f"{row['ci_high_s'] * 1e3:.3g}]")
+
+
 def main(a_path: str, b_path: str) -> None:
     a, b = Run.load(a_path), Run.load(b_path)
     key = lambda r: (series(r), point_label(r))  # noqa: E731
@@ -28,9 +33,7 @@ def main(a_path: str, b_path: str) -> None:
         covered += cov
         marked += (not cov) and mark
         lines.append(
-            f"| {series(ra)} | {point_label(ra)} | {ra['median_s'] * 1e3:.3g} "
-            f"[{ra['ci_low_s'] * 1e3:.3g}, {ra['ci_high_s'] * 1e3:.3g}] | {rb['median_s'] * 1e3:.3g} "
-            f"[{rb['ci_low_s'] * 1e3:.3g}, {rb['ci_high_s'] * 1e3:.3g}] | "
+            f"| {series(ra)} | {point_label(ra)} | {_ms(ra)} | {_ms(rb)} | "
             f"{rb['median_s'] / ra['median_s']:.3f} | {'yes' if cov else 'no'} | "
             f"{ra['status'].split(':')[0]} / {rb['status'].split(':')[0]} |")
     sa = {(s.candidate, s.baseline, point_label(s.row)): s.ratio.value for s in a.speedups()}
