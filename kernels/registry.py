@@ -214,7 +214,9 @@ FA2_MIN_GROUPS = 256  # workgroups below which fa2 spreads rows over more lanes 
 
 def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
     """The derived override constants of an fa2 kernel: head_dim, lanes per row G, staged tiles
-    ST, and IL = 1 (at G = 1 the backward uses one group of four scores at a time). Where the
+    ST, IL = 1 (at G = 1 the backward uses one group of four scores at a time) and the staging
+    PF: vec4 chunks (1), with the next block prefetched into registers at G = 1 (2; measured on
+    an H200 the fastest at hd 32, while at G = 2 the prefetch's registers cost more). Where the
     fewest lanes (G = 1, head_dim <= 32) leave fewer than FA2_MIN_GROUPS workgroups (short
     sequences, few heads), G is doubled (up to 4) and ST = 1: measured on an H200, more, smaller
     workgroups win there."""
@@ -225,7 +227,7 @@ def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
         spread = lanes == 1
         while spread and lanes < 4 and prod(_fa2_grid({**u, "G": lanes})) < FA2_MIN_GROUPS:
             lanes, tiles = 2 * lanes, 1
-        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1}
+        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1, "PF": 2 if lanes == 1 else 1}
     return derive
 
 

@@ -178,6 +178,9 @@ def test_fa2_lanes_per_row_and_determinism():
     long = {"B": 8, "H": 16, "T": 512}  # enough rows for FA2_MIN_GROUPS workgroups at G = 1
     assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({**long, "hd": hd})["G"]
             for hd in (1, 32, 33, 64, 65, 128)] == [1, 1, 2, 2, 4, 4]
+    # staging: prefetch into registers at G = 1, vec4 chunks without prefetch above
+    assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({**long, "hd": hd})["PF"]
+            for hd in (32, 64)] == [2, 1]
     short = {"B": 8, "H": 4, "T": 128}  # 64 workgroups at G = 1: rows spread over 4 lanes
     assert [registry.KERNELS[k].derive({**short, "hd": hd})["G"]
             for k in ("attn_fa2_fwd", "attn_fa2_bwd_q") for hd in (32, 64)] == [4, 2, 4, 2]
