@@ -10,7 +10,8 @@
 // row on (tiles above the diagonal skipped). Per block: stage Q, dO, lse, delta; per tile:
 // k_j . q_c and v_j . dO_c for the 16 queries (added across lanes when G > 1; IL = 1 at G = 1:
 // four at a time) | P, dS, dv += P dO_c, dk += dS q_c. Two barriers per staged block (and one
-// more per tile when G > 1). Registers: 4 * NC vec4 + 32 floats.
+// more per tile when G > 1). PF = 2 also prefetches the next block's lse / delta (two floats).
+// Registers: 4 * NC vec4 + 32 floats (+ 2 * NPF vec4 + 2 floats at PF = 2).
 
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
 
