@@ -10,7 +10,8 @@
 // row on (tiles above the diagonal skipped). Per block: stage Q, dO, lse, delta; per tile:
 // k_j . q_c and v_j . dO_c for the 16 queries (added across lanes when G > 1; IL = 1 at G = 1:
 // four at a time) | P, dS, dv += P dO_c, dk += dS q_c. Two barriers per staged block (and one
-// more per tile when G > 1). Registers: 4 * NC vec4 + 32 floats.
+// more per tile when G > 1). PF = 2 also prefetches the next block's lse / delta (two floats).
+// Registers: 4 * NC vec4 + 32 floats (+ 2 * NPF vec4 + 2 floats at PF = 2).
 
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
 
@@ -70,6 +71,22 @@ fn kv_group(s: vec4<f32>, d: vec4<f32>, g: u32, q0: u32, j: u32, u: u32) {
     acc_dk(pr * (d - dt[g]), g, u);
 }
 
+// Entry e of the staged block's lse (e < ST * TILE) then delta (up to 2 ST TILE) for the query
+// rows q0 .. of head bh (clamped to the last row; 0 beyond the entries).
+fn row_stat(e: u32, bh: u32, q0: u32) -> f32 {
+    let rows = ST * TILE;
+    let at = bh * p.T + min(q0 + e % rows, p.T - 1u);
+    if (e < rows) { return lse[at]; }
+    if (e < 2u * rows) { return delta[at]; }
+    return 0.0;
+}
+
+fn put_stat(e: u32, v: f32) {
+    let rows = ST * TILE;
+    let c = e % rows;
+    if (e < rows) { lt[c / 4u][c % 4u] = v; } else if (e < 2u * rows) { dt[c / 4u][c % 4u] = v; }
+}
+
 fn put_kv(n: u32, h: u32, u: u32) {
     let bk = n * 3u * p.C + p.C + h * HD;
     let bv = bk + p.C;
@@ -102,16 +119,29 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     load_rows(SRC_K, SRC_V, n, h, u);
     let tiles = (p.T + TILE - 1u) / TILE;
     let rows = ST * TILE;
+    prefetch(t, SRC_Q, SRC_DO, b, h, r0 / TILE * TILE);
+    var l0 = 0.0;
+    var l1 = 0.0;
+    if (PF == 2u) {
+        l0 = row_stat(t, wg.x, r0 / TILE * TILE);
+        l1 = row_stat(t + FA_WG, wg.x, r0 / TILE * TILE);
+    }
     for (var qb = r0 / TILE; qb < tiles; qb = qb + ST) {
         let q0 = qb * TILE;
         workgroupBarrier();  // the previous block, its lse / delta and lane shares are read
-        stage(t, SRC_Q, SRC_DO, b, h, q0);
-        for (var e = t; e < 2u * rows; e = e + FA_WG) {
-            let c = e % rows;
-            let at = wg.x * p.T + min(q0 + c, p.T - 1u);
-            if (e < rows) { lt[c / 4u][c % 4u] = lse[at]; } else { dt[c / 4u][c % 4u] = delta[at]; }
+        stage_block(t, SRC_Q, SRC_DO, b, h, q0);
+        if (PF == 2u) {
+            put_stat(t, l0);
+            put_stat(t + FA_WG, l1);
+        } else {
+            for (var e = t; e < 2u * rows; e = e + FA_WG) { put_stat(e, row_stat(e, wg.x, q0)); }
         }
         workgroupBarrier();
+        if (PF == 2u && qb + ST < tiles) {
+            prefetch(t, SRC_Q, SRC_DO, b, h, q0 + rows);
+            l0 = row_stat(t, wg.x, q0 + rows);
+            l1 = row_stat(t + FA_WG, wg.x, q0 + rows);
+        }
         for (var s = 0u; s < ST; s = s + 1u) {
             let qt = qb + s;
             if (qt >= tiles) { break; }

@@ -87,10 +87,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     if (i < p.T && u == 0u) { delta[wg.x * p.T + i] = row_delta; }
     let tiles = (min(r0 + RW, p.T) - 1u) / TILE + 1u;  // key tiles up to the last row's diagonal
+    prefetch(t, SRC_K, SRC_V, b, h, 0u);
     for (var kb = 0u; kb < tiles; kb = kb + ST) {
         workgroupBarrier();  // the previous block and lane shares are no longer read
-        stage(t, SRC_K, SRC_V, b, h, kb * TILE);
+        stage_block(t, SRC_K, SRC_V, b, h, kb * TILE);
         workgroupBarrier();
+        if (kb + ST < tiles) { prefetch(t, SRC_K, SRC_V, b, h, (kb + ST) * TILE); }
         for (var s = 0u; s < ST; s = s + 1u) {
             let kt = kb + s;
             if (kt >= tiles) { break; }

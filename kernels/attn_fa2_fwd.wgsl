@@ -27,6 +27,10 @@ fn elem(src: u32, n: u32, col: u32) -> f32 {
     return qkv[n * 3u * p.C + src * p.C + col];
 }
 
+fn elem4(src: u32, n: u32, col: u32) -> vec4<f32> {
+    return qkv4[(n * 3u * p.C + src * p.C + col) / 4u];
+}
+
 // out[base + 4j ..] = v, dims below HD only.
 fn put_chunk(base: u32, j: u32, v: vec4<f32>) {
     let d = 4u * j;
@@ -123,10 +127,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     m = NEG;
     l = 0.0;
     let tiles = (min(r0 + RW, p.T) - 1u) / TILE + 1u;  // key tiles up to the last row's diagonal
+    prefetch(t, SRC_K, SRC_V, b, h, 0u);
     for (var kb = 0u; kb < tiles; kb = kb + ST) {
         workgroupBarrier();  // the previous block and lane shares are no longer read
-        stage(t, SRC_K, SRC_V, b, h, kb * TILE);
+        stage_block(t, SRC_K, SRC_V, b, h, kb * TILE);
         workgroupBarrier();
+        if (kb + ST < tiles) { prefetch(t, SRC_K, SRC_V, b, h, (kb + ST) * TILE); }
         for (var s = 0u; s < ST; s = s + 1u) {
             if (kb + s >= tiles) { break; }
             if (G > 1u && s > 0u) { workgroupBarrier(); }  // the last tile's shares are read

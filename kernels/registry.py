@@ -179,6 +179,8 @@ def check_attention_constants(variant: str, hd: int, constants: dict[str, int] |
     fa2_staged_tiles(hd, lanes, constants.get("ST", fa2_tiles(hd)))
     if constants.get("IL", 0) not in (0, 1):
         raise VariantError(f"fa2 override IL must be 0 or 1; got {constants['IL']}")
+    if constants.get("PF", 0) not in (0, 1, 2):
+        raise VariantError(f"fa2 override PF must be 0, 1 or 2; got {constants['PF']}")
 
 
 def _fa2_grid(u: dict) -> tuple[int, int, int]:
@@ -212,7 +214,9 @@ FA2_MIN_GROUPS = 256  # workgroups below which fa2 spreads rows over more lanes 
 
 def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
     """The derived override constants of an fa2 kernel: head_dim, lanes per row G, staged tiles
-    ST, and IL = 1 (at G = 1 the backward uses one group of four scores at a time). Where the
+    ST, IL = 1 (at G = 1 the backward uses one group of four scores at a time) and the staging
+    PF: vec4 chunks (1), with the next block prefetched into registers at G = 1 (2; measured on
+    an H200 the fastest at hd 32, while at G = 2 the prefetch's registers cost more). Where the
     fewest lanes (G = 1, head_dim <= 32) leave fewer than FA2_MIN_GROUPS workgroups (short
     sequences, few heads), G is doubled (up to 4) and ST = 1: measured on an H200, more, smaller
     workgroups win there."""
@@ -223,7 +227,7 @@ def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
         spread = lanes == 1
         while spread and lanes < 4 and prod(_fa2_grid({**u, "G": lanes})) < FA2_MIN_GROUPS:
             lanes, tiles = 2 * lanes, 1
-        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1}
+        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1, "PF": 2 if lanes == 1 else 1}
     return derive
 
 
@@ -232,8 +236,11 @@ _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
 _FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
 _FA2_BWD = (*_FA2, "include/attn_fa2_bwd.wgsl")
 _FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [512] vec4, lane shares xch [8][64] vec4
-# head_dim, lanes per row, staged tiles, one score group at a time (derived per call: _fa2_shape)
-_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0}
+# head_dim, lanes per row, staged tiles, one score group at a time, staging (PF; the first four
+# derived per call: _fa2_shape)
+_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0, "PF": 0}
+# vec4 views of the row sources, read by the vec4 staging (PF > 0) where head_dim % 4 == 0
+_FA2_ALIASES = {"qkv4": "qkv", "dout4": "dout"}
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -268,13 +275,13 @@ KERNELS: dict[str, Kernel] = {
                includes=_NAIVE),
         Kernel("attn_fa2_fwd", "attn_fa2_fwd.wgsl", _fa2_grid, "ref_attention_fwd",
                includes=_FA2, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
-               derive=_fa2_shape(forward=True)),
+               aliases=_FA2_ALIASES, derive=_fa2_shape(forward=True)),
         Kernel("attn_fa2_bwd_q", "attn_fa2_bwd_q.wgsl", _fa2_grid, "ref_attention_bwd",
                includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES,
-               derive=_fa2_shape(forward=False)),
+               aliases=_FA2_ALIASES, derive=_fa2_shape(forward=False)),
         Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_grid, "ref_attention_bwd",
                includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 512,
-               derive=_fa2_shape(forward=False)),
+               aliases=_FA2_ALIASES, derive=_fa2_shape(forward=False)),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),

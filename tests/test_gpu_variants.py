@@ -145,13 +145,19 @@ def run_attention(variant, B, T, H, hd, constants=None, seed=None):
                                       (1, 20, 2, 72), (1, 17, 1, 128), (1, 41, 2, 100),
                                       (1, 1, 2, 4), (2, 64, 2, 40), (1, 70, 2, 24),
                                       (1, 45, 1, 113), (1, 35, 1, 112), (1, 50, 1, 64)])
-@pytest.mark.parametrize("layout", ["derived", "fewest lanes"])
+@pytest.mark.parametrize("layout", ["derived", "fewest lanes", "vec4 staging", "prefetch",
+                                    "prefetch, more lanes"])
 def test_fa2_kernels(B, T, H, hd, layout):
-    """Derived constants (at these short shapes: more lanes per row, one tile per stage) and the
-    layout of long sequences (fewest lanes G, two tiles staged, one score group at a time)."""
+    """Derived constants (at these short shapes: more lanes per row, one tile per stage), the
+    layout of long sequences (fewest lanes G, two tiles staged, one score group at a time), and
+    the chunk staging (PF = 1: vec4 loads where head_dim % 4 == 0, scalar otherwise; PF = 2: the
+    next block fetched into registers while the current one is computed)."""
     consts = None
-    if layout == "fewest lanes":
-        consts = {"G": registry.fa2_lanes(hd), "ST": registry.fa2_tiles(hd), "IL": 1}
+    if layout != "derived":
+        consts = {"G": registry.fa2_lanes(hd), "ST": registry.fa2_tiles(hd), "IL": 1,
+                  "PF": {"vec4 staging": 1, "prefetch": 2}.get(layout, 0)}
+    if layout == "prefetch, more lanes":
+        consts = {"G": 4, "ST": 1, "IL": 0, "PF": 2}
     qkv, dout, fwd, dqkv = run_attention("fa2", B, T, H, hd, consts)
     out, cache = R.attention_fwd(qkv.astype(np.float64), H)
     np.testing.assert_allclose(fwd["out"], out.reshape(B * T, -1), rtol=2e-5, atol=2e-5)
@@ -172,6 +178,9 @@ def test_fa2_lanes_per_row_and_determinism():
     long = {"B": 8, "H": 16, "T": 512}  # enough rows for FA2_MIN_GROUPS workgroups at G = 1
     assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({**long, "hd": hd})["G"]
             for hd in (1, 32, 33, 64, 65, 128)] == [1, 1, 2, 2, 4, 4]
+    # staging: prefetch into registers at G = 1, vec4 chunks without prefetch above
+    assert [registry.KERNELS["attn_fa2_bwd_kv"].derive({**long, "hd": hd})["PF"]
+            for hd in (32, 64)] == [2, 1]
     short = {"B": 8, "H": 4, "T": 128}  # 64 workgroups at G = 1: rows spread over 4 lanes
     assert [registry.KERNELS[k].derive({**short, "hd": hd})["G"]
             for k in ("attn_fa2_fwd", "attn_fa2_bwd_q") for hd in (32, 64)] == [4, 2, 4, 2]
@@ -190,6 +199,9 @@ def test_fa2_lanes_per_row_and_determinism():
     qkv, _, fwd, narrow = run_attention("fa2", 1, 40, 2, 20, {"G": 1, "ST": 1, "IL": 0}, seed=7)
     for st, il in ((2, 1), (4, 0), (4, 1)):
         *_, other = run_attention("fa2", 1, 40, 2, 20, {"G": 1, "ST": st, "IL": il}, seed=7)
+        np.testing.assert_array_equal(narrow, other)
+    for pf in (1, 2):  # chunk staging, with and without prefetch: the same tiles, the same bits
+        *_, other = run_attention("fa2", 1, 40, 2, 20, {"G": 1, "ST": 2, "IL": 1, "PF": pf}, seed=7)
         np.testing.assert_array_equal(narrow, other)
     np.testing.assert_allclose(derived, narrow, rtol=1e-6, atol=1e-6)
     out, _ = R.attention_fwd(qkv.astype(np.float64), 2)

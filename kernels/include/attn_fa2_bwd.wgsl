@@ -6,10 +6,16 @@
 @group(0) @binding(2) var<storage, read> dout: array<f32>;
 @group(0) @binding(3) var<storage, read> lse: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dqkv: array<f32>;
+@group(0) @binding(9) var<storage, read> dout4: array<vec4<f32>>;  // dout as vec4 (PF > 0)
 
 fn elem(src: u32, n: u32, col: u32) -> f32 {
     if (src == SRC_DO) { return dout[n * p.C + col]; }
     return qkv[n * 3u * p.C + src * p.C + col];
+}
+
+fn elem4(src: u32, n: u32, col: u32) -> vec4<f32> {
+    if (src == SRC_DO) { return dout4[(n * p.C + col) / 4u]; }
+    return qkv4[(n * 3u * p.C + src * p.C + col) / 4u];
 }
 
 // dqkv[base + 4j ..] = v, dims below HD only.

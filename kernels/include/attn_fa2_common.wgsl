@@ -15,8 +15,13 @@
 // per row (1, 2 or 4, G >= ceil(HD / 32) so that NC <= MAX_NC); NC follows from both. ST = tiles
 // staged per barrier pair (1, 2 or 4, ST * CH <= 32: the streamed block is ST * TILE rows, its
 // tile s read as score groups 4s .. 4s+3); IL = 1: at G = 1 the backward kernels compute and use
-// one group of four scores at a time (fewer live registers).
-// Each kernel file provides `elem(src, n, col)`: element col of token n's row of source src.
+// one group of four scores at a time (fewer live registers). PF = how a block is staged: 0 = one
+// element per invocation and step; 1 = one vec4 chunk per invocation and step (a vec4 load
+// through the aliased view qkv4 / dout4 where HD % 4 == 0, else four scalar loads); 2 = as 1,
+// the next block fetched into NPF + NPF vec4 registers while the current one is computed
+// (`prefetch` after the block's second barrier, `stage_block` writes it after the next first).
+// Each kernel file provides `elem(src, n, col)`: element col of token n's row of source src, and
+// `elem4(src, n, col)`: the vec4 at col (a multiple of 4; only called when HD % 4 == 0).
 
 const MAX_HD: u32 = 128u;
 const NEG: f32 = -1.0e30;  // "minus infinity" that keeps exp() and max() free of NaN
@@ -35,6 +40,8 @@ override IL: u32 = 0u;
 override NC: u32 = ((HD + 3u) / 4u + G - 1u) / G;  // vec4 chunks per lane
 override CH: u32 = G * NC;                          // vec4 chunks per tile row
 override RW: u32 = FA_WG / G;                       // resident rows per workgroup
+override PF: u32 = 0u;
+override NPF: u32 = (ST * TILE * CH + FA_WG - 1u) / FA_WG;  // chunks per invocation and block
 
 struct AttnParams {
     B: u32,
@@ -46,6 +53,7 @@ struct AttnParams {
 
 @group(0) @binding(0) var<uniform> p: AttnParams;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(8) var<storage, read> qkv4: array<vec4<f32>>;  // qkv as vec4 (PF > 0)
 
 var<workgroup> xt: array<vec4<f32>, 512>;   // [ST * TILE][CH] streamed rows (K or Q)
 var<workgroup> yt: array<vec4<f32>, 512>;   // [ST * TILE][CH] streamed rows (V or dO)
@@ -81,6 +89,82 @@ fn stage(t: u32, sx: u32, sy: u32, b: u32, h: u32, r0: u32) {
         xt[c * CH + d / 4u][d % 4u] = xv;
         yt[c * CH + d / 4u][d % 4u] = yv;
     }
+}
+
+// Chunk e (row-major over [ST * TILE][CH]) of the block of rows r0 .. of src, zero beyond T,
+// HD and the block: one vec4 load where HD % 4 == 0.
+fn block_chunk(src: u32, b: u32, h: u32, r0: u32, e: u32) -> vec4<f32> {
+    let i = r0 + e / CH;
+    let j = e % CH;
+    if (e >= ST * TILE * CH || i >= p.T || 4u * j >= HD) { return vec4<f32>(0.0); }
+    if (HD % 4u == 0u) { return elem4(src, b * p.T + i, h * HD + 4u * j); }
+    return chunk(src, b * p.T + i, h, j);
+}
+
+var<private> px0: vec4<f32>;
+var<private> px1: vec4<f32>;
+var<private> px2: vec4<f32>;
+var<private> px3: vec4<f32>;
+var<private> px4: vec4<f32>;
+var<private> px5: vec4<f32>;
+var<private> px6: vec4<f32>;
+var<private> px7: vec4<f32>;
+var<private> py0: vec4<f32>;
+var<private> py1: vec4<f32>;
+var<private> py2: vec4<f32>;
+var<private> py3: vec4<f32>;
+var<private> py4: vec4<f32>;
+var<private> py5: vec4<f32>;
+var<private> py6: vec4<f32>;
+var<private> py7: vec4<f32>;
+
+// px.., py.. <- invocation t's chunks t + FA_WG k of the block at r0 of sx, sy (PF > 0).
+fn fetch(t: u32, sx: u32, sy: u32, b: u32, h: u32, r0: u32) {
+    px0 = block_chunk(sx, b, h, r0, t);
+    py0 = block_chunk(sy, b, h, r0, t);
+    if (NPF > 1u) { px1 = block_chunk(sx, b, h, r0, t + FA_WG); }
+    if (NPF > 1u) { py1 = block_chunk(sy, b, h, r0, t + FA_WG); }
+    if (NPF > 2u) { px2 = block_chunk(sx, b, h, r0, t + 2u * FA_WG); }
+    if (NPF > 2u) { py2 = block_chunk(sy, b, h, r0, t + 2u * FA_WG); }
+    if (NPF > 3u) { px3 = block_chunk(sx, b, h, r0, t + 3u * FA_WG); }
+    if (NPF > 3u) { py3 = block_chunk(sy, b, h, r0, t + 3u * FA_WG); }
+    if (NPF > 4u) { px4 = block_chunk(sx, b, h, r0, t + 4u * FA_WG); }
+    if (NPF > 4u) { py4 = block_chunk(sy, b, h, r0, t + 4u * FA_WG); }
+    if (NPF > 5u) { px5 = block_chunk(sx, b, h, r0, t + 5u * FA_WG); }
+    if (NPF > 5u) { py5 = block_chunk(sy, b, h, r0, t + 5u * FA_WG); }
+    if (NPF > 6u) { px6 = block_chunk(sx, b, h, r0, t + 6u * FA_WG); }
+    if (NPF > 6u) { py6 = block_chunk(sy, b, h, r0, t + 6u * FA_WG); }
+    if (NPF > 7u) { px7 = block_chunk(sx, b, h, r0, t + 7u * FA_WG); }
+    if (NPF > 7u) { py7 = block_chunk(sy, b, h, r0, t + 7u * FA_WG); }
+}
+
+// xt[e], yt[e] <- chunk e = t + FA_WG k fetched by invocation t, within the block.
+fn put_chunks(t: u32) {
+    let n = ST * TILE * CH;
+    if (t < n) { xt[t] = px0; yt[t] = py0; }
+    if (NPF > 1u && t + FA_WG < n) { xt[t + FA_WG] = px1; yt[t + FA_WG] = py1; }
+    if (NPF > 2u && t + 2u * FA_WG < n) { xt[t + 2u * FA_WG] = px2; yt[t + 2u * FA_WG] = py2; }
+    if (NPF > 3u && t + 3u * FA_WG < n) { xt[t + 3u * FA_WG] = px3; yt[t + 3u * FA_WG] = py3; }
+    if (NPF > 4u && t + 4u * FA_WG < n) { xt[t + 4u * FA_WG] = px4; yt[t + 4u * FA_WG] = py4; }
+    if (NPF > 5u && t + 5u * FA_WG < n) { xt[t + 5u * FA_WG] = px5; yt[t + 5u * FA_WG] = py5; }
+    if (NPF > 6u && t + 6u * FA_WG < n) { xt[t + 6u * FA_WG] = px6; yt[t + 6u * FA_WG] = py6; }
+    if (NPF > 7u && t + 7u * FA_WG < n) { xt[t + 7u * FA_WG] = px7; yt[t + 7u * FA_WG] = py7; }
+}
+
+// xt, yt <- the block at r0 of sx, sy (between two barriers); PF = 2: from the registers that
+// `prefetch` filled during the previous block (or before the loop).
+fn stage_block(t: u32, sx: u32, sy: u32, b: u32, h: u32, r0: u32) {
+    if (PF == 0u) {
+        stage(t, sx, sy, b, h, r0);
+        return;
+    }
+    if (PF == 1u) { fetch(t, sx, sy, b, h, r0); }
+    put_chunks(t);
+}
+
+// PF = 2: fetch the block at r0 (the next one) into registers; nothing otherwise.
+fn prefetch(t: u32, sx: u32, sy: u32, b: u32, h: u32, r0: u32) {
+    if (PF == 2u) { fetch(t, sx, sy, b, h, r0); }
 }
 
 // acc + a . b as four chained FMAs (a dot() would cost a multiply and an add more).

@@ -26,11 +26,8 @@ STEPS = () if os.environ.get("FA2_NO_STEPS") else ("mega", "behemoth")
 PARITY = [(2, 37, 3, 12), (1, 19, 1, 72), (1, 130, 2, 40), (2, 300, 3, 33), (1, 1000, 2, 64),
           (1, 515, 1, 128), (3, 77, 2, 5), (1, 1, 2, 4)]  # (B, T, H, hd)
 # candidate layouts (label -> override constants for every fa2 kernel, over the derived ones;
-# the default is "fa2"); "fa2:r1" is the layout of the previous round (ST = 1, IL = 0)
-CANDIDATES = {
-    "fa2:r1": {"ST": 1, "IL": 0}, "fa2:ST1": {"ST": 1}, "fa2:ST2": {"ST": 2}, "fa2:ST4": {"ST": 4},
-    "fa2:G1": {"G": 1}, "fa2:G2": {"G": 2}, "fa2:G4": {"G": 4},
-}
+# the default is "fa2"); round 3: the staging PF (1 = vec4 chunks, 2 = with next-block prefetch)
+CANDIDATES = {"fa2:PF1": {"PF": 1}, "fa2:PF2": {"PF": 2}, "fa2:PF2ST1": {"PF": 2, "ST": 1}}
 if os.environ.get("FA2_SHAPES"):  # "B,H,T,hd;..." instead of SHAPES
     SHAPES = [tuple(int(x) for x in s.split(",")) for s in os.environ["FA2_SHAPES"].split(";")]
 if os.environ.get("FA2_SMOKE"):  # a dry run of this script on the software adapter
