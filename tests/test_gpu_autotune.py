@@ -121,9 +121,9 @@ def test_each_split_factor_is_gated(tmp_path, monkeypatch):
     assert ("b64t8", 1) in cands and ("b64t8", 2) in cands and ("b64t8", 4) not in cands
     assert all(s == 1 or (v, s) in gates for v, s in cands)
 
-    from backends.gpu import testing
+    from backends.gpu import microbench
 
-    real = testing.run_matmul
+    real = microbench.run_matmul
 
     def wrong_at_four(a, b, form, variant, splits=None, **kw):
         out = real(a, b, form, variant, splits=splits, **kw)
@@ -131,7 +131,7 @@ def test_each_split_factor_is_gated(tmp_path, monkeypatch):
             out["c"] = out["c"] + 1.0
         return out
 
-    monkeypatch.setattr(testing, "run_matmul", wrong_at_four)
+    monkeypatch.setattr(microbench, "run_matmul", wrong_at_four)  # the gate's comparisons
     assert t.gate("b64", 2)[0]
     ok, msg = t.gate("b64", 4)
     assert not ok and "split4" in msg

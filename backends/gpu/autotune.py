@@ -188,24 +188,10 @@ class MatmulTuner:
 
     def _check_split(self, variant: str, splits: int) -> tuple[bool, str]:
         """Each form on the long-K check shape through ``splits`` slices vs NumPy (outputs and
-        scratch NaN-poisoned by ``run_matmul``)."""
-        import numpy as np
+        scratch NaN-poisoned)."""
+        from backends.gpu.microbench import split_cases
 
-        from backends.gpu.microbench import MATMUL_CHECK_SHAPES
-        from backends.gpu.testing import run_matmul
-
-        rng = np.random.default_rng(splits)
-        M, K, N = MATMUL_CHECK_SHAPES[-1]
-        for form in ("nn", "nt", "tn"):
-            a = rng.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
-            b = rng.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
-            got = run_matmul(a, b, form, variant, splits=splits, adapter=self.adapter)["c"]
-            want = ((a.T if form == "tn" else a).astype(np.float64)
-                    @ (b.T if form == "nt" else b).astype(np.float64))
-            err = float(np.max(np.abs(got - want)) / max(1.0, np.abs(want).max()))
-            if not np.isfinite(err) or err > 1e-4:
-                return False, f"{form} split{splits} M,K,N={M},{K},{N}: max rel err {err:.2g}"
-        return True, "ok"
+        return self.mb.check_matmul_cases(variant, split_cases(splits), seed=splits)
 
     def _gate_variant(self, variant: str) -> tuple[bool, str]:
         if variant not in self._gate:

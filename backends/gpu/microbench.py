@@ -83,6 +83,11 @@ class Case:
         self.pool.buffers.clear()
 
 
+
+def split_cases(splits: int) -> list:
+    """Each form once on the long-K check shape through ``splits`` K slices."""
+    return [(form, MATMUL_CHECK_SHAPES[-1], splits) for form in ("nn", "nt", "tn")]
+
 class MicroBench:
     """Builds cases and parity gates on one adapter (timestamps requested where offered)."""
 
@@ -208,12 +213,17 @@ class MicroBench:
                      splits: int | None = None) -> tuple[bool, str]:
         """Every form on MATMUL_CHECK_SHAPES vs NumPy, outputs NaN-poisoned first; with
         ``splits``, each form once more on the long-K shape through that split-K path."""
-        rng = np.random.default_rng(seed)
-        worst = 0.0
         cases = [(form, shape, None) for form in ("nn", "nt", "tn") for shape in
                  MATMUL_CHECK_SHAPES]
         if splits:
-            cases += [(form, MATMUL_CHECK_SHAPES[-1], splits) for form in ("nn", "nt", "tn")]
+            cases += split_cases(splits)
+        return self.check_matmul_cases(variant, cases, seed)
+
+    def check_matmul_cases(self, variant: str, cases: list, seed: int = 0) -> tuple[bool, str]:
+        """``cases`` of (form, (M, K, N), split factor or None) vs NumPy in float64, outputs
+        (and split-K scratch) NaN-poisoned by ``run_matmul``; the first failure is the message."""
+        rng = np.random.default_rng(seed)
+        worst = 0.0
         for form, (M, K, N), split in cases:
             a = rng.standard_normal((K, M) if form == "tn" else (M, K)).astype(np.float32)
             b = rng.standard_normal((N, K) if form == "nt" else (K, N)).astype(np.float32)
