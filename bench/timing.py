@@ -174,7 +174,6 @@ def time_fn(
     max_samples: int = 10_000,
     target_rel_ci: float = TARGET_REL_CI,
     clock: Callable[[], float] = time.perf_counter,
-    seed: int = 0,  # kept for callers of the bootstrap era; the interval is exact now
 ) -> Measurement:
     """Time ``fn()`` within roughly ``budget_s`` seconds (warm-up included).
 
@@ -185,7 +184,6 @@ def time_fn(
     ``HARD_MIN_SAMPLES`` are always taken, so a step slower than the budget still gets a median
     (the budget is then exceeded and ``floor_met`` is False).
     """
-    del seed
     if budget_s <= 0:
         raise ValueError(f"budget must be positive, got {budget_s}")
     start = clock()
