@@ -11,6 +11,13 @@ Two rounds *agree* when their 95% intervals overlap, or the gap between them is 
 too small to be worth a re-measurement). ``pool`` keeps the largest set of pairwise agreeing
 rounds if it holds 2+ rounds and a majority of them; otherwise the point is ``unstable``.
 
+The interval describes the host, not one burst. Two bursts a minute apart on a busy host differ
+by more than either burst's own order-statistic interval admits, so the pooled point's 95% interval
+also carries the spread of its round medians: a t interval of the mean log round median, whose
+variance pools the point's own rounds with ``PRIOR_ROUNDS`` rounds' worth of the spread the other
+points of its series showed in the same sweep (two or three rounds alone say little about a
+spread). The order-statistic interval and that term add in quadrature on a log scale.
+
 A stall can also last through every round of one point. Along a d_model curve (one series, all
 else fixed) a point more than ``TREND_TOL`` off the log-log line through its neighbours
 (``off_trend``) gets the extra round too; still off after it, it is marked ``noisy`` with the
@@ -23,6 +30,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from bench.measure import attach_span
 from bench.status import with_reason
@@ -38,6 +46,9 @@ from bench.timing import (
 AGREE_TOL = 0.02
 MIN_ROUNDS = 2
 TREND_TOL = 1.5
+PRIOR_ROUNDS = 3  # weight, in rounds, of the series' round-to-round spread in a point's own
+
+Spread = tuple[float, int]  # sum of squared log deviations of round medians, degrees of freedom
 
 
 def agree(a: Measurement, b: Measurement) -> bool:
@@ -80,22 +91,57 @@ class Pooled:
         return self.total - len(self.kept)
 
 
-def pool(rounds: list[Measurement]) -> Pooled:
+def spread(rounds: list[Measurement]) -> Spread:
+    """The round-to-round spread of one point's rounds (log medians)."""
+    x = np.log([r.median_s for r in rounds])
+    return float(np.sum((x - x.mean()) ** 2)), len(x) - 1
+
+
+def pooled_spread(spreads: list[Spread]) -> Spread:
+    """Several points' spreads as one (a pooled variance: sums of squares and dfs add)."""
+    return sum(s for s, _ in spreads), sum(d for _, d in spreads)
+
+
+def keep(rounds: list[Measurement]) -> tuple[list[int], bool]:
+    """The rounds a point pools and whether it is stable: the agreeing group when it holds 2+
+    rounds and a majority (or there is a single round), else every round (unstable)."""
+    group = agreeing_group(rounds)
+    stable = len(rounds) < MIN_ROUNDS or (len(group) >= MIN_ROUNDS and 2 * len(group) > len(rounds))
+    return (group if stable else list(range(len(rounds)))), stable
+
+
+def drift_halfwidth(rounds: list[Measurement], prior: Spread | None) -> float:
+    """Half-width, in log units, of the 95% t interval of the mean log round median: the host's
+    round-to-round drift as it bears on this point (0 when nothing estimates it)."""
+    own, df_own = spread(rounds) if len(rounds) > 1 else (0.0, 0)
+    ss, df = own, df_own
+    if prior is not None and prior[1] > 0:
+        ss += PRIOR_ROUNDS * prior[0] / prior[1]
+        df += PRIOR_ROUNDS
+    if df < 1:
+        return 0.0
+    return float(student_t.ppf(0.5 + CONFIDENCE / 2, df) * np.sqrt(ss / df / len(rounds)))
+
+
+def pool(rounds: list[Measurement], prior: Spread | None = None) -> Pooled:
     """One Measurement and a status from a point's rounds (see the module doc).
 
-    The interval of an agreeing pool is the order-statistic CI of the pooled samples, widened
-    to cover each kept round's median, so drift between rounds within the tolerance still shows
-    in its width. An unstable point pools every round and its interval spans the rounds' medians.
+    The interval of an agreeing pool is the order-statistic CI of the pooled samples and the
+    round-to-round drift (``drift_halfwidth``, with ``prior`` the spread of the series' other
+    points) added in quadrature on a log scale, and never narrower than the kept rounds' medians.
+    An unstable point pools every round and its interval spans the rounds' medians.
     """
     if not rounds:
         raise ValueError("no rounds")
-    group = agreeing_group(rounds)
-    stable = len(rounds) < MIN_ROUNDS or (len(group) >= MIN_ROUNDS and 2 * len(group) > len(rounds))
-    kept = group if stable else list(range(len(rounds)))
+    kept, stable = keep(rounds)
     chosen = [rounds[i] for i in kept]
     samples = [s for r in chosen for s in r.samples]
     med = float(np.median(samples))
     lo, hi, cover = median_ci(samples)
+    if stable and med > 0 and lo > 0:
+        h = drift_halfwidth(chosen, prior)
+        lo = med * float(np.exp(-np.hypot(np.log(med / lo), h)))
+        hi = med * float(np.exp(np.hypot(np.log(hi / med), h)))
     meds = [r.median_s for r in chosen]
     lo, hi = min([lo, *meds]), max([hi, *meds])
     span = sum(r.span_s for r in chosen)

@@ -22,7 +22,16 @@ from bench.handoff import Limits, busy_cores, quiesce
 from bench.measure import attach_span, check_parity, measure_step
 from bench.model import ConfigError, get_preset
 from bench.results import RunStore, make_row
-from bench.rounds import Pooled, needs_extra_round, off_trend, pool
+from bench.rounds import (
+    Pooled,
+    Spread,
+    keep,
+    needs_extra_round,
+    off_trend,
+    pool,
+    pooled_spread,
+    spread,
+)
 from bench.status import is_trusted, with_reason
 from bench.sweep import ALIASES, SOFTWARE_MAX_PRESET, Point, Sweep, expand
 from bench.timing import MIN_SAMPLES, MIN_SPAN_S, Measurement, summarize
@@ -172,13 +181,37 @@ def _run(sweep: Sweep, store: RunStore, budget_s: float, progress: Progress | No
     for point in extra:
         if rounds not in store.rounds.get(point.key(), {}):
             slot.run(point, rounds)
-    final = {p.key(): pool([_measurement(rec) for _, rec in sorted(store.rounds[p.key()].items())])
-             for p in order if not store.is_done(p) and store.rounds.get(p.key())}
+    measured = {p.key(): [_measurement(rec) for _, rec in sorted(store.rounds[p.key()].items())]
+                for p in order if store.rounds.get(p.key())}
+    priors = _priors(order, measured)
+    final = {p.key(): pool(measured[p.key()], priors.get(p.key()))
+             for p in order if not store.is_done(p) and p.key() in measured}
     trend = _off_trend(order, {k: v.m.median_s for k, v in final.items()})
     for point in order:
         if point.key() in final:
             slot.finish(point, final[point.key()], trend.get(point.key()))
     return todo
+
+
+def _priors(points: list[Point], measured: dict[tuple[str, ...], list[Measurement]]
+            ) -> dict[tuple[str, ...], Spread]:
+    """Each point's prior for its drift term (``bench.rounds.pool``): the round-to-round spread
+    of the other stable points of its series in this sweep, or of every other point when its
+    series has no other; points without any get none."""
+    own: dict[tuple[str, ...], Spread] = {}
+    for key, rounds in measured.items():
+        kept, stable = keep(rounds)
+        if stable and len(kept) > 1:
+            own[key] = spread([rounds[i] for i in kept])
+    series = {p.key(): p.series() for p in points}
+    out: dict[tuple[str, ...], Spread] = {}
+    for key in measured:
+        same = pooled_spread([v for k, v in own.items() if k != key and series[k] == series[key]])
+        if same[1] == 0:
+            same = pooled_spread([v for k, v in own.items() if k != key])
+        if same[1] > 0:
+            out[key] = same
+    return out
 
 
 def _off_trend(points: list[Point], medians: dict[tuple[str, ...], float]

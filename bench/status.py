@@ -22,11 +22,12 @@ class Status:
 
 
 STATUSES: tuple[Status, ...] = (
-    Status("ok", "2+ rounds, separated in time, agree; the 95% CI of the pooled median is within "
-           "+-5% of it", True, True, "o"),
-    Status("noisy", "rounds agree, but the 95% CI is wider than +-5%, the per-op profile "
-           "exceeds the wall time, or the point stays more than 1.5x off its d_model "
-           "neighbours' trend after an extra round: the median stands, read it with the reason",
+    Status("ok", "2+ rounds, separated in time, agree; the 95% CI of the pooled median (the "
+           "round-to-round drift included) is within +-5% of it", True, True, "o"),
+    Status("noisy", "rounds agree, but the 95% CI (drift included) is wider than +-5%, the "
+           "per-op profile exceeds the wall time, or the point stays more than 1.5x off its "
+           "d_model neighbours' trend after an extra round: the median stands, read it with "
+           "the reason",
            True, True, "s"),
     Status("unstable", "rounds disagree beyond their CIs even after an extra round (host drift "
            "or a stall): the median pools every round and the CI spans the rounds' medians",

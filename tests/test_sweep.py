@@ -163,6 +163,40 @@ def test_planted_stall_is_caught_marked_and_remeasured(tmp_path):
     assert "| 2 (+1 dropped) |" in report(Run.load(store.csv_path))
 
 
+def test_two_sweeps_on_a_drifting_host_cover_each_other(tmp_path):
+    """A host whose speed drifts from one round to the next (log-normal, 2%) while each burst
+    is tight (0.1%): two identical sweeps of 8 points. Each burst's own order-statistic interval
+    would almost never hold the other sweep's median; the rows' intervals, which carry the
+    series' round-to-round drift, hold it on most points."""
+    from bench.timing import median_ci
+
+    sweep = Sweep(["reference"], axes={"d_model": [16 * i for i in range(1, 9)]}, fix=FIX)
+    rows, bursts = {}, {}
+    for run in (0, 1):
+        store = RunStore.create(tmp_path, f"drift{run}", {})
+        rng = np.random.default_rng(run)
+
+        def measure(backend, config, options, budget, rng=rng, **kw):
+            med = 0.001 * config.d_model * np.exp(rng.normal(0, 0.02))
+            return summarize(med * (1 + rng.uniform(-1e-3, 1e-3, 30)),
+                             min_samples=kw["min_samples"], min_span_s=kw["min_span_s"])
+
+        run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=measure, **QUIET)
+        rows[run] = {r["d_model"]: r for r in load_rows(store.csv_path)}
+        bursts[run] = {tuple(r["key"])[5]: median_ci(r["samples"])[:2] for r in
+                       map(json.loads, store.samples_path.read_text().splitlines())
+                       if r.get("round") == 0}
+
+    def covers(lo, hi, x):
+        return lo <= x <= hi
+
+    both = [covers(rows[0][d]["ci_low_s"], rows[0][d]["ci_high_s"], rows[1][d]["median_s"])
+            and covers(rows[1][d]["ci_low_s"], rows[1][d]["ci_high_s"], rows[0][d]["median_s"])
+            for d in rows[0]]
+    burst = [covers(*bursts[0][str(d)], rows[1][d]["median_s"]) for d in rows[0]]
+    assert sum(both) >= 6 and sum(burst) <= 2
+
+
 def test_rounds_that_keep_disagreeing_make_an_unstable_row(tmp_path):
     sweep = Sweep(["reference"], axes={"d_model": [16]}, fix=FIX)
     store = RunStore.create(tmp_path, "drift", {})

@@ -130,10 +130,35 @@ def test_agreeing_rounds_pool_into_an_ok_point_whose_interval_covers_both():
     from bench.rounds import pool
 
     a, b = _round(0.0100, seed=1), _round(0.0101, seed=2)  # 1% apart, within tolerance
-    p = pool([a, b])
+    p = pool([a, b], prior=(10 * 0.004**2, 10))  # the series' other points drift 0.4%
     assert p.status == "ok" and p.kept == [0, 1] and p.dropped == 0
     assert p.m.n == a.n + b.n
     assert p.m.ci_low_s <= a.median_s and p.m.ci_high_s >= b.median_s
+
+
+def test_the_interval_carries_the_drift_between_rounds_not_just_one_burst():
+    """Two very tight rounds 1.5% apart: the order-statistic interval of the pooled samples is
+    about +-0.7%, but a third burst on this host would land anywhere the rounds' spread allows,
+    so the interval is the t interval of the mean round median (1 df alone: +-9%); the series'
+    other points, whose rounds drifted 3%, lend it PRIOR_ROUNDS more degrees of freedom."""
+    from scipy.stats import t
+
+    from bench.rounds import PRIOR_ROUNDS, drift_halfwidth, pool
+
+    a, b = _round(0.0100, spread=1e-4, seed=1), _round(0.01015, spread=1e-4, seed=2)
+    alone = pool([a, b])
+    h = t.ppf(0.975, 1) * np.log(1.015) / 2  # sd of two log medians = |diff| / sqrt 2
+    assert drift_halfwidth([a, b], None) == pytest.approx(h, rel=0.01)
+    assert alone.m.rel_ci == pytest.approx(np.expm1(h), rel=0.05)
+    assert alone.status.startswith("noisy: 95% CI +-")
+    series = (20 * 0.03**2, 20)  # 20 other rounds' worth of 3% drift
+    shared = pool([a, b], prior=series)
+    ss = (np.log(1.015) ** 2 / 2 + PRIOR_ROUNDS * 0.03**2) / (1 + PRIOR_ROUNDS)
+    assert drift_halfwidth([a, b], series) == pytest.approx(
+        t.ppf(0.975, 1 + PRIOR_ROUNDS) * np.sqrt(ss / 2), rel=0.01)
+    assert 0.03 < shared.m.rel_ci < alone.m.rel_ci
+    quiet = pool([a, b], prior=(20 * 0.001**2, 20))
+    assert quiet.m.rel_ci < 0.03 and quiet.status == "ok"
 
 
 def test_a_stalled_round_is_dropped_once_an_extra_round_sides_with_the_other():
