@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.fit import Fit, Ratio, crossover, fit_overhead, speedup, verdict
+from bench.fit import Fit, Ratio, crossover, fit_overhead, row_ratio, verdict
 from bench.results import (
     load_meta,
     load_rows,
@@ -216,6 +216,23 @@ class Run:
         rec = self.samples.get(row_key({k: "" if v is None else v for k, v in row.items()}))
         return list(rec["samples"]) if rec and rec.get("samples") else None
 
+    def interval(self, row: dict[str, Any]) -> tuple[float, float, float] | None:
+        """``(median, low, high)`` of a row whose interval stands (its raw samples are on disk
+        and it has one); None otherwise."""
+        if self.raw(row) is None or row["ci_low_s"] is None or row["ci_high_s"] is None:
+            return None
+        return row["median_s"], row["ci_low_s"], row["ci_high_s"]
+
+    def ratio(self, base: dict[str, Any], cand: dict[str, Any], other: Run | None = None
+              ) -> Ratio:
+        """How many times faster ``cand`` (a row of ``other``, default this run) is than
+        ``base``, with an interval from both rows' intervals; unknown (NaN) unless both stand."""
+        ib, ic = self.interval(base), (other or self).interval(cand)
+        if ib is None or ic is None:
+            nan = float("nan")
+            return Ratio(base["median_s"] / cand["median_s"], nan, nan)
+        return row_ratio(ib, ic)
+
     def missing_samples(self) -> str | None:
         """Why sample-derived intervals are unknown, or None when every timed row has samples."""
         lacking = [r for r in self.timed if self.raw(r) is None]
@@ -270,11 +287,11 @@ class Run:
     def _fits(self) -> dict[str, Fit]:
         out = {}
         for s, rows in self.by_series().items():
-            raw = [self.raw(r) for r in rows]
+            iv = [self.interval(r) for r in rows]
             try:
                 out[s] = fit_overhead(
                     [r["step_flops"] for r in rows], [r["median_s"] for r in rows],
-                    None if any(x is None for x in raw) else raw,
+                    intervals=None if any(x is None for x in iv) else [x[1:] for x in iv],
                 )
             except ValueError:
                 continue
@@ -313,12 +330,7 @@ class Run:
                 b = base_rows.get(config_key(r))
                 if b is None:
                     continue
-                rb, rc = self.raw(b), self.raw(r)
-                if rb is None or rc is None:
-                    nan = float("nan")
-                    ratio = Ratio(b["median_s"] / r["median_s"], nan, nan)
-                else:
-                    ratio = speedup(rb, rc)
+                ratio = self.ratio(b, r)
                 out.append(SpeedupPoint(cand, base, r, ratio,
                                         id(r) in trusted and id(b) in trusted))
         return out

@@ -6,8 +6,8 @@ variant win on that GPU too?" and "what did this commit change here?". Runs are 
 baseline, every other run is set against it point by point, with
 
 * both step times and their 95% intervals,
-* the ratio ``baseline time / other time`` (>1: the other run is faster) with a bootstrap 95%
-  interval from both runs' raw samples (``bench.fit.speedup``, as within a run),
+* the ratio ``baseline time / other time`` (>1: the other run is faster) with a 95% interval
+  from both rows' intervals (``Run.ratio``, as within a run; unknown without raw samples),
 * a figure: step time against step FLOPs, one colour per series and one line style per run (the
   machine in the legend), and the ratios underneath on a log axis around 1x.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis import Run, config_key, fmt_ms, point_label, series
-from bench.fit import Ratio, speedup
+from bench.fit import Ratio
 from bench.status import is_trusted, status_word
 
 STYLES = ("-", "--", ":", "-.")
@@ -68,7 +68,7 @@ def pairs(base: Run, other: Run) -> list[Pair]:
     for key, row in _index(base).items():
         o = theirs.get(key)
         if o is not None:
-            out.append(Pair(key[0], row, o, speedup(base.raw(row), other.raw(o))))
+            out.append(Pair(key[0], row, o, base.ratio(row, o, other)))
     order = {s: i for i, s in enumerate(dict.fromkeys(p.series for p in out))}
     return sorted(out, key=lambda p: (order[p.series], p.base["step_flops"]))
 

@@ -6,7 +6,10 @@
   noise) and, with 4+ points, also resamples the points (model misfit). Without raw samples the
   measurement noise is unknown, and so is the CI (NaN), never a zero-width interval.
 * ``speedup``: ``median(baseline) / median(candidate)`` for two sample sets measured in the same
-  run, with a bootstrap CI (each side resampled independently).
+  run, with a bootstrap CI (each side resampled independently): the ratio of two bursts.
+* ``row_ratio``: the same ratio for two result rows, its interval from the rows' own 95%
+  intervals (log scale, in quadrature). A row's interval carries the host's round-to-round drift
+  (``bench.rounds``), which resampling one burst's samples cannot see; reports use this one.
 * ``crossover``: where a speedup curve crosses 1, interpolated linearly between neighbours.
 """
 
@@ -49,11 +52,16 @@ def fit_overhead(
     medians: Sequence[float],
     samples: Sequence[Sequence[float]] | None = None,
     *,
+    intervals: Sequence[tuple[float, float]] | None = None,
     n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> Fit:
-    """Least-squares ``median = a + b * flops`` with a 95% bootstrap CI on ``a`` and ``b``
-    (NaN when ``samples`` is None: the medians' own uncertainty is unknown)."""
+    """Least-squares ``median = a + b * flops`` with a 95% bootstrap CI on ``a`` and ``b``.
+
+    Each bootstrap draw redraws every median: from its raw ``samples``, or, given the rows'
+    95% ``intervals`` (which carry the host's round-to-round drift), log-normally with the
+    interval's half-width as 1.96 sigma. With neither, the medians' own uncertainty is unknown
+    and so is the CI (NaN)."""
     x = np.asarray(flops, dtype=np.float64)
     y = np.asarray(medians, dtype=np.float64)
     if x.size < 2 or np.unique(x).size < 2:
@@ -65,15 +73,20 @@ def fit_overhead(
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
 
-    if samples is None:
+    if samples is None and intervals is None:
         nan = (float("nan"), float("nan"))
         return Fit(a, bs / scale, nan, nan, r2, int(x.size))
     rng = np.random.default_rng(seed)
-    raw = [np.asarray(s, dtype=np.float64) for s in samples]
+    raw = [np.asarray(s, dtype=np.float64) for s in samples] if samples is not None else None
+    if intervals is not None:
+        sigma = np.array([np.log(hi / lo) / (2 * 1.96) for lo, hi in intervals])
     boots = []
     for _ in range(n_boot):
-        yb = np.array([np.median(s[rng.integers(0, s.size, s.size)]) if s.size else m
-                       for s, m in zip(raw, y, strict=True)])
+        if raw is not None:
+            yb = np.array([np.median(s[rng.integers(0, s.size, s.size)]) if s.size else m
+                           for s, m in zip(raw, y, strict=True)])
+        else:
+            yb = y * np.exp(rng.normal(0.0, sigma))
         idx = np.arange(x.size)
         if x.size >= 4:
             idx = rng.integers(0, x.size, x.size)
@@ -116,6 +129,20 @@ def speedup(
     mc = np.median(xc[rng.integers(0, xc.size, (n_boot, xc.size))], axis=1)
     lo, hi = np.quantile(mb / mc, [0.025, 0.975])
     return Ratio(value, float(lo), float(hi))
+
+
+Interval = tuple[float, float, float]  # median, 95% low, 95% high (seconds)
+
+
+def row_ratio(baseline: Interval, candidate: Interval) -> Ratio:
+    """``baseline / candidate`` medians, with the interval of a ratio of two independent
+    estimates: each side's log half-width (low side with high side) added in quadrature."""
+    mb, lb, hb = baseline
+    mc, lc, hc = candidate
+    value = mb / mc
+    down = np.hypot(np.log(mb / lb), np.log(hc / mc))
+    up = np.hypot(np.log(hb / mb), np.log(mc / lc))
+    return Ratio(float(value), float(value * np.exp(-down)), float(value * np.exp(up)))
 
 
 def crossover(xs: Sequence[float], ratios: Sequence[float], level: float = 1.0) -> float | None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.fit import crossover, fit_overhead, speedup, verdict
+from bench.fit import crossover, fit_overhead, row_ratio, speedup, verdict
 
 
 def test_fit_recovers_known_overhead_and_throughput():
@@ -41,6 +41,25 @@ def test_speedup_ratio_and_ci():
     assert r.ci_low <= r.value <= r.ci_high
     assert r.ci_low < 2.0 < r.ci_high  # the true ratio
     assert r.ci_high - r.ci_low < 0.2
+
+
+def test_row_ratio_adds_both_rows_log_halfwidths_in_quadrature():
+    r = row_ratio((0.010, 0.0097, 0.0104), (0.005, 0.0049, 0.0052))
+    assert r.value == pytest.approx(2.0)
+    down = np.hypot(np.log(0.010 / 0.0097), np.log(0.0052 / 0.005))
+    up = np.hypot(np.log(0.0104 / 0.010), np.log(0.005 / 0.0049))
+    assert (r.ci_low, r.ci_high) == pytest.approx((2 * np.exp(-down), 2 * np.exp(up)))
+    assert r.ci_high / r.ci_low > 0.0104 / 0.0097  # wider than either side alone
+
+
+def test_fit_from_intervals_widens_with_them():
+    a, b = 2e-3, 1.0 / 50e9
+    flops = np.array([1e8, 5e8, 1e9, 2e9, 4e9, 8e9])
+    y = a + b * flops
+    tight = fit_overhead(flops, y, intervals=[(v * 0.995, v * 1.005) for v in y])
+    loose = fit_overhead(flops, y, intervals=[(v * 0.9, v * 1.1) for v in y])
+    assert tight.a_ci[0] <= a <= tight.a_ci[1] and loose.a_ci[0] <= a <= loose.a_ci[1]
+    assert (loose.a_ci[1] - loose.a_ci[0]) > 5 * (tight.a_ci[1] - tight.a_ci[0])
 
 
 def test_crossover_interpolates_and_sorts():

@@ -152,7 +152,7 @@ def test_derived_results_are_computed_once(tmp_path, monkeypatch):
     from bench import plots
 
     calls = {"speedup": 0, "fit": 0}
-    real_speedup, real_fit = analysis.speedup, analysis.fit_overhead
+    real_speedup, real_fit = analysis.row_ratio, analysis.fit_overhead
 
     def counted_speedup(*a, **kw):
         calls["speedup"] += 1
@@ -162,11 +162,12 @@ def test_derived_results_are_computed_once(tmp_path, monkeypatch):
         calls["fit"] += 1
         return real_fit(*a, **kw)
 
-    monkeypatch.setattr(analysis, "speedup", counted_speedup)
+    monkeypatch.setattr(analysis, "row_ratio", counted_speedup)
     monkeypatch.setattr(analysis, "fit_overhead", counted_fit)
     run = _write(tmp_path, "seq", _seq_len_rows())
-    for r in run.rows:  # raw samples for every row, so each ratio is bootstrapped
+    for r in run.rows:  # raw samples and an interval for every row, so each ratio has one
         r["_samples"] = [r["median_s"]] * 5
+        r["ci_low_s"], r["ci_high_s"] = 0.98 * r["median_s"], 1.02 * r["median_s"]
     monkeypatch.setattr(type(run), "raw", lambda self, row: row["_samples"])
     monkeypatch.setattr(plots, "save_figure", lambda fig, out, name: plots.plt.close(fig) or [])
     run.report()
