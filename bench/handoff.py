@@ -117,13 +117,17 @@ def _child_load(backend: str, preset: str, options: dict[str, Any], seconds: flo
     _spin(step, seconds)
 
 
-def _times(step: Callable[[], float], steps: int) -> list[float]:
+def _times(step: Callable[[], float], steps: int, budget_s: float) -> tuple[list[float], float]:
+    """The first ``steps`` steps as they come (what the load left behind, device clocks
+    included), then the median of a point measured as a sweep measures it (warm-up, samples)."""
+    from bench.timing import time_fn
+
     out = []
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
         out.append(time.perf_counter() - t0)
-    return out
+    return out, time_fn(step, budget_s).median_s
 
 
 def probe(
@@ -134,8 +138,9 @@ def probe(
     cpu_preset: str = "huge",
     cpu_options: dict[str, Any] | None = None,
     load_s: float = 3.0,
-    steps: int = 40,
+    steps: int = 5,
     later_s: float = 2.0,
+    budget_s: float = 0.5,
     out: Callable[[str], None] = print,
 ) -> dict[str, dict[str, float]]:
     """Time the ``gpu`` point alone, after ``load_s`` seconds idle, and after ``load_s`` seconds
@@ -152,22 +157,22 @@ def probe(
     limits = Limits()
     g = _load(gpu, gpu_preset, gpu_options)
     steps_of = {name: _load(name, cpu_preset, cpu_options) for name in loads}
-    res: dict[str, list[float]] = {}
+    res: dict[str, tuple[list[float], float]] = {}
     waits: list[str] = []
     quiesce(limits)
-    res["alone"] = _times(g, steps)
+    res["alone"] = _times(g, steps, budget_s)
     time.sleep(load_s)
-    res[f"after {load_s:g} s idle"] = _times(g, steps)
+    res[f"after {load_s:g} s idle"] = _times(g, steps, budget_s)
     ctx = multiprocessing.get_context("spawn")
     for name, c in steps_of.items():
         _spin(c, load_s)
-        res[f"after {name}, no hand-off"] = _times(g, steps)
+        res[f"after {name}, no hand-off"] = _times(g, steps, budget_s)
         time.sleep(later_s)
-        res[f"  ... {later_s:g} s after {name}"] = _times(g, steps)
+        res[f"  ... {later_s:g} s after {name}"] = _times(g, steps, budget_s)
         _spin(c, load_s)
         h = quiesce(limits)
         waits.append(f"{name}: quiesce waited {h['waited_s'] * 1e3:.0f} ms (quiet {h['quiet']})")
-        res[f"after {name}, quiesce"] = _times(g, steps)
+        res[f"after {name}, quiesce"] = _times(g, steps, budget_s)
         ready = ctx.Event()
         child = ctx.Process(target=_child_load,
                             args=(name, cpu_preset, cpu_options, load_s, ready), daemon=True)
@@ -178,24 +183,25 @@ def probe(
         if child.exitcode != 0:
             raise RuntimeError(f"the {name} load in a child process failed (exit code "
                                f"{child.exitcode})")
-        res[f"after {name} in a child process"] = _times(g, steps)
+        res[f"after {name} in a child process"] = _times(g, steps, budget_s)
         quiesce(limits)
-    res["alone again"] = _times(g, steps)
-    base = float(np.median(res["alone"]))
+    res["alone again"] = _times(g, steps, budget_s)
+    base = res["alone"][1]
     table = {
-        k: {"first5_ms": float(np.median(v[:5])) * 1e3, "median_ms": float(np.median(v)) * 1e3,
-            "vs_alone": float(np.median(v)) / base}
-        for k, v in res.items()
+        k: {"first_ms": float(np.median(first)) * 1e3, "median_ms": med * 1e3,
+            "vs_alone": med / base}
+        for k, (first, med) in res.items()
     }
     from bench.model import get_preset
 
     out(f"hand-off probe: {gpu} {gpu_preset} {gpu_options}; loads {load_s:g} s of "
         f"{', '.join(loads)} at {cpu_preset} (d_model {get_preset(cpu_preset).d_model}) "
-        f"{cpu_options}; {steps} steps per phase; {'; '.join(waits)}")
-    out("| phase | first 5 steps ms | median ms | median / alone |")
+        f"{cpu_options}; per phase the first {steps} steps, then a point of {budget_s:g} s "
+        f"timed as a sweep times it; {'; '.join(waits)}")
+    out(f"| phase | first {steps} steps, median ms | point median ms | point / alone |")
     out("|---|---:|---:|---:|")
     for k, v in table.items():
-        out(f"| {k} | {v['first5_ms']:.3g} | {v['median_ms']:.3g} | {v['vs_alone']:.2f} |")
+        out(f"| {k} | {v['first_ms']:.3g} | {v['median_ms']:.3g} | {v['vs_alone']:.2f} |")
     return table
 
 
@@ -209,13 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-preset", default="huge")
     p.add_argument("--threads", type=int, default=None, help="threads of --cpu (default all)")
     p.add_argument("--load", type=float, default=3.0, help="seconds of --cpu steps per phase")
-    p.add_argument("--steps", type=int, default=40, help="timed --gpu steps per phase")
+    p.add_argument("--steps", type=int, default=5,
+                   help="--gpu steps timed as they come right after each load (default 5)")
+    p.add_argument("--budget", type=float, default=0.5,
+                   help="seconds of the --gpu point timed after them as a sweep times it")
     a = p.parse_args(argv)
     try:
         probe(a.gpu, a.gpu_preset, {"attention": a.attention} if a.attention else {},
               [c for c in a.cpu.split(",") if c],
               a.cpu_preset, {} if a.threads is None else {"threads": a.threads}, a.load,
-              a.steps)
+              a.steps, budget_s=a.budget)
     except Exception as e:  # noqa: BLE001 - a probe that cannot run says why in one line
         print(f"python -m bench.handoff: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

@@ -82,13 +82,14 @@ def test_cpu_backend_leaves_blas_at_one_thread_and_the_hand_off_restores_it():
 def test_probe_prints_every_phase():
     lines: list[str] = []
     table = probe("reference", "micro", {}, "cpu", "micro", {"threads": 2}, load_s=0.2,
-                  steps=5, later_s=0.05, out=lines.append)
+                  steps=3, later_s=0.05, budget_s=0.05, out=lines.append)
     assert list(table) == ["alone", "after 0.2 s idle", "after cpu, no hand-off",
                            "  ... 0.05 s after cpu", "after cpu, quiesce",
                            "after cpu in a child process", "alone again"]
     assert all(v["median_ms"] > 0 and v["vs_alone"] > 0 for v in table.values())
     assert table["alone"]["vs_alone"] == 1.0
-    assert lines[1] == "| phase | first 5 steps ms | median ms | median / alone |"
+    assert all(v["first_ms"] > 0 for v in table.values())
+    assert lines[1] == "| phase | first 3 steps, median ms | point median ms | point / alone |"
     assert len(lines) == 3 + len(table)
 
 

@@ -43,7 +43,7 @@ if [ -d .wt/base ]; then
     --no-plots)
 fi
 step handoff 60 python3 -m bench.handoff --gpu-preset $HG --attention fa2 --cpu cpu,torch \
-  --cpu-preset ${P##*,} --threads $T --load 2 --steps 10
+  --cpu-preset ${P##*,} --threads $T --load 2 --steps 5 --budget 0.5
 cat "$out/steps.txt"
 for f in "$out"/res/*/h200-presets-a.csv "$out"/res/*/h200-big.csv; do
   [ -f "$f" ] && python3 -m bench report "$f" | grep -E "^\| (gpu|torch|cpu)" | head -40
