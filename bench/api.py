@@ -20,6 +20,7 @@ from typing import Any
 from bench.analysis import Run
 from bench.model import ConfigError
 from bench.results import ResultsError, RunStore
+from bench.rounds import MIN_ROUNDS
 from bench.sweep import Sweep
 
 DEFAULT_BUDGET_S = 2.0
@@ -39,13 +40,16 @@ def run(
     plots: bool = True,
     require_gpu: bool = False,
     progress: Any = None,
+    rounds: int | None = None,
 ) -> Run:
     """Measure ``sweep`` into ``out/<machine>/<run_id>.csv`` (and its ``.json`` and
     ``.samples.jsonl``), fit, draw the plots (unless ``plots`` is False) and return the loaded
-    ``Run``. ``budget_s``: seconds per point, warm-up included. A mistake (no usable GPU with
-    ``require_gpu``, an unwritable ``out``, a run id that exists) raises ConfigError before
-    anything is measured."""
-    store = start(sweep, out, budget_s=budget_s, run_id=run_id, require_gpu=require_gpu)
+    ``Run``. ``budget_s``: seconds per point, warm-up included, shared by its ``rounds``
+    (default 2; more rounds average more of the host's drift into each median). A mistake (no
+    usable GPU with ``require_gpu``, an unwritable ``out``, a run id that exists, fewer than 2
+    rounds) raises ConfigError before anything is measured."""
+    store = start(sweep, out, budget_s=budget_s, run_id=run_id, require_gpu=require_gpu,
+                  rounds=rounds)
     measure(sweep, store, budget_s, progress)
     return finish(store, plots=plots)
 
@@ -59,13 +63,19 @@ def start(
     require_gpu: bool = False,
     stamp: str = "",
     command: list[str] | None = None,
+    rounds: int | None = None,
 ) -> RunStore:
-    """Create the run's store under ``out/<machine>/`` with the sweep's declaration and where
-    it is measured. ``run_id`` defaults to a timestamp (plus ``stamp``)."""
+    """Create the run's store under ``out/<machine>/`` with the sweep's declaration, its rounds
+    per point and where it is measured. ``run_id`` defaults to a timestamp (plus ``stamp``)."""
     from bench.environment import cpu_peak_flops, environment, machine_name
+    from bench.runner import ROUNDS
 
     if not budget_s > 0:
         raise ConfigError(f"the budget must be a positive number of seconds, got {budget_s}")
+    rounds = ROUNDS if rounds is None else rounds
+    if rounds < MIN_ROUNDS:
+        raise ConfigError(f"--rounds must be at least {MIN_ROUNDS} (rounds separated in time are "
+                          f"what shows the host's drift), got {rounds}")
     out = Path(out)
     check_writable(out)
     peak = cpu_peak_flops()
@@ -80,7 +90,7 @@ def start(
                               f"({gpu.get('adapter', '?')}) is available")
     machine = machine_name(str((gpu or {}).get("adapter", "")), bool((gpu or {}).get("software")))
     meta = {"command": command or ["bench.run"], "machine": machine, "sweep": sweep.to_dict(),
-            "budget_s": budget_s,
+            "budget_s": budget_s, "rounds": rounds,
             "environment": {**environment(), "cpu_peak_flops": peak, "gpu": gpu}}
     try:
         return RunStore.create(out / machine, run_id or time.strftime("%Y%m%d-%H%M%S") + stamp,
@@ -106,10 +116,12 @@ def resume(csv_path: str | Path, budget_s: float | None = None) -> tuple[Sweep, 
 
 
 def measure(sweep: Sweep, store: RunStore, budget_s: float, progress: Any = None) -> None:
-    """Measure every point of ``sweep`` the store does not hold yet (``bench.runner``)."""
+    """Measure every point of ``sweep`` the store does not hold yet (``bench.runner``), in the
+    run's own number of rounds (a resumed run keeps the one it started with)."""
     from bench import runner
 
-    runner.run_sweep(sweep, store, budget_s, progress=progress or runner.Progress(0))
+    runner.run_sweep(sweep, store, budget_s, progress=progress or runner.Progress(0),
+                     rounds=int(store.meta.get("rounds", runner.ROUNDS)))
 
 
 def finish(store: RunStore, plots: bool = True) -> Run:

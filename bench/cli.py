@@ -68,6 +68,9 @@ def build_parser() -> Parser:
     s.add_argument("--threads", help="comma list of CPU thread counts")
     s.add_argument("--budget", type=float, default=None,
                    help="seconds per point, warm-up included (default 2; --quick 0.6)")
+    s.add_argument("--rounds", type=int, default=None,
+                   help="rounds per point, separated in time, sharing its budget (default 2; "
+                   "more average more of the host's drift into each median)")
     s.add_argument("--out", default="results", help="results root (default results/)")
     s.add_argument("--quick", action="store_true",
                    help="a few small presets on the CPU backends and the GPU at micro/tiny; "
@@ -275,7 +278,7 @@ def _find_run(out: Path, run: str) -> Path:
 
 
 # Options that declare a sweep: a resumed run continues its own declaration, so these conflict.
-SWEEP_OPTIONS = ("backends", "presets", "sweep", "fix", "matmul", "attention", "threads",
+SWEEP_OPTIONS = ("backends", "presets", "sweep", "fix", "matmul", "attention", "threads", "rounds",
                  "quick", "require_gpu", "run_id")
 
 
@@ -305,7 +308,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep = build_sweep(args)
         store = api.start(sweep, out, budget_s=budget, run_id=args.run_id,
                           require_gpu=args.require_gpu, stamp="-quick" if args.quick else "",
-                          command=["python", "-m", "bench", *sys.argv[1:]])
+                          command=["python", "-m", "bench", *sys.argv[1:]], rounds=args.rounds)
     try:
         api.measure(sweep, store, budget)
     except KeyboardInterrupt:

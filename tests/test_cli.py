@@ -185,6 +185,22 @@ def test_resume_with_an_escaping_id(capsys, tmp_path, resume):
     assert_one_line_error(rc, err, "neither a run id nor a .csv path")
 
 
+def test_rounds_are_the_runs_own_and_a_resume_keeps_them(capsys, tmp_path):
+    import json
+
+    from bench.results import load_rows
+
+    path, _ = _tiny_run(capsys, tmp_path, "r3", "--rounds", "3")
+    (row,) = load_rows(path)
+    assert row["rounds"] + row["rounds_dropped"] >= 3
+    assert json.loads(path.with_suffix(".json").read_text())["rounds"] == 3
+    rc, _, err = run_cli(capsys, "sweep", "--resume", "r3", "--out", str(tmp_path), "--rounds", "2")
+    assert_one_line_error(rc, err, "--rounds cannot be combined")
+    rc, _, err = run_cli(capsys, "sweep", "--backends", "reference", "--presets", "micro",
+                         "--out", str(tmp_path), "--rounds", "1", *QUICK)
+    assert_one_line_error(rc, err, "--rounds must be at least 2")
+
+
 @pytest.mark.parametrize("extra, flag", [
     (["--presets", "tiny"], "--presets"),
     (["--backends", "cpu"], "--backends"),
