@@ -23,7 +23,7 @@ import numpy as np
 from backends.base import BackendError
 from backends.gpu.buffers import ALIGN, BufferPool, FlatLayout, View, aligned
 from backends.gpu.graph import Dispatch, Graph
-from backends.gpu.matmul import SplitScratch, record_matmul
+from backends.gpu.matmul import MatmulScratch, record_matmul
 from backends.gpu.pipelines import Pipelines
 from backends.model import LN_EPS, ModelConfig, param_shapes
 from kernels import matmul_plan, registry
@@ -149,7 +149,7 @@ class StepGraph:
         self.graph = Graph(pipelines, dummies, f"step.{config.label()}")
         self.fallbacks: list[str] = []  # matmul calls a variant's shape rule sent elsewhere
         self.choices: dict[str, str] = {}  # "form MxNxK" -> the variant (and split) that runs it
-        self.scratch = SplitScratch()
+        self.scratch = MatmulScratch()
         self._build()
         self.scratch.allocate(pool)
         self.graph.finalize()
