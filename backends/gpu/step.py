@@ -11,7 +11,7 @@ embedding backward adds to it. So no gradient zeroing pass is needed; grads star
 Dispatches per step with naive attention: 4 + 7L forward (the embedding and the first ln1 are
 one kernel), 5 + 14L backward, 1 AdamW = 10 + 21L (L = n_layer): 31 at micro, 94 at medium;
 plus one per matmul the plan runs as split-K (the reduce), e.g. the 1 + 4L weight gradients at
-medium with matmul "splitk" or "auto".
+medium with matmul "splitk" or "auto", and one per operand a via-tn plan transposes first.
 """
 
 from __future__ import annotations
