@@ -334,7 +334,7 @@ MATMULS: dict[str, MatmulVariant] = {
         _B64,
         _B64T8,
         _B128T84,
-        *(_via_tn(v) for v in (_B128, _B64, _B64T8, _B128T84)),
+        *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
         MatmulVariant(
             "splitk", "matmul_blocked", {"BM": 64, "BN": 64, "BK": 16, "TM": 4, "TN": 4},
             notes="b64, with the weight gradients (tn) of small tile grids and long K split "
