@@ -71,6 +71,7 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
     peak = fma.flops / min(fma.run() for _ in range(5)) / 1e12
     fma.close()
     checked = _checked_vs_trusted(tuner, cube)
+    via = _via_tn_split(tuner, shapes)
     t0 = time.perf_counter()
     warm = MatmulTuner(mode="on", path=cache)
     for _, form, M, N, K in shapes:
@@ -79,6 +80,7 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
     (out_dir / "matmul-tuning.json").write_text(json.dumps(
         {"cold_s": t_cold, "warm_s": t_warm, "gates": gates, "key": tuner.key,
          "fma_peak_tflops": peak, "b128_trusted_vs_checked_tflops": checked,
+         "via_tn_seconds_by_kernel": via,
          "sources_warm": warm.sources}, indent=1))
     steps = []
     for preset in presets:
@@ -113,10 +115,38 @@ def main(out: str, presets: tuple[str, ...] = ("mega", "behemoth"), cube: int = 
     for form, (trusted, plain) in checked.items():
         print(f"b128 {form} {cube}^3: trusted module {trusted:.1f} TFLOP/s, with naga's runtime "
               f"checks {plain:.1f}")
+    for shape, split in via.items():
+        print(f"via-tn {shape}: " + ", ".join(f"{k} {1e6 * t:.1f} us" for k, t in split.items()))
     for s in steps:
         print(f"step {s['preset']} auto={s['auto']}: {1e3 * s['step_s']:.1f} ms "
               f"(setup {s['setup_s']:.1f} s)")
     return 0
+
+
+def _via_tn_split(tuner, shapes) -> dict[str, dict[str, float]]:
+    """Device seconds per kernel (transposes apart from the matmul) of the best via-tn candidate
+    of each nn / nt shape the tuner timed, to see what the transposes cost and what the tn path
+    gains."""
+    from kernels import registry
+
+    out = {}
+    for _, form, M, N, K in shapes:
+        label = f"{form} {M}x{N}x{K}"
+        timed = tuner.plans.get(label, {}).get("timed", {})
+        via = {c: t for c, t in timed.items()
+               if registry.MATMULS[c.split()[0]].via_tn and form != "tn"}
+        if not via:
+            continue
+        cand = min(via, key=via.get)
+        splits = int(cand.split("split")[1]) if "split" in cand else 1
+        case = tuner.mb.matmul(cand.split()[0], form, M, N, K, repeats=5, splits=splits)
+        try:
+            case.run()
+            case.run()
+            out[f"{label} {cand}"] = dict(case.split)
+        finally:
+            case.close()
+    return out
 
 
 def _checked_vs_trusted(tuner, n: int) -> dict[str, tuple[float, float]]:

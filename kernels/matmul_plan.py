@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from kernels.matmul_rules import SPLITK_REDUCE, vec4_ok
 from kernels.registry import FORMS, MatmulVariant, VariantError, kernel, matmul_variant
 
+# The operands a via-tn row transposes per form: those the form stores k-contiguous.
+_TRANSPOSED = {"nn": ("a",), "nt": ("a", "b"), "tn": ()}
+
 
 @dataclass(frozen=True)
 class MatmulPlan:
@@ -22,6 +25,9 @@ class MatmulPlan:
     constants: dict[str, int]  # form and tile constants (TRANS_A, BM, VEC, SPLITS, ...)
     splits: int = 1
     fallbacks: tuple[str, ...] = ()  # "picky->tiled16", ...
+    # operands transposed into scratch before the matmul, which then runs the tn form on them
+    # (a via-tn row: "a" for nn, "a" and "b" for nt, none for tn)
+    transposes: tuple[str, ...] = ()
 
     @property
     def reduce(self) -> str | None:
@@ -55,10 +61,12 @@ def plan_matmul(
         splits = v.splits(form, M, N, K) if v.splits is not None else 1
     elif splits > 1 and not v.split:
         raise VariantError(f"matmul {v.name} has no split-K path")
-    consts = {**FORMS[form], **v.constants}
+    transposes = _TRANSPOSED[form] if v.via_tn else ()
+    runs = "tn" if v.via_tn else form
+    consts = {**FORMS[runs], **v.constants}
     declared = kernel(v.kernel).constants
     if "VEC" in declared:
-        consts["VEC"] = int(vec4_ok(form, M, N, K))
+        consts["VEC"] = int(vec4_ok(runs, M, N, K))
     if splits > 1:
         consts["SPLITS"] = int(splits)
-    return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell))
+    return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell), transposes)

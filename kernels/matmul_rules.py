@@ -11,6 +11,7 @@ from __future__ import annotations
 from math import ceil
 
 SPLITK_REDUCE = "matmul_splitk_reduce"
+TRANSPOSE = "matmul_transpose"  # the operand transpose of the via-tn rows (registry.MatmulVariant)
 
 # Split-K (weight gradients A^T @ B: M, N = d_model..4*d_model, K = B*T): a 64x64-tile grid of a
 # few workgroups each walking all of K leaves most of a big GPU idle, so K is cut into SPLITS

@@ -18,11 +18,11 @@ Adding a variant = one WGSL file + one ``Kernel`` row + one ``MatmulVariant`` or
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import ceil, prod
 from pathlib import Path
 
-from kernels.matmul_rules import SPLITK_REDUCE, auto_matmul, splitk_splits
+from kernels.matmul_rules import SPLITK_REDUCE, TRANSPOSE, auto_matmul, splitk_splits
 
 KERNEL_DIR = Path(__file__).resolve().parent
 
@@ -96,6 +96,10 @@ class MatmulVariant:
     tune: bool = False  # a candidate of ``auto``'s measurement (backends/gpu/autotune.py)
     # (form, M, N, K) -> (variant, splits or None): the ``auto`` variant's choice per call
     choose: Callable[[str, int, int, int], tuple[str, int | None]] | None = None
+    # Runs nn and nt on the tn form's tile path: the operand(s) read along k (nn: A; nt: A and
+    # B) are first transposed into scratch by ``TRANSPOSE`` (one extra dispatch each); tn calls
+    # run as the base row. Worth it only where the matmul outweighs the copies: ``auto`` times it.
+    via_tn: bool = False
 
     @property
     def tile(self) -> tuple[int, int]:
@@ -256,6 +260,9 @@ KERNELS: dict[str, Kernel] = {
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
                optional=("a", "b", "r", "aux"), trusted=True),
+        Kernel(TRANSPOSE, "matmul_transpose.wgsl",
+               lambda u: (ceil(u["C"] / 32), ceil(u["R"] / 32), 1), "ref_transpose",
+               includes=(), trusted=True),
         Kernel("layernorm_fwd", "layernorm_fwd.wgsl", _rows, "ref_layernorm_fwd",
                includes=_LN_ROW, workgroup_bytes=256),
         Kernel("embed_ln_fwd", "embed_ln_fwd.wgsl", _rows, "ref_embed_ln_fwd",
@@ -298,6 +305,22 @@ def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
     return MatmulVariant(name, "matmul_blocked", tile, notes, split=split, tune=tune)
 
 
+def _via_tn(base: MatmulVariant) -> MatmulVariant:
+    """``base`` with nn / nt run through transposed operands on the tn path (name + "tr")."""
+    return replace(base, name=base.name + "tr", via_tn=True,
+                   notes=f"{base.name} with nn / nt operands transposed into scratch first "
+                   "(matmul_transpose), so every form runs the tn tile path")
+
+
+_B128 = _blocked("b128", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 8",
+                 BM=128, BN=128, BK=8)
+_B64 = _blocked("b64", "64x64 tile, 256 invocations with 4x4 outputs, k-tiles of 16",
+                BM=64, BN=64, BK=16, TM=4, TN=4)
+_B64T8 = _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",
+                  BM=64, BN=64, BK=4)
+_B128T84 = _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
+                    BM=128, BN=128, BK=16, TN=4)
+
 MATMULS: dict[str, MatmulVariant] = {
     v.name: v
     for v in [
@@ -305,16 +328,13 @@ MATMULS: dict[str, MatmulVariant] = {
             "tiled16", "matmul_tiled16", tune=True,
             notes="baseline: 16x16 shared-memory tiles, one output per invocation, any shape",
         ),
-        _blocked("b128", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 8",
-                 BM=128, BN=128, BK=8),
+        _B128,
         _blocked("b128k16", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 16",
                  BM=128, BN=128, BK=16),
-        _blocked("b64", "64x64 tile, 256 invocations with 4x4 outputs, k-tiles of 16",
-                 BM=64, BN=64, BK=16, TM=4, TN=4),
-        _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",
-                 BM=64, BN=64, BK=4),
-        _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
-                 BM=128, BN=128, BK=16, TN=4),
+        _B64,
+        _B64T8,
+        _B128T84,
+        *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
         MatmulVariant(
             "splitk", "matmul_blocked", {"BM": 64, "BN": 64, "BK": 16, "TM": 4, "TN": 4},
             notes="b64, with the weight gradients (tn) of small tile grids and long K split "

@@ -137,6 +137,19 @@ def test_each_split_factor_is_gated(tmp_path, monkeypatch):
     assert not ok and "split4" in msg
 
 
+def test_via_tn_rows_are_candidates_of_nn_and_nt_only(tmp_path):
+    """A via-tn row is timed for nn and nt (transposes included); for tn it is its base row's
+    kernel and constants, so it is not timed twice."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    gates = autotune._GATES[t.key]
+    for name in registry.MATMULS:
+        gates[name] = (True, "ok")
+    for form in ("nn", "nt"):
+        assert ("b128tr", 1) in t.candidates(form, 256, 256, 64), form
+    cands = t.candidates("tn", 256, 256, 64)
+    assert ("b128", 1) in cands and ("b128tr", 1) not in cands
+
+
 def test_key_names_backend_type_and_kernel_constants(monkeypatch):
     info = {"adapter": "x", "driver": "d", "wgpu_version": "0"}
     assert (autotune.device_key({**info, "backend": "Vulkan"})

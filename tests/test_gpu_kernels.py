@@ -92,6 +92,10 @@ def ref_probe_copy(src):
     return src
 
 
+def ref_transpose(src):
+    return src.T
+
+
 # ---------------------------------------------------------------- registry
 def test_registry_rows_are_consistent():
     for name, k in registry.KERNELS.items():
@@ -158,6 +162,17 @@ def test_matmul(variant, form, epilogue):
         for key in want:
             np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4,
                                        err_msg=f"{variant} {form} {epilogue} {M}x{K}x{N} {key}")
+
+
+@pytest.mark.parametrize("R,C", [(1, 1), (37, 23), (33, 65), (64, 96), (5, 130)])
+def test_matmul_transpose(R, C):
+    """The via-tn rows' operand transpose: blocks overhanging either edge, a single element,
+    whole blocks; every element of dst written (NaN-poisoned) and nothing past it."""
+    run_kernel, _ = gpu()
+    src = rand(R, C)
+    got = run_kernel("matmul_transpose", {"src": src}, {"dst": (C + 1, R)}, {"R": R, "C": C})
+    np.testing.assert_array_equal(got["dst"][:C], ref_transpose(src))
+    assert np.isnan(got["dst"][C]).all()
 
 
 # ---------------------------------------------------------------- layernorm

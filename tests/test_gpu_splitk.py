@@ -50,6 +50,43 @@ def test_splitk_shapes_and_determinism(form):
         assert np.array_equal(got.view(np.uint32), again.view(np.uint32)), (form, M, K, N, S)
 
 
+VIA_TN = [v.name for v in registry.MATMULS.values() if v.via_tn]
+
+
+@pytest.mark.parametrize("form", ["nn", "nt"])
+def test_via_tn_split_shapes_and_determinism(form):
+    """A via-tn row split over K: transposes, partial tiles and reduce in one call, bitwise
+    repeatable, on shapes whose slices fall past K."""
+    from gpu_fixtures import fits
+
+    from backends.gpu import run_matmul
+
+    rows = [v for v in VIA_TN if fits(v)]
+    assert rows, "no via-tn row fits this adapter"
+    for v in rows:
+        for M, K, N, S in SPLIT_SHAPES:
+            a, b = operands(form, M, K, N)
+            plan = matmul_plan.plan_matmul(v, form, M, N, K, splits=S or 2)
+            assert plan.splits > 1 and plan.transposes, plan
+            got = run_matmul(a, b, form, v, splits=S or 2)["c"]
+            np.testing.assert_allclose(got, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
+                                       atol=1e-4, err_msg=f"{v} {form} M,K,N,S={M},{K},{N},{S}")
+            again = run_matmul(a, b, form, v, splits=S or 2)["c"]
+            assert np.array_equal(got.view(np.uint32), again.view(np.uint32)), (v, form, M, K, N)
+
+
+def test_via_tn_plan_runs_the_tn_form():
+    """nn transposes A, nt A and B, tn nothing; all then run the tn constants (vec4 by tn's
+    rule: M and N multiples of 4, whatever K is)."""
+    for form, want in [("nn", ("a",)), ("nt", ("a", "b")), ("tn", ())]:
+        plan = matmul_plan.plan_matmul("b128tr", form, 8, 12, 7)
+        assert plan.transposes == want, form
+        assert plan.constants["TRANS_A"] == 1 and plan.constants.get("TRANS_B", 0) == 0, form
+        assert plan.constants["VEC"] == 1, form
+        assert plan.constants == {**matmul_plan.plan_matmul("b128", "tn", 8, 12, 7).constants}
+    assert matmul_plan.plan_matmul("b128", "nn", 8, 12, 7).transposes == ()
+
+
 @pytest.mark.parametrize("epilogue", [e for e in registry.EPILOGUES if e != "store"])
 def test_splitk_epilogues(epilogue):
     """The reduce applies each epilogue (the partial kernel never does)."""

@@ -1,17 +1,18 @@
 """``auto`` by measurement: for each (form, M, N, K) of a step, time every candidate on this device.
 
-Candidates are the registry's ``tune`` variants, each at the split-K factors worth trying for the
-shape (``matmul_rules.split_candidates``), that passed the parity gate on this adapter (every form
-on awkward shapes, NaN-poisoned outputs, and each split factor timed on a long-K shape). Each is
-timed with GPU timestamps (one command buffer of a few repetitions, after a warm-up run that
-compiles the pipelines); the fastest is kept. Plans are cached on disk in one JSON file, under a
-key made of the adapter, its backend type, driver, wgpu version and a digest of the matmul kernels'
-sources and constants, so a second process starts at once and a changed kernel or driver re-tunes
-by itself. Where the device has no timestamp queries, or is a software adapter, or tuning is
-off, ``auto`` keeps the rule of ``kernels.matmul_rules``. A plan from the cache runs only once
-its (variant, splits) passed this process's gate. Plans and gate
-results are kept per process (the harness builds a backend per measuring round, and pooled rounds
-must run one kernel), so ``retune`` measures again once per process.
+Candidates are the registry's ``tune`` variants (the via-tn rows included: the transposes are
+dispatches of the timed command buffer, so they are paid for), each at the split-K factors worth
+trying for the shape (``matmul_rules.split_candidates``), that passed the parity gate on this
+adapter (every form on awkward shapes, NaN-poisoned outputs, and each split factor timed on a
+long-K shape). Each is timed with GPU timestamps (one command buffer of a few repetitions, after
+a warm-up run that compiles the pipelines); the fastest is kept. Plans are cached on disk in one
+JSON file, under a key made of the adapter, its backend type, driver, wgpu version and a digest
+of the matmul kernels' sources and constants, so a second process starts at once and a changed
+kernel or driver re-tunes by itself. Where the device has no timestamp queries, or is a software
+adapter, or tuning is off, ``auto`` keeps the rule of ``kernels.matmul_rules``. A plan from the
+cache runs only once its (variant, splits) passed this process's gate. Plans and gate results are
+kept per process (the harness builds a backend per measuring round, and pooled rounds must run
+one kernel), so ``retune`` measures again once per process.
 
 Modes (``GpuBackend(tune=...)`` or ``$GPT_CURVES_TUNE``): ``auto`` (measure on a hardware adapter
 with timestamps, else the rule), ``on`` (measure wherever timestamps exist, software included),
@@ -56,12 +57,12 @@ def kernel_digest() -> str:
     """A digest of every matmul kernel's assembled WGSL and the candidates' rows."""
     h = hashlib.sha256()
     names = sorted({v.kernel for v in registry.MATMULS.values() if v.kernel})
-    for name in [*names, matmul_rules.SPLITK_REDUCE]:
+    for name in [*names, matmul_rules.SPLITK_REDUCE, matmul_rules.TRANSPOSE]:
         h.update(wgsl.source(name).encode())
         h.update(f"{sorted(registry.kernel(name).constants.items())}".encode())
     for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
         if v.tune:
-            h.update(f"{v.name}{sorted(v.constants.items())}{v.split}".encode())
+            h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}".encode())
     return h.hexdigest()[:16]
 
 
@@ -168,7 +169,7 @@ class MatmulTuner:
             for s in splits:
                 plan = matmul_plan.plan_matmul(v.name, form, M, N, K, splits=s)
                 full = {**registry.kernel(plan.kernel).constants, **plan.constants}
-                same = (plan.kernel, tuple(sorted(full.items())))
+                same = (plan.kernel, tuple(sorted(full.items())), plan.transposes)
                 if same not in seen and self.gate(v.name, s)[0]:  # same kernel: timed once
                     seen.add(same)
                     out.append((v.name, s))

@@ -26,7 +26,7 @@ from backends.base import BackendError
 from backends.gpu.buffers import BufferPool, View
 from backends.gpu.device import get_device
 from backends.gpu.graph import Graph, per_kernel_seconds
-from backends.gpu.matmul import SplitScratch, record_matmul
+from backends.gpu.matmul import MatmulScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
 from backends.gpu.testing import run_attention, run_matmul
 from kernels import matmul_plan, registry
@@ -143,7 +143,7 @@ class MicroBench:
             "b": self._random(pool, "b", K * N, 2),
             "c": pool.floats("c", M * N),
         }
-        scratch = SplitScratch()
+        scratch = MatmulScratch()
         for _ in range(repeats):  # a split-K repetition is its two dispatches
             record_matmul(g, plan, form, views, M, N, K, scratch=scratch)
         scratch.allocate(pool)

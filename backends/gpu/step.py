@@ -11,7 +11,7 @@ embedding backward adds to it. So no gradient zeroing pass is needed; grads star
 Dispatches per step with naive attention: 4 + 7L forward (the embedding and the first ln1 are
 one kernel), 5 + 14L backward, 1 AdamW = 10 + 21L (L = n_layer): 31 at micro, 94 at medium;
 plus one per matmul the plan runs as split-K (the reduce), e.g. the 1 + 4L weight gradients at
-medium with matmul "splitk" or "auto".
+medium with matmul "splitk" or "auto", and one per operand a via-tn plan transposes first.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from backends.base import BackendError
 from backends.gpu.buffers import ALIGN, BufferPool, FlatLayout, View, aligned
 from backends.gpu.graph import Dispatch, Graph
-from backends.gpu.matmul import SplitScratch, record_matmul
+from backends.gpu.matmul import MatmulScratch, record_matmul
 from backends.gpu.pipelines import Pipelines
 from backends.model import LN_EPS, ModelConfig, param_shapes
 from kernels import matmul_plan, registry
@@ -149,7 +149,7 @@ class StepGraph:
         self.graph = Graph(pipelines, dummies, f"step.{config.label()}")
         self.fallbacks: list[str] = []  # matmul calls a variant's shape rule sent elsewhere
         self.choices: dict[str, str] = {}  # "form MxNxK" -> the variant (and split) that runs it
-        self.scratch = SplitScratch()
+        self.scratch = MatmulScratch()
         self._build()
         self.scratch.allocate(pool)
         self.graph.finalize()

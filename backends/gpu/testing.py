@@ -15,7 +15,7 @@ from backends.base import BackendError
 from backends.gpu.buffers import BufferPool
 from backends.gpu.device import get_device
 from backends.gpu.graph import Graph
-from backends.gpu.matmul import SplitScratch, record_matmul
+from backends.gpu.matmul import MatmulScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
 from kernels import matmul_plan, registry, wgsl
 
@@ -81,7 +81,8 @@ def run_matmul(
     Shapes as stored: nn a [M,K] b [K,N]; nt a [M,K] b [N,K]; tn a [K,M] b [K,N]. Returns
     {"c": [M,N]} (and "aux" for the gelu epilogue). ``c`` seeds the output (accumulate).
     The call runs as the step would run it (``matmul_plan.plan_matmul``: auto's choice, fallbacks,
-    split-K); ``splits`` forces the split-K factor. Outputs and the split-K scratch start NaN.
+    split-K, via-tn transposes); ``splits`` forces the split-K factor. Outputs and every matmul
+    scratch start NaN.
     """
     M, K = (a.shape[1], a.shape[0]) if form == "tn" else a.shape
     N = b.shape[0] if form == "nt" else b.shape[1]
@@ -101,11 +102,11 @@ def run_matmul(
             views[key] = pool.upload(f"out.{key}", init.ravel())
         dummies = {"read": pool.floats("dummy_read", 4), "read_write": pool.floats("dummy_rw", 4)}
         g = Graph(pipelines_for(dev), dummies, f"test.matmul.{variant}")
-        scratch = SplitScratch()
+        scratch = MatmulScratch()
         record_matmul(g, plan, form, views, M, N, K, epilogue, scratch)
-        if scratch.allocate(pool) is not None:
-            dev.device.queue.write_buffer(scratch.view.buffer, 0,
-                                          np.full(scratch.floats, np.nan, np.float32))
+        for role, view in scratch.allocate(pool).items():
+            dev.device.queue.write_buffer(view.buffer, 0,
+                                          np.full(scratch.floats[role], np.nan, np.float32))
         g.finalize()
         enc = dev.device.create_command_encoder()
         g.encode(enc)
