@@ -82,7 +82,7 @@ def wrapped_marks(b, tokens, targets) -> dict[str, float]:
 
 def main(out_path: str) -> None:
     new = "wait" in backend_options("gpu")
-    rows = []
+    open(out_path, "w").close()
     for preset in PRESET_NAMES:
         config = PRESETS[preset]
         tokens, targets = make_batch(config)
@@ -136,12 +136,10 @@ def main(out_path: str) -> None:
                 marks_ms={k: float(np.median([m[k] for m in marks])) * 1e3 for k in MARK_NAMES},
                 samples_s=walls[i], spans_s=list(map(float, s)), n=len(w),
             )
-            rows.append(row)
+            with open(out_path, "a") as f:  # row by row: a call cut short keeps what it had
+                f.write(json.dumps(row) + "\n")
             print(line(row), flush=True)
             b.close()
-    with open(out_path, "w") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
 
 
 def line(r: dict) -> str:
