@@ -16,7 +16,7 @@ import pytest
 from gpu_fixtures import fits, requires_adapter
 
 from backends import BackendError, get_backend
-from backends.gpu.backend import MARKS
+from backends.gpu.backend import MARKS, WAIT_HARDWARE, WAIT_SOFTWARE
 from backends.gpu.graph import split_even, split_growing
 from bench.measure import measure_step
 from bench.model import PRESETS, ModelConfig, init_params
@@ -181,3 +181,24 @@ def test_measured_overhead_is_wall_minus_span():
     assert m.overhead_s == pytest.approx(m.median_s - m.device_s)
     assert m.per_op_s and "adamw" in m.per_op_s
     assert m.extra["describe"]["command_buffers_per_step"] == 2
+
+
+def test_default_wait_follows_the_adapter_type():
+    gpu = get_backend("gpu", MICRO)
+    want = WAIT_SOFTWARE if gpu.dev.software else WAIT_HARDWARE
+    assert gpu.wait == want and gpu.describe()["wait"] == want
+
+
+@pytest.mark.parametrize("wait", ["block", "spin"])
+def test_calling_thread_waits_leave_the_poll_thread_idle(monkeypatch, wait):
+    """Only one thread polls for a step: with the caller polling, wgpu-py's poll thread is never
+    asked to (polling from both made steps wait far longer on a discrete GPU)."""
+    gpu = get_backend("gpu", MICRO, wait=wait, timestamps=True)
+    gpu.train_step(*batch(MICRO, 0))
+    asked = []
+    poller = gpu.dev.device._poller
+    real = poller.get_token
+    monkeypatch.setattr(poller, "get_token", lambda: (asked.append(1), real())[1])
+    gpu.train_step(*batch(MICRO, 1))
+    gpu.loss_and_grads(*batch(MICRO, 2))
+    assert asked == [1]  # the gradients' own read (wgpu-py's read_buffer), not the step's

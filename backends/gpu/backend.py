@@ -46,7 +46,11 @@ _SPAN_AT = 8
 # they hid (results/h200-overhead/).
 DEFAULT_PIECES = 4
 DEFAULT_GROWTH = 1.0
-DEFAULT_WAIT = "thread"
+# The readback's wait unless the caller says: on a hardware adapter, the calling thread polls in a
+# loop (the step's wake-up without wgpu-py's poll thread and event hand-offs); on a software
+# adapter, whose "device" runs on the host's cores, a spinning caller would take a core from it,
+# so wgpu-py's poll thread waits instead (results/h200-overhead/).
+WAIT_HARDWARE, WAIT_SOFTWARE = "spin", "thread"
 # The host clock marks of a step with ``marks=True``, in order (seconds after "enter").
 MARKS = ("enter", "written", "encoded0", "submitted0", "submitted", "ahead", "mapped", "return")
 
@@ -104,7 +108,7 @@ class GpuBackend(Backend):
         timestamps: bool = False,
         pieces: int = DEFAULT_PIECES,
         piece_growth: float = DEFAULT_GROWTH,
-        wait: str = DEFAULT_WAIT,
+        wait: str | None = None,  # WAIT_HARDWARE or WAIT_SOFTWARE by the adapter's type
         marks: bool = False,
         tune: str | None = None,
     ) -> None:
@@ -117,7 +121,7 @@ class GpuBackend(Backend):
             or not 1 <= piece_growth <= 16
         ):
             raise BackendError(f"piece_growth must be a number in 1..16, got {piece_growth!r}")
-        if wait not in native.WAITS:
+        if wait is not None and wait not in native.WAITS:
             raise BackendError(f"wait must be one of {', '.join(native.WAITS)}, got {wait!r}")
         try:
             self.matmul = registry.matmul_variant(matmul)
@@ -148,6 +152,8 @@ class GpuBackend(Backend):
         self.readback = device.create_buffer(
             label="loss_readback", size=_READBACK_BYTES, usage=_READBACK
         )
+        if wait is None:
+            wait = WAIT_SOFTWARE if self.dev.software else WAIT_HARDWARE
         self.wait = wait
         self._reader = (
             None if wait == "thread" else native.Readback(device, self.readback, wait == "block")
