@@ -1,8 +1,9 @@
 """The step's fused and re-shaped small kernels against NumPy, outputs NaN-poisoned (run_kernel).
 
-embed_ln_fwd (the embedding and the first LayerNorm in one dispatch) and layernorm_bwd_dgdb (64
-row lanes per column) on awkward shapes: C below, across and not a multiple of the 64-wide row
-loop or the 4-column workgroup, and enough rows that every row lane loops more than once.
+embed_ln_fwd (the embedding and the first LayerNorm in one dispatch) and layernorm_bwd (the input
+gradient and the gain/bias gradients in one dispatch, 4 rows or 64 row lanes by 4 columns per
+workgroup) on awkward shapes: C below, across and not a multiple of the 64-wide row loop or the
+4-column group, rows not a multiple of 4, and enough rows that every row lane loops more than once.
 """
 
 from __future__ import annotations
@@ -43,16 +44,18 @@ def test_embed_ln_fwd(B, T, C):
     np.testing.assert_allclose(out["stats"][:, 1], rstd[:, 0], rtol=1e-4)
 
 
-@pytest.mark.parametrize("rows, C", [(37, 3), (300, 130), (129, 64)])
-def test_layernorm_bwd_dgdb_many_rows(rows, C):
+@pytest.mark.parametrize("rows, C", [(37, 3), (300, 130), (129, 64), (1, 5)])
+def test_layernorm_bwd_many_rows(rows, C):
     from backends.gpu import run_kernel
 
     x, g, b, dy = rand(rows, C) + 0.5, rand(C) + 1.0, rand(C), rand(rows, C)
     _, cache = R.layernorm_fwd(x.astype(np.float64), g.astype(np.float64), b)
     mean = x.astype(np.float64).mean(-1)
     stats = np.stack([mean, cache[1][:, 0]], axis=1).astype(np.float32)
-    _, dg, db = R.layernorm_bwd(dy.astype(np.float64), cache)
-    got = run_kernel("layernorm_bwd_dgdb", {"x": x, "stats": stats, "dy": dy},
-                     {"dg": (C,), "db": (C,)}, {"rows": rows, "C": C})
+    dx, dg, db = R.layernorm_bwd(dy.astype(np.float64), cache)
+    prior = rand(rows, C)
+    got = run_kernel("layernorm_bwd", {"x": x, "stats": stats, "g": g, "dy": dy},
+                     {"dx": prior, "dg": (C,), "db": (C,)}, {"rows": rows, "C": C})
+    np.testing.assert_allclose(got["dx"], prior + dx, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got["dg"], dg, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got["db"], db, rtol=1e-4, atol=1e-4)

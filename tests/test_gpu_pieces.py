@@ -2,8 +2,9 @@
 
 A piece boundary must change nothing: the same kernels run in the same order, so losses and
 parameters are bit-identical to the one-piece step for every matmul x attention pair (whose
-one-piece parity against the reference is tests/test_gpu_variants.py's). The span is two
-timestamps around the step's passes; the harness's overhead is wall minus that span.
+one-piece parity against the reference is tests/test_gpu_variants.py's), whatever the piece sizes,
+wherever the per-step writes fall between the pieces and however the readback is waited for. The
+span is two timestamps around the step's passes; the harness's overhead is wall minus that span.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import numpy as np
 import pytest
 from gpu_fixtures import fits, requires_adapter
 
-from backends import get_backend
-from backends.gpu.graph import split_even
+from backends import BackendError, get_backend
+from backends.gpu.backend import MARKS, WAIT_HARDWARE, WAIT_SOFTWARE
+from backends.gpu.graph import split_even, split_growing
 from bench.measure import measure_step
 from bench.model import PRESETS, ModelConfig, init_params
 from kernels import registry
@@ -52,20 +54,92 @@ def test_split_even(n, pieces):
     assert sizes == sorted(sizes)  # the first piece is never the larger one
 
 
+@pytest.mark.parametrize(
+    "n, pieces, growth", [(112, 4, 2.0), (112, 3, 3.0), (31, 4, 2.0), (5, 4, 3.0), (7, 7, 2.0),
+                          (112, 6, 1.5), (10, 3, 1.0)]
+)
+def test_split_growing(n, pieces, growth):
+    bounds = split_growing(n, pieces, growth)
+    assert len(bounds) == min(n, pieces)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    sizes = [b - a for a, b in bounds]
+    assert min(sizes) >= 1 and sizes == sorted(sizes)
+    if growth == 1.0:
+        assert bounds == split_even(n, pieces)
+    elif n >= 4 * pieces:  # room to grow: the first piece is shorter than an even cut's
+        assert sizes[0] < n // pieces and sizes[-1] > -(-n // pieces)
+
+
 @pytest.mark.parametrize("attention", sorted(registry.ATTENTIONS))
 @pytest.mark.parametrize("matmul", sorted(registry.MATMULS))
 def test_pieces_change_nothing(matmul, attention):
     """Two training steps (new batch each, so the per-step upload is ordered before every piece)
-    and a gradients-only step: identical for 1, 2 and 5 pieces, and for one per dispatch."""
+    and a gradients-only step: identical for 1, 2 and 5 pieces, for one per dispatch, for pieces
+    growing in size, and with the readback waited for on the calling thread."""
     if not fits(matmul):
         pytest.skip(f"{matmul}'s workgroup tiles exceed this adapter's workgroup memory")
     want = run(ODD, 2, matmul=matmul, attention=attention, pieces=1)
-    for pieces in (2, 5, 10_000):
-        got = run(ODD, 2, matmul=matmul, attention=attention, pieces=pieces)
-        assert got[0] == want[0] and got[1] == want[1], pieces
+    for cut in (
+        {"pieces": 2},
+        {"pieces": 5},
+        {"pieces": 10_000},
+        {"pieces": 4, "piece_growth": 3.0, "wait": "block"},
+        {"pieces": 3, "piece_growth": 2.0, "wait": "spin"},
+    ):
+        got = run(ODD, 2, matmul=matmul, attention=attention, **cut)
+        assert got[0] == want[0] and got[1] == want[1], cut
         for name in want[2]:
-            np.testing.assert_array_equal(got[2][name], want[2][name], err_msg=f"grad {name}")
+            np.testing.assert_array_equal(got[2][name], want[2][name], err_msg=f"grad {name} {cut}")
             np.testing.assert_array_equal(got[3][name], want[3][name], err_msg=f"param {name}")
+
+
+@pytest.mark.parametrize("wait", ["thread", "block"])
+def test_adamw_terms_written_ahead_follow_the_step(wait):
+    """AdamW's terms go up one step ahead: a reset (``load_params``), a gradients-only step and
+    a profiled step in between must still leave each training step its own step's terms, so the
+    parameters equal those of a fresh backend running the same steps."""
+    params = init_params(ODD, 4)
+    opts = {"pieces": 3, "piece_growth": 2.0, "wait": wait, "timestamps": True}
+    fresh = get_backend("gpu", ODD, **opts)
+    fresh.load_params(params)
+    fresh_losses = [fresh.train_step(*batch(ODD, s)) for s in range(3)]
+    gpu = get_backend("gpu", ODD, **opts)
+    for s in range(4):  # moves the step (and the terms written ahead) past where the others start
+        gpu.train_step(*batch(ODD, 50 + s))
+    gpu.load_params(params)
+    losses = [gpu.train_step(*batch(ODD, 0))]
+    gpu.loss_and_grads(*batch(ODD, 77))
+    if gpu.profile_step(*batch(ODD, 1)) is not None:  # a training step, one pass per kernel
+        losses.append(fresh_losses[1])
+    else:
+        losses.append(gpu.train_step(*batch(ODD, 1)))
+    losses.append(gpu.train_step(*batch(ODD, 2)))
+    assert losses == fresh_losses
+    want, got = fresh.get_params(), gpu.get_params()
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def test_marks_follow_the_step():
+    gpu = get_backend("gpu", MICRO, pieces=3, marks=True, wait="spin")
+    assert gpu.last_marks_s is None
+    t0 = time.perf_counter()
+    gpu.train_step(*batch(MICRO, 0))
+    wall = time.perf_counter() - t0
+    marks = gpu.last_marks_s
+    assert list(marks) == list(MARKS) and marks["enter"] == 0
+    values = list(marks.values())
+    assert values == sorted(values) and values[-1] <= wall
+
+
+@pytest.mark.parametrize(
+    "option", [{"wait": "poll"}, {"piece_growth": 0.5}, {"piece_growth": True},
+               {"piece_growth": "2"}, {"piece_growth": 100}]
+)
+def test_bad_cut_or_wait_is_refused(option):
+    with pytest.raises(BackendError, match=next(iter(option))):
+        get_backend("gpu", MICRO, **option)
 
 
 @pytest.mark.parametrize("pieces", [1, 3])
@@ -107,3 +181,24 @@ def test_measured_overhead_is_wall_minus_span():
     assert m.overhead_s == pytest.approx(m.median_s - m.device_s)
     assert m.per_op_s and "adamw" in m.per_op_s
     assert m.extra["describe"]["command_buffers_per_step"] == 2
+
+
+def test_default_wait_follows_the_adapter_type():
+    gpu = get_backend("gpu", MICRO)
+    want = WAIT_SOFTWARE if gpu.dev.software else WAIT_HARDWARE
+    assert gpu.wait == want and gpu.describe()["wait"] == want
+
+
+@pytest.mark.parametrize("wait", ["block", "spin"])
+def test_calling_thread_waits_leave_the_poll_thread_idle(monkeypatch, wait):
+    """Only one thread polls for a step: with the caller polling, wgpu-py's poll thread is never
+    asked to (polling from both made steps wait far longer on a discrete GPU)."""
+    gpu = get_backend("gpu", MICRO, wait=wait, timestamps=True)
+    gpu.train_step(*batch(MICRO, 0))
+    asked = []
+    poller = gpu.dev.device._poller
+    real = poller.get_token
+    monkeypatch.setattr(poller, "get_token", lambda: (asked.append(1), real())[1])
+    gpu.train_step(*batch(MICRO, 1))
+    gpu.loss_and_grads(*batch(MICRO, 2))
+    assert asked == [1]  # the gradients' own read (wgpu-py's read_buffer), not the step's

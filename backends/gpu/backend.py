@@ -1,22 +1,29 @@
 """GpuBackend: the training step in WGSL kernels through wgpu, resident on the device.
 
 A ``train_step`` is ``pieces`` command buffers, each submitted as soon as it is encoded, so the
-device runs the first layers while the host encodes the rest. The per-step batch and AdamW's step
-terms go up with ``queue.write_buffer`` before the first submit; the queue orders a write before
-every later submission, so every piece that reads them sees them. The only readback is the loss
+device runs the first layers while the host encodes the rest (``piece_growth`` > 1 makes the first
+piece short and each next one longer). The queue orders a ``write_buffer`` before every later
+submission and after every earlier one, which the step uses to keep writes off the path to the
+first submit: only the tokens and targets go up before it; the token grouping the embedding's
+backward reads goes up just before the piece that holds that backward, and AdamW's step terms for
+the *next* step go up once this step's last piece is submitted (its own were written by the step
+before, or before its first piece when no step before wrote them). The only readback is the loss
 (and, with ``timestamps=True``, the step's device span: a timestamp at the beginning of the first
-pass and one at the end of the last, resolved into the same 32-byte readback). ``loss_and_grads``
-reads the gradients back too (it is for tests).
+pass and one at the end of the last, resolved into the same 32-byte readback), waited for as
+``wait`` says (``backends.gpu.native``). ``marks=True`` records host clock marks inside each step
+(``last_marks_s``). ``loss_and_grads`` reads the gradients back too (it is for tests).
 """
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any
 
 import numpy as np
 import wgpu
 
 from backends.base import Backend, BackendError, check_batch, check_params
+from backends.gpu import native
 from backends.gpu.buffers import BufferPool, FlatLayout, View
 from backends.gpu.device import get_device
 from backends.gpu.graph import Piece, per_kernel_seconds
@@ -38,6 +45,14 @@ _SPAN_AT = 8
 # well before the host had encoded the step and cost its span little; 8 added more passes than
 # they hid (results/h200-overhead/).
 DEFAULT_PIECES = 4
+DEFAULT_GROWTH = 1.0
+# The readback's wait unless the caller says: on a hardware adapter, the calling thread polls in a
+# loop (the step's wake-up without wgpu-py's poll thread and event hand-offs); on a software
+# adapter, whose "device" runs on the host's cores, a spinning caller would take a core from it,
+# so wgpu-py's poll thread waits instead (results/h200-overhead/).
+WAIT_HARDWARE, WAIT_SOFTWARE = "spin", "thread"
+# The host clock marks of a step with ``marks=True``, in order (seconds after "enter").
+MARKS = ("enter", "written", "encoded0", "submitted0", "submitted", "ahead", "mapped", "return")
 
 
 def check_limits(
@@ -92,11 +107,22 @@ class GpuBackend(Backend):
         optim: OptimConfig | None = None,
         timestamps: bool = False,
         pieces: int = DEFAULT_PIECES,
+        piece_growth: float = DEFAULT_GROWTH,
+        wait: str | None = None,  # WAIT_HARDWARE or WAIT_SOFTWARE by the adapter's type
+        marks: bool = False,
         tune: str | None = None,
     ) -> None:
         super().__init__(config, optim=optim)
         if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
             raise BackendError(f"pieces must be a whole number >= 1, got {pieces!r}")
+        if (
+            isinstance(piece_growth, bool)
+            or not isinstance(piece_growth, int | float)
+            or not 1 <= piece_growth <= 16
+        ):
+            raise BackendError(f"piece_growth must be a number in 1..16, got {piece_growth!r}")
+        if wait is not None and wait not in native.WAITS:
+            raise BackendError(f"wait must be one of {', '.join(native.WAITS)}, got {wait!r}")
         try:
             self.matmul = registry.matmul_variant(matmul)
             self.attention = registry.attention_variant(attention)
@@ -126,12 +152,30 @@ class GpuBackend(Backend):
         self.readback = device.create_buffer(
             label="loss_readback", size=_READBACK_BYTES, usage=_READBACK
         )
+        if wait is None:
+            wait = WAIT_SOFTWARE if self.dev.software else WAIT_HARDWARE
+        self.wait = wait
+        self._reader = (
+            None if wait == "thread" else native.Readback(device, self.readback, wait == "block")
+        )
         self.step = 0
-        graph = self.step_graph.graph
-        # the pieces of a training step and of a gradients-only step, cut once
+        self._adam_for: int | None = None  # the step whose AdamW terms the uniform holds
+        self.marks = bool(marks)
+        self.last_marks_s: dict[str, float] | None = None
+        self.piece_growth = float(piece_growth)
+        sg = self.step_graph
+        graph = sg.graph
+        # the pieces of a training step and of a gradients-only step, cut once, and the piece
+        # before whose submit the batch's tail must be written (the first that reads it)
         self._pieces = {
-            True: graph.pieces(graph.dispatches, pieces),
-            False: graph.pieces(self.step_graph.grad_dispatches, pieces),
+            True: graph.pieces(graph.dispatches, pieces, self.piece_growth),
+            False: graph.pieces(sg.grad_dispatches, pieces, self.piece_growth),
+        }
+        self._tail_piece = {
+            k: next(
+                i for i, p in enumerate(v) if any(sg.reads_batch_tail(d) for d in p.dispatches)
+            )
+            for k, v in self._pieces.items()
         }
         self.last_span_s: float | None = None  # device span of the last unprofiled step
         self._query_set = None
@@ -180,23 +224,26 @@ class GpuBackend(Backend):
         return self.step_graph.layout.unpack(np.frombuffer(raw, np.float32))
 
     # steps ---------------------------------------------------------------------------------
-    def _upload(self, tokens, targets, train: bool) -> None:
-        """The step's queue writes: they precede every command buffer submitted after them."""
-        sg, queue = self.step_graph, self.dev.device.queue
-        queue.write_buffer(sg.batch_buf.buffer, 0, sg.batch.pack(tokens, targets))
-        if train:
-            o = self.optim
-            sg.graph.write_uniform(
-                sg.adamw,
-                sg.adam_values(self.step + 1, o.lr, o.beta1, o.beta2, o.eps, o.weight_decay),
-            )
+    def _write_adam(self, step: int) -> None:
+        """AdamW's terms for ``step`` (1-based) into its uniform, ordered before later submits."""
+        o = self.optim
+        sg = self.step_graph
+        sg.graph.write_uniform(
+            sg.adamw, sg.adam_values(step, o.lr, o.beta1, o.beta2, o.eps, o.weight_decay)
+        )
+        self._adam_for = step
 
-    def _read_loss(self, span: bool) -> float:
+    def _read_loss(self, span: bool, marks: list[float] | None = None) -> float:
         """Wait for the step, read the loss (and the span's timestamps when ``span``)."""
         n = _READBACK_BYTES if span else 4
-        self.readback.map_sync(_MAP_READ, 0, n)
-        raw = self.readback.read_mapped(0, n)
-        self.readback.unmap()
+        if self._reader is not None:
+            raw = self._reader.read(n)
+        else:
+            self.readback.map_sync(_MAP_READ, 0, n)
+            raw = self.readback.read_mapped(0, n)
+            self.readback.unmap()
+        if marks is not None:
+            marks.append(perf_counter())
         loss = float(np.frombuffer(raw, np.float32, 1)[0])
         if span:
             t0, t1 = np.frombuffer(raw, np.uint64, 2, _SPAN_AT).astype(np.int64)
@@ -204,11 +251,18 @@ class GpuBackend(Backend):
         return loss
 
     def _run(self, tokens, targets, train: bool) -> float:
+        marks = [perf_counter()] if self.marks else None
         tokens, targets = check_batch(self.config, tokens, targets)
-        self._upload(tokens, targets, train)
-        graph, device = self.step_graph.graph, self.dev.device
+        sg, device = self.step_graph, self.dev.device
+        graph, queue, batch = sg.graph, device.queue, sg.batch_buf.buffer
+        queue.write_buffer(batch, 0, sg.batch.pack_head(tokens, targets))
+        if train and self._adam_for != self.step + 1:
+            self._write_adam(self.step + 1)
+        if marks is not None:
+            marks.append(perf_counter())
         pieces: list[Piece] = self._pieces[train]
-        loss_buf = self.step_graph.act["LOSS"].buffer
+        tail_piece = self._tail_piece[train]
+        loss_buf = sg.act["LOSS"].buffer
         span = self.timestamps
         writes = self._writes[train]
         last = len(pieces) - 1
@@ -220,10 +274,25 @@ class GpuBackend(Backend):
                 if span:
                     enc.resolve_query_set(self._span_set, 0, 2, self._span_stamps, 0)
                     enc.copy_buffer_to_buffer(self._span_stamps, 0, self.readback, _SPAN_AT, 16)
-            device.queue.submit([enc.finish()])
-        loss = self._read_loss(span)
+            if i == 0 and marks is not None:
+                marks.append(perf_counter())
+            if i == tail_piece:
+                queue.write_buffer(batch, 4 * sg.batch.tail_at, sg.batch.pack_tail(tokens))
+            queue.submit([enc.finish()])
+            if i == 0 and marks is not None:
+                marks.append(perf_counter())
+        if marks is not None:
+            marks.append(perf_counter())
+        if train:
+            self._write_adam(self.step + 2)  # the next step's, while the device runs this one
+        if marks is not None:
+            marks.append(perf_counter())
+        loss = self._read_loss(span, marks)
         if train:
             self.step += 1
+        if marks is not None:
+            marks.append(perf_counter())
+            self.last_marks_s = {k: t - marks[0] for k, t in zip(MARKS, marks, strict=True)}
         return loss
 
     def _span_writes(self, n: int) -> list[dict | None]:
@@ -238,8 +307,10 @@ class GpuBackend(Backend):
     def _run_profiled(self, tokens, targets) -> float:
         """A training step in one command buffer, one timed pass per dispatch."""
         tokens, targets = check_batch(self.config, tokens, targets)
-        self._upload(tokens, targets, train=True)
         sg, device = self.step_graph, self.dev.device
+        device.queue.write_buffer(sg.batch_buf.buffer, 0, sg.batch.pack(tokens, targets))
+        if self._adam_for != self.step + 1:
+            self._write_adam(self.step + 1)
         enc = device.create_command_encoder(label="train_step.profiled")
         sg.graph.encode(enc, sg.graph.dispatches, query_set=self._query_set)
         enc.copy_buffer_to_buffer(sg.act["LOSS"].buffer, 0, self.readback, 0, 4)
@@ -298,6 +369,8 @@ class GpuBackend(Backend):
             "matmul_tuning": self.tuner.describe() if self.tuner else None,
             "dispatches_per_step": len(sg.graph.dispatches),
             "command_buffers_per_step": len(self._pieces[True]),
+            "piece_sizes": [len(p.dispatches) for p in self._pieces[True]],
+            "wait": self.wait,
             "timestamps": ts,
             # the device span of each unprofiled step (``last_span_s``) needs the timestamps
             "step_span": "on" if self.timestamps else "off",

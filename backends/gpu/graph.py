@@ -5,7 +5,9 @@ creates every bind group once. Encoding a step is then only set_pipeline / set_b
 dispatch per entry (replayed by direct wgpu-native calls, ``backends.gpu.native``), inside one
 compute pass per piece (wgpu inserts the barriers between dispatches), or one pass per dispatch
 with timestamp writes when profiling. ``pieces`` cuts a dispatch list into consecutive pieces, each
-encoded into its own command buffer, so the device runs the first while the host encodes the next.
+encoded into its own command buffer, so the device runs the first while the host encodes the next;
+with a ``growth`` above 1 each piece is that many times the one before, so the first is short (the
+device starts sooner) and the later, longer ones are encoded while the device runs the earlier.
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ def split_even(n: int, pieces: int) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for i in range(k):
         end = start + small + (1 if i >= k - extra else 0)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def split_growing(n: int, pieces: int, growth: float) -> list[tuple[int, int]]:
+    """``[start, end)`` bounds of ``min(pieces, n)`` consecutive, non-empty slices of ``n`` whose
+    sizes grow about ``growth``-fold from one to the next (``growth`` 1: ``split_even``)."""
+    k = max(1, min(int(pieces), n))
+    if growth == 1.0 or k == 1:
+        return split_even(n, k)
+    total = (growth**k - 1.0) / (growth - 1.0)
+    ends, acc = [], 0.0
+    for i in range(k - 1):
+        acc += growth**i
+        ends.append(round(n * acc / total))
+    bounds, start = [], 0
+    for i, end in enumerate([*ends, n]):
+        # every slice keeps at least one dispatch and leaves one for each slice after it
+        end = n if i == k - 1 else min(max(end, start + 1), n - (k - 1 - i))
         bounds.append((start, end))
         start = end
     return bounds
@@ -124,10 +146,12 @@ class Graph:
         blob = d.compiled.pack_uniform(values)
         self.pipelines.dev.device.queue.write_buffer(self.uniform_buffer, d.uniform_at, blob)
 
-    def pieces(self, dispatches: list[Dispatch], pieces: int) -> list[Piece]:
+    def pieces(
+        self, dispatches: list[Dispatch], pieces: int, growth: float = 1.0
+    ) -> list[Piece]:
         """``dispatches`` cut into ``pieces`` consecutive pieces (fewer if there are fewer
-        dispatches), each with its replay program made once."""
-        bounds = split_even(len(dispatches), pieces)
+        dispatches) growing ``growth``-fold, each with its replay program made once."""
+        bounds = split_growing(len(dispatches), pieces, growth)
         n = len(bounds)
         return [
             Piece(dispatches[a:b], native.program(dispatches[a:b]), f"{self.name}[{i}/{n}]")

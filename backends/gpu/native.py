@@ -8,8 +8,13 @@ the unwrapped C functions. Errors are not lost: wgpu records an invalid pass com
 encoder and reports it when the pass ends or the encoder finishes, both still made through
 wgpu-py (which raises them).
 
-The readback is left to wgpu-py (a map resolved by its poll thread): polling the device from the
-calling thread as well made every step wait far longer on a discrete GPU (results/h200-overhead/).
+The step's readback can be waited for in three ways (``WAITS``): ``thread`` leaves it to wgpu-py (a
+map resolved by its per-device poll thread, which then wakes the caller through an event: two
+thread hand-offs after the device finishes); ``block`` and ``spin`` map through the raw call
+without asking wgpu-py's poll thread to poll, and poll the device from the calling thread
+(blocking, or non-blocking in a loop), so the map's callback runs on the caller. Only one thread
+ever polls for the step: polling from the calling thread while the poll thread polled too made
+every step wait far longer on a discrete GPU (results/h200-overhead/).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wgpu.backends.wgpu_native._ffi import ffi, lib
+
+WAITS = ("thread", "block", "spin")
 
 Program = list[tuple[object, object, int, int, int]]  # (pipeline or None, bind group, x, y, z)
 
@@ -47,3 +54,41 @@ def replay(compute_pass, prog: Program) -> None:
         set_group(raw, 0, group, 0, null)
         dispatch(raw, x, y, z)
 
+
+
+class Readback:
+    """A MAP_READ buffer read on the calling thread: map, poll until mapped, copy, unmap.
+
+    wgpu-py's own object for the buffer is left unmapped throughout (the map and unmap are raw
+    calls), so it must not be mapped through wgpu-py while a ``read`` runs.
+    """
+
+    def __init__(self, device, buffer, block: bool) -> None:
+        self._device = device._internal
+        self._buffer = buffer._internal
+        self._block = bool(block)
+        self._status: list[int] = []
+        status = self._status
+
+        @ffi.callback("void(WGPUMapAsyncStatus, WGPUStringView, void *, void *)")
+        def mapped(code, _message, _u1, _u2):
+            status.append(int(code))
+
+        self._callback = mapped  # kept alive with the reader
+        self._info = ffi.new("WGPUBufferMapCallbackInfo *")
+        self._info.mode = lib.WGPUCallbackMode_AllowProcessEvents
+        self._info.callback = mapped
+
+    def read(self, size: int) -> bytes:
+        """The first ``size`` bytes once every submitted command buffer writing them is done."""
+        status = self._status
+        status.clear()
+        lib.wgpuBufferMapAsync(self._buffer, lib.WGPUMapMode_Read, 0, size, self._info[0])
+        poll, device, block, null = lib.wgpuDevicePoll, self._device, self._block, ffi.NULL
+        while not status:
+            poll(device, block, null)
+        if status[0] != lib.WGPUMapAsyncStatus_Success:
+            raise RuntimeError(f"could not map the readback buffer (status {status[0]})")
+        data = bytes(ffi.buffer(lib.wgpuBufferGetConstMappedRange(self._buffer, 0, size), size))
+        lib.wgpuBufferUnmap(self._buffer)
+        return data

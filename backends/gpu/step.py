@@ -9,7 +9,8 @@ makes it (each weight is used once), except wte (tied): the unembedding stores i
 embedding backward adds to it. So no gradient zeroing pass is needed; grads start zeroed.
 
 Dispatches per step with naive attention: 4 + 7L forward (the embedding and the first ln1 are
-one kernel), 5 + 14L backward, 1 AdamW = 10 + 21L (L = n_layer): 31 at micro, 94 at medium;
+one kernel), 4 + 12L backward (each LayerNorm backward is one kernel), 1 AdamW = 9 + 19L
+(L = n_layer): 28 at micro, 85 at medium;
 plus one per matmul the plan runs as split-K (the reduce), e.g. the 1 + 4L weight gradients at
 medium with matmul "splitk" or "auto", and one per operand a via-tn plan transposes first.
 """
@@ -102,12 +103,27 @@ class Batch:
         self.total = pos
 
     def pack(self, tokens: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """Tokens and targets as u32, plus the positions grouped by token (a stable sort)."""
-        tok = tokens.reshape(-1)
-        data = np.zeros(self.total, np.uint32)
+        """The whole upload: ``pack_head`` then ``pack_tail``."""
+        return np.concatenate([self.pack_head(tokens, targets), self.pack_tail(tokens)])
+
+    @property
+    def tail_at(self) -> int:
+        """Where the tail (order, offsets: read only by the embedding backward) starts, in u32."""
+        return self.offsets["order"]
+
+    def pack_head(self, tokens: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Tokens and targets as u32 (the part of the upload the forward reads)."""
+        data = np.zeros(self.tail_at, np.uint32)
         o = self.offsets
-        data[o["tokens"] : o["tokens"] + self.n] = tok
+        data[o["tokens"] : o["tokens"] + self.n] = tokens.reshape(-1)
         data[o["targets"] : o["targets"] + self.n] = targets.reshape(-1)
+        return data
+
+    def pack_tail(self, tokens: np.ndarray) -> np.ndarray:
+        """The positions grouped by token (a stable sort) and each token's first index in them."""
+        tok = tokens.reshape(-1)
+        data = np.zeros(self.total - self.tail_at, np.uint32)
+        o = {k: v - self.tail_at for k, v in self.offsets.items() if v >= self.tail_at}
         # ids are < vocab (checked by check_batch): as u16, numpy's stable sort is a radix sort
         data[o["order"] : o["order"] + self.n] = np.argsort(tok.astype(np.uint16), kind="stable")
         counts = np.bincount(tok, minlength=self.vocab)
@@ -202,18 +218,21 @@ class StepGraph:
         )
 
     def ln_bwd(self, x: View, stats: View, pre: str, dy: View, accumulate: bool) -> None:
+        """dx (into DX) and the gain and bias gradients, in one dispatch."""
         c = self.config
-        vals = {"rows": c.tokens, "C": c.d_model}
         self.graph.add(
-            "layernorm_bwd_dx",
-            {"x": x, "stats": stats, "g": self.P(pre + ".g"), "dy": dy, "dx": self.act["DX"]},
-            vals,
+            "layernorm_bwd",
+            {
+                "x": x,
+                "stats": stats,
+                "g": self.P(pre + ".g"),
+                "dy": dy,
+                "dx": self.act["DX"],
+                "dg": self.G(pre + ".g"),
+                "db": self.G(pre + ".b"),
+            },
+            {"rows": c.tokens, "C": c.d_model},
             constants={"ACCUMULATE": int(accumulate)},
-        )
-        self.graph.add(
-            "layernorm_bwd_dgdb",
-            {"x": x, "stats": stats, "dy": dy, "dg": self.G(pre + ".g"), "db": self.G(pre + ".b")},
-            vals,
         )
 
     # the step ------------------------------------------------------------------------------
@@ -365,6 +384,11 @@ class StepGraph:
             "step_size": lr / bc1,
             "sqrt_bc2": np.sqrt(bc2),
         }
+
+    def reads_batch_tail(self, d: Dispatch) -> bool:
+        """Whether ``d`` reads the batch's tail (``Batch.pack_tail``)."""
+        tail = (self.B("order"), self.B("offsets"))
+        return any(v in tail for v in d.views.values())
 
     @property
     def grad_dispatches(self) -> list[Dispatch]:
