@@ -235,6 +235,12 @@ def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
     return derive
 
 
+def _transpose_vec4(u: dict) -> dict[str, int]:
+    """matmul_transpose's vec4 sides: src read as vec4 where its rows (C floats) hold whole vec4s,
+    dst written as vec4 where its rows (R floats) do; each side falls back to scalars alone."""
+    return {"VEC_IN": int(u["C"] % 4 == 0), "VEC_OUT": int(u["R"] % 4 == 0)}
+
+
 _LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
 _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
 _FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
@@ -261,8 +267,9 @@ KERNELS: dict[str, Kernel] = {
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
                optional=("a", "b", "r", "aux"), trusted=True),
         Kernel(TRANSPOSE, "matmul_transpose.wgsl",
-               lambda u: (ceil(u["C"] / 32), ceil(u["R"] / 32), 1), "ref_transpose",
-               includes=(), trusted=True),
+               lambda u: (ceil(u["C"] / 64), ceil(u["R"] / 64), 1), "ref_transpose",
+               includes=(), constants={"VEC_IN": 0, "VEC_OUT": 0}, workgroup_bytes=64 * 64 * 4,
+               trusted=True, aliases={"src4": "src", "dst4": "dst"}, derive=_transpose_vec4),
         Kernel("layernorm_fwd", "layernorm_fwd.wgsl", _rows, "ref_layernorm_fwd",
                includes=_LN_ROW, workgroup_bytes=256),
         Kernel("embed_ln_fwd", "embed_ln_fwd.wgsl", _rows, "ref_embed_ln_fwd",

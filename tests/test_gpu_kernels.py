@@ -164,15 +164,43 @@ def test_matmul(variant, form, epilogue):
                                        err_msg=f"{variant} {form} {epilogue} {M}x{K}x{N} {key}")
 
 
-@pytest.mark.parametrize("R,C", [(1, 1), (37, 23), (33, 65), (64, 96), (5, 130)])
+# (R, C): scalar both sides (a single element, odd sizes), vec4 reads only (C % 4 == 0), vec4
+# writes only (R % 4 == 0), vec4 both; blocks overhanging either edge, whole blocks, several
+# blocks per axis with partial vec4 rows at the edges
+TRANSPOSE_SHAPES = [(1, 1), (37, 23), (33, 65), (5, 130), (37, 24), (1, 68), (36, 23), (68, 1),
+                    (64, 96), (4, 4), (132, 200), (200, 76)]
+
+
+@pytest.mark.parametrize("R,C", TRANSPOSE_SHAPES)
 def test_matmul_transpose(R, C):
-    """The via-tn rows' operand transpose: blocks overhanging either edge, a single element,
-    whole blocks; every element of dst written (NaN-poisoned) and nothing past it."""
+    """The via-tn rows' operand transpose with the vec4 sides its row derives from R and C:
+    every element of dst written (NaN-poisoned) and nothing past it."""
     run_kernel, _ = gpu()
     src = rand(R, C)
     got = run_kernel("matmul_transpose", {"src": src}, {"dst": (C + 1, R)}, {"R": R, "C": C})
     np.testing.assert_array_equal(got["dst"][:C], ref_transpose(src))
     assert np.isnan(got["dst"][C]).all()
+
+
+@pytest.mark.parametrize("vec_in,vec_out", [(0, 0), (1, 0), (0, 1)])
+def test_matmul_transpose_scalar_sides(vec_in, vec_out):
+    """Each side's scalar path on an aligned shape (where the row would derive vec4 both ways),
+    so the scalar loads and stores are checked on interior blocks too, not only at edges."""
+    run_kernel, _ = gpu()
+    R, C = 132, 200
+    src = rand(R, C)
+    got = run_kernel("matmul_transpose", {"src": src}, {"dst": (C + 1, R)}, {"R": R, "C": C},
+                     constants={"VEC_IN": vec_in, "VEC_OUT": vec_out})
+    np.testing.assert_array_equal(got["dst"][:C], ref_transpose(src))
+    assert np.isnan(got["dst"][C]).all()
+
+
+def test_matmul_transpose_derives_vec4_per_side():
+    """vec4 only on a side whose rows hold whole vec4s: reads need C % 4 == 0, writes R % 4 == 0."""
+    derive = registry.kernel("matmul_transpose").derive
+    assert derive({"R": 36, "C": 23}) == {"VEC_IN": 0, "VEC_OUT": 1}
+    assert derive({"R": 37, "C": 24}) == {"VEC_IN": 1, "VEC_OUT": 0}
+    assert derive({"R": 4096, "C": 768}) == {"VEC_IN": 1, "VEC_OUT": 1}
 
 
 # ---------------------------------------------------------------- layernorm

@@ -38,7 +38,9 @@ class MatmulScratch:
         for role, floats in self.floats.items():
             self.views[role] = pool.floats(f"{self.name}.{role}", floats)
         for role, d, binding, floats in self._users:
-            d.views[binding] = View(self.views[role].buffer, 0, 4 * floats)
+            # whole vec4s: a kernel's vec4 alias of the view needs at least one (the buffer,
+            # rounded up to 16 bytes at allocation, holds that)
+            d.views[binding] = View(self.views[role].buffer, 0, 16 * -(-floats // 4))
         return self.views
 
 
