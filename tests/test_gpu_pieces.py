@@ -71,6 +71,24 @@ def test_split_growing(n, pieces, growth):
         assert sizes[0] < n // pieces and sizes[-1] > -(-n // pieces)
 
 
+@pytest.mark.parametrize("n, pieces, growth", [(114, 6, 2.0), (114, 5, 2.0), (31, 4, 3.0),
+                                               (6, 6, 2.0), (102, 2, 2.0)])
+def test_split_tapered_is_short_at_both_ends(n, pieces, growth):
+    bounds = split_growing(n, pieces, growth, taper=True)
+    assert len(bounds) == min(n, pieces)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    sizes = [b - a for a, b in bounds]
+    assert min(sizes) >= 1
+    assert all(abs(a - b) <= 1 for a, b in zip(sizes, sizes[::-1], strict=True))  # symmetric
+    half = sizes[: (len(sizes) + 1) // 2]
+    assert all(a <= b + 1 for a, b in zip(half, half[1:], strict=False))  # grows to the middle
+    if n >= 4 * pieces and pieces >= 3:
+        assert sizes[0] < n // pieces and sizes[-1] < n // pieces
+    if pieces == 2:  # nothing to taper: two halves
+        assert max(sizes) - min(sizes) <= 1
+
+
 @pytest.mark.parametrize("attention", sorted(registry.ATTENTIONS))
 @pytest.mark.parametrize("matmul", sorted(registry.MATMULS))
 def test_pieces_change_nothing(matmul, attention):
@@ -84,7 +102,7 @@ def test_pieces_change_nothing(matmul, attention):
         {"pieces": 2},
         {"pieces": 5},
         {"pieces": 10_000},
-        {"pieces": 4, "piece_growth": 3.0, "wait": "block"},
+        {"pieces": 4, "piece_growth": 3.0, "piece_taper": True, "wait": "block"},
         {"pieces": 3, "piece_growth": 2.0, "wait": "spin"},
     ):
         got = run(ODD, 2, matmul=matmul, attention=attention, **cut)
@@ -135,6 +153,7 @@ def test_marks_follow_the_step():
 
 @pytest.mark.parametrize(
     "option", [{"wait": "poll"}, {"piece_growth": 0.5}, {"piece_growth": True},
+               {"piece_taper": 1},
                {"piece_growth": "2"}, {"piece_growth": 100}]
 )
 def test_bad_cut_or_wait_is_refused(option):

@@ -2,16 +2,17 @@
 
 A ``train_step`` is ``pieces`` command buffers, each submitted as soon as it is encoded, so the
 device runs the first layers while the host encodes the rest (``piece_growth`` > 1 makes the first
-piece short and each next one longer). The queue orders a ``write_buffer`` before every later
-submission and after every earlier one, which the step uses to keep writes off the path to the
-first submit: only the tokens and targets go up before it; the token grouping the embedding's
-backward reads goes up just before the piece that holds that backward, and AdamW's step terms for
-the *next* step go up once this step's last piece is submitted (its own were written by the step
-before, or before its first piece when no step before wrote them). The only readback is the loss
-(and, with ``timestamps=True``, the step's device span: a timestamp at the beginning of the first
-pass and one at the end of the last, resolved into the same 32-byte readback), waited for as
-``wait`` says (``backends.gpu.native``). ``marks=True`` records host clock marks inside each step
-(``last_marks_s``). ``loss_and_grads`` reads the gradients back too (it is for tests).
+piece short and each next one longer; ``piece_taper`` shrinks them again towards the last). The
+queue orders a ``write_buffer`` before every later submission and after every earlier one, which
+the step uses to keep writes off the path to the first submit: only the tokens and targets go up
+before it; the token grouping the embedding's backward reads goes up just before the piece that
+holds that backward, and AdamW's step terms for the *next* step go up once this step's last piece
+is submitted (its own were written by the step before, or before its first piece when no step
+before wrote them). The only readback is the loss (and, with ``timestamps=True``, the step's device
+span: a timestamp at the beginning of the first pass and one at the end of the last, resolved into
+the same 32-byte readback), waited for as ``wait`` says (``backends.gpu.native``). ``marks=True``
+records host clock marks inside each step (``last_marks_s``). ``loss_and_grads`` reads the
+gradients back too (it is for tests).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ _SPAN_AT = 8
 # they hid (results/h200-overhead/).
 DEFAULT_PIECES = 4
 DEFAULT_GROWTH = 1.0
+DEFAULT_TAPER = False
 # The readback's wait unless the caller says: on a hardware adapter, the calling thread polls in a
 # loop (the step's wake-up without wgpu-py's poll thread and event hand-offs); on a software
 # adapter, whose "device" runs on the host's cores, a spinning caller would take a core from it,
@@ -108,6 +110,7 @@ class GpuBackend(Backend):
         timestamps: bool = False,
         pieces: int = DEFAULT_PIECES,
         piece_growth: float = DEFAULT_GROWTH,
+        piece_taper: bool = DEFAULT_TAPER,
         wait: str | None = None,  # WAIT_HARDWARE or WAIT_SOFTWARE by the adapter's type
         marks: bool = False,
         tune: str | None = None,
@@ -121,6 +124,8 @@ class GpuBackend(Backend):
             or not 1 <= piece_growth <= 16
         ):
             raise BackendError(f"piece_growth must be a number in 1..16, got {piece_growth!r}")
+        if not isinstance(piece_taper, bool):
+            raise BackendError(f"piece_taper must be True or False, got {piece_taper!r}")
         if wait is not None and wait not in native.WAITS:
             raise BackendError(f"wait must be one of {', '.join(native.WAITS)}, got {wait!r}")
         try:
@@ -163,13 +168,14 @@ class GpuBackend(Backend):
         self.marks = bool(marks)
         self.last_marks_s: dict[str, float] | None = None
         self.piece_growth = float(piece_growth)
+        self.piece_taper = piece_taper
         sg = self.step_graph
         graph = sg.graph
         # the pieces of a training step and of a gradients-only step, cut once, and the piece
         # before whose submit the batch's tail must be written (the first that reads it)
         self._pieces = {
-            True: graph.pieces(graph.dispatches, pieces, self.piece_growth),
-            False: graph.pieces(sg.grad_dispatches, pieces, self.piece_growth),
+            True: graph.pieces(graph.dispatches, pieces, self.piece_growth, piece_taper),
+            False: graph.pieces(sg.grad_dispatches, pieces, self.piece_growth, piece_taper),
         }
         self._tail_piece = {
             k: next(

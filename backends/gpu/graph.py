@@ -7,7 +7,8 @@ compute pass per piece (wgpu inserts the barriers between dispatches), or one pa
 with timestamp writes when profiling. ``pieces`` cuts a dispatch list into consecutive pieces, each
 encoded into its own command buffer, so the device runs the first while the host encodes the next;
 with a ``growth`` above 1 each piece is that many times the one before, so the first is short (the
-device starts sooner) and the later, longer ones are encoded while the device runs the earlier.
+device starts sooner) and the later, longer ones are encoded while the device runs the earlier;
+``taper`` makes the last pieces shrink again, so little is left to run after the last submit.
 """
 
 from __future__ import annotations
@@ -57,16 +58,20 @@ def split_even(n: int, pieces: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def split_growing(n: int, pieces: int, growth: float) -> list[tuple[int, int]]:
+def split_growing(n: int, pieces: int, growth: float, taper: bool = False) -> list[tuple[int, int]]:
     """``[start, end)`` bounds of ``min(pieces, n)`` consecutive, non-empty slices of ``n`` whose
-    sizes grow about ``growth``-fold from one to the next (``growth`` 1: ``split_even``)."""
+    sizes grow about ``growth``-fold from one to the next (``growth`` 1: ``split_even``); with
+    ``taper`` they grow to the middle and shrink again, so the last piece is short too (when the
+    host encodes slower than the device runs, the loss then arrives one short piece after the
+    last submit)."""
     k = max(1, min(int(pieces), n))
     if growth == 1.0 or k == 1:
         return split_even(n, k)
-    total = (growth**k - 1.0) / (growth - 1.0)
+    weights = [growth ** (min(i, k - 1 - i) if taper else i) for i in range(k)]
+    total = sum(weights)
     ends, acc = [], 0.0
-    for i in range(k - 1):
-        acc += growth**i
+    for w in weights[:-1]:
+        acc += w
         ends.append(round(n * acc / total))
     bounds, start = [], 0
     for i, end in enumerate([*ends, n]):
@@ -147,11 +152,12 @@ class Graph:
         self.pipelines.dev.device.queue.write_buffer(self.uniform_buffer, d.uniform_at, blob)
 
     def pieces(
-        self, dispatches: list[Dispatch], pieces: int, growth: float = 1.0
+        self, dispatches: list[Dispatch], pieces: int, growth: float = 1.0, taper: bool = False
     ) -> list[Piece]:
         """``dispatches`` cut into ``pieces`` consecutive pieces (fewer if there are fewer
-        dispatches) growing ``growth``-fold, each with its replay program made once."""
-        bounds = split_growing(len(dispatches), pieces, growth)
+        dispatches) growing ``growth``-fold (to the middle only, with ``taper``), each with its
+        replay program made once."""
+        bounds = split_growing(len(dispatches), pieces, growth, taper)
         n = len(bounds)
         return [
             Piece(dispatches[a:b], native.program(dispatches[a:b]), f"{self.name}[{i}/{n}]")

@@ -7,6 +7,7 @@ writes and submits and the readback's map; in a tree with it, every cut/wait of 
 backend's own marks (``marks=True``). Walls and spans come from steps without marks: each
 configuration is warmed up, then timed in rounds that visit every configuration of a preset in
 turn; the marks come from a separate pass of ``MARK_STEPS`` steps per configuration.
+``TIME_MARKS_CUTS`` (``pieces/growth/wait[/taper]``, comma-separated) replaces the cuts timed.
 Marks are seconds after entering ``train_step``: written (the queue writes before the first submit
 are done), encoded0 (the first command buffer is encoded), submitted0, submitted (the last),
 mapped (the readback is mapped and read), return.
@@ -28,13 +29,20 @@ from bench.model import PRESETS
 PRESET_NAMES = tuple(
     os.environ.get("TIME_MARKS_PRESETS", "tiny,small,medium,large,xl").split(",")
 )
-CUTS = [  # (pieces, piece_growth, wait)
-    (4, 1.0, "thread"), (4, 1.0, "block"), (4, 1.0, "spin"),
-    (4, 2.0, "thread"), (4, 2.0, "block"), (4, 2.0, "spin"),
-    (3, 3.0, "spin"), (6, 2.0, "spin"), (8, 1.5, "spin"), (2, 4.0, "spin"),
-]
+def _cuts(text: str) -> list[tuple]:
+    """``"4/1/spin,6/2/spin/taper"`` -> [(4, 1.0, "spin", False), (6, 2.0, "spin", True)]."""
+    out = []
+    for c in text.split(","):
+        p, g, w, *t = c.split("/")
+        out.append((int(p), float(g), w, t == ["taper"]))
+    return out
+
+
+CUTS = _cuts(os.environ.get("TIME_MARKS_CUTS", "4/1/thread,4/1/block,4/1/spin,4/2/thread,"
+                            "4/2/block,4/2/spin,3/3/spin,6/2/spin,8/1.5/spin,2/4/spin"))
 # small and large (for the fit of the fixed overhead over small..xl) time these only
-CUTS_SHORT = [(4, 1.0, "thread"), (4, 2.0, "block"), (4, 2.0, "spin"), (3, 3.0, "spin")]
+CUTS_SHORT = _cuts(os.environ.get("TIME_MARKS_CUTS_SHORT",
+                                  "4/1/thread,4/2/block,4/2/spin,3/3/spin"))
 SHORT_PRESETS = ("small", "large")
 ROUNDS = 3
 ROUND_S = float(os.environ.get("TIME_MARKS_ROUND_S", "0.12"))
@@ -92,6 +100,8 @@ def main(out_path: str) -> None:
             opts = {"attention": "fa2", "timestamps": True}
             if cut is not None:
                 opts.update(pieces=cut[0], piece_growth=cut[1], wait=cut[2])
+                if cut[3]:
+                    opts["piece_taper"] = True
             b = get_backend("gpu", config, **opts)
             first = [b.train_step(tokens, targets) for _ in range(3)]
             t0 = time.perf_counter()
@@ -101,7 +111,8 @@ def main(out_path: str) -> None:
             d = b.describe()
             label = {
                 "preset": preset, "tree": "new" if new else "main",
-                "cut": "main default" if cut is None else f"{cut[0]}/{cut[1]:g}/{cut[2]}",
+                "cut": "main default" if cut is None else
+                f"{cut[0]}/{cut[1]:g}/{cut[2]}" + ("/taper" if cut[3] else ""),
                 "dispatches": d["dispatches_per_step"],
                 "command_buffers": d["command_buffers_per_step"],
                 "piece_sizes": d.get("piece_sizes"), "first_losses": first,

@@ -4,7 +4,7 @@
 #   kernels        : matmul at the mega/behemoth step shapes + 4096^3 beside cuBLAS; attention
 #                    (fa2) at the issue shapes beside SDPA; auto tuned cold (--retune)
 #   presets-a, -b  : two identical sweeps micro..huge (GPU naive/fa2, CPU backend, torch CPU,
-#                    CUDA, CUDA graph), back to back: the agreement check of the rounds
+#                    CUDA, CUDA graph; 3 rounds per point), back to back: the agreement check
 #   big            : mega, behemoth training steps (GPU fa2, torch CUDA eager and graph)
 #   base-079b1fe   : the same GPU steps with the code before this work (.wt/base), same call
 #   handoff        : a GPU point alone and after CPU points (bench.handoff)
@@ -19,7 +19,7 @@ if [ "${SMALL:-0}" = 1 ]; then
   HG=micro
 else
   P=micro,tiny,small,medium,large,xl,huge; BIG=mega,behemoth; SH=medium,huge,mega,behemoth,4x8x1024x64
-  SZ=4096; KP=mega,behemoth; T=16; B=0.3; REQ=--require-gpu; BASEP=tiny,medium,xl,huge,mega,behemoth
+  SZ=4096; KP=mega,behemoth; T=16; B=0.45; REQ=--require-gpu; BASEP=tiny,medium,xl,huge,mega,behemoth
   HG=medium
 fi
 step() {  # name, seconds, command...: one measurement, its log kept, its time printed
@@ -28,11 +28,11 @@ step() {  # name, seconds, command...: one measurement, its log kept, its time p
   timeout "$limit" "$@" >"$out/$name.log" 2>&1
   echo "== $name: rc=$? in $((SECONDS - t0)) s" | tee -a "$out/steps.txt"
 }
-step kernels 95 python3 -m bench kernels --presets $KP --sizes $SZ --matmul auto,b128 \
+step kernels 130 python3 -m bench kernels --presets $KP --sizes $SZ --matmul auto,b128 \
   --attention fa2 --attention-shapes $SH --budget 0.3 --retune --out "$out/res/kernels"
 for run in a b; do
-  step presets-$run 140 python3 -m bench sweep --backends cpu,gpu,torch,torch-cuda,torch-cuda-graph \
-    --presets $P --attention naive,fa2 --threads $T --budget $B $REQ --out "$out/res" \
+  step presets-$run 200 python3 -m bench sweep --backends cpu,gpu,torch,torch-cuda,torch-cuda-graph \
+    --presets $P --attention naive,fa2 --threads $T --budget $B --rounds 3 $REQ --out "$out/res" \
     --run-id h200-presets-$run --no-plots
 done
 step big 50 python3 -m bench sweep --backends gpu,torch-cuda,torch-cuda-graph --presets $BIG \
@@ -42,7 +42,7 @@ if [ -d .wt/base ]; then
     --presets $BASEP --attention fa2 --budget 1 $REQ --out "$out/res" --run-id h200-base-079b1fe \
     --no-plots)
 fi
-step handoff 60 python3 -m bench.handoff --gpu-preset $HG --attention fa2 --cpu cpu,torch \
+step handoff 70 python3 -m bench.handoff --gpu-preset $HG --attention fa2 --cpu cpu \
   --cpu-preset ${P##*,} --threads $T --load 2 --steps 5 --budget 0.5
 cat "$out/steps.txt"
 for f in "$out"/res/*/h200-presets-a.csv "$out"/res/*/h200-big.csv; do
