@@ -10,8 +10,10 @@
 // row on (tiles above the diagonal skipped). Per block: stage Q, dO, lse, delta; per tile:
 // k_j . q_c and v_j . dO_c for the 16 queries (added across lanes when G > 1; IL = 1 at G = 1:
 // four at a time) | P, dS, dv += P dO_c, dk += dS q_c. Two barriers per staged block (and one
-// more per tile when G > 1). PF = 2 also prefetches the next block's lse / delta (two floats).
-// Registers: 4 * NC vec4 + 32 floats (+ 2 * NPF vec4 + 2 floats at PF = 2).
+// more per tile when G > 1, two with RR = 2; none with the subgroup lanes include, where IL = 1
+// also applies at G > 1). PF = 2 also prefetches the next block's lse / delta (two floats).
+// RR = 2: a second key row j + 64 / G in dk4.., dv4.. (a4.., b4..), each staged chunk read once
+// for both rows. Registers: 4 * RR * NC vec4 + 32 RR floats (+ 2 * NPF vec4 + 2 floats at PF = 2).
 
 @group(0) @binding(5) var<storage, read> delta: array<f32>;
 

@@ -9,8 +9,10 @@
 // block's last row (tiles above the diagonal skipped), ST tiles per staged block. delta: the
 // lanes' shares of dO_i . O_i (O read from global memory) are added once, before the key loop. Per tile: stage K, V |
 // q_i . k_c and dO_i . v_c for the 16 keys (added across lanes when G > 1) | P, dS,
-// dq += dS k_c (IL = 1 at G = 1: one group of four keys at a time). Two barriers per staged
-// block (and one more per tile when G > 1). Registers: 3 * NC vec4 + 32 floats.
+// dq += dS k_c (IL = 1 at G = 1, or any G with the subgroup lanes include: one group of four
+// keys at a time). Two barriers per staged block (and one more per tile when G > 1, two with
+// RR = 2; none with subgroup lanes). RR = 2: a second query row i + 64 / G in dq4.. (a4.., b4..),
+// each staged chunk read once for both rows. Registers: 3 * RR * NC vec4 + 32 RR floats.
 
 @group(0) @binding(5) var<storage, read> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> delta: array<f32>;

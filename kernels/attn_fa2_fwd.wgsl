@@ -8,8 +8,9 @@
 // above the diagonal skipped).
 // Per tile: stage K, V | scores of the 16 keys (4 vec4), added across lanes when G > 1 | running
 // max m and sum l (kept identically by a row's lanes), o = o * alpha + sum_c p_c v_c.
-// Two barriers per staged block (and one more per tile when G > 1). Needs HD <= 128; registers:
-// 2 * NC vec4 + 16 scores.
+// Two barriers per staged block (and one more per tile when G > 1; none with the subgroup lanes
+// include). RR = 2: a second query row i + 64 / G (o4.., a4.., m2, l2), its scores from the same
+// staged chunk reads. Needs HD <= 128; registers: 2 * RR * NC vec4 + 16 RR scores.
 
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse: array<f32>;

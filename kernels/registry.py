@@ -224,6 +224,9 @@ def fa2_tiles(hd: int) -> int:
 
 
 FA2_MIN_GROUPS = 256  # workgroups below which fa2 spreads rows over more lanes (2 per unit)
+# fewest-lane workgroups from which, with the device feature `subgroup`, fa2 at head_dim 17..64
+# keeps two rows per invocation over more lanes (the range measured faster on an H200)
+FA2_RR_MIN_GROUPS = 1024
 
 
 def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
@@ -233,16 +236,41 @@ def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
     an H200 the fastest at hd 32, while at G = 2 the prefetch's registers cost more). Where the
     fewest lanes (G = 1, head_dim <= 32) leave fewer than FA2_MIN_GROUPS workgroups (short
     sequences, few heads), G is doubled (up to 4) and ST = 1: measured on an H200, more, smaller
-    workgroups win there."""
+    workgroups win there. Where the device has `subgroup` (``u["subgroup"]``, set per dispatch),
+    head_dim is 17..64 and the fewest lanes give at least FA2_RR_MIN_GROUPS workgroups, G is
+    doubled with two rows per invocation (RR = 2, the same grid) and the lanes add by shuffles
+    (SG = 1): measured on an H200 the fastest layout at hd 32 and 64 in that range, in all three
+    kernels. Without the feature the workgroup-memory layout above stays (no refusal)."""
     def derive(u: dict) -> dict[str, int]:
         hd = u["hd"]
         lanes = fa2_lanes(hd)
         tiles = 1 if forward and lanes == 1 else fa2_tiles(hd)
+        out = {"HD": hd, "G": lanes, "ST": tiles, "IL": 1, "PF": 2 if lanes == 1 else 1,
+               "RR": 1, "SG": 0}
+        groups = prod(_fa2_grid({**u, "G": lanes}))
+        if u.get("subgroup") and 16 < hd <= 64 and groups >= FA2_RR_MIN_GROUPS:
+            # two rows of at most 16 dims per lane, the lanes added by subgroup shuffles
+            return {**out, "G": 2 * lanes, "RR": 2, "SG": 1}
         spread = lanes == 1
-        while spread and lanes < 4 and prod(_fa2_grid({**u, "G": lanes})) < FA2_MIN_GROUPS:
-            lanes, tiles = 2 * lanes, 1
-        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1, "PF": 2 if lanes == 1 else 1}
+        while spread and out["G"] < 4 and prod(_fa2_grid({**u, **out})) < FA2_MIN_GROUPS:
+            out.update(G=2 * out["G"], ST=1, PF=1)
+        return out
     return derive
+
+
+def resolve_constants(name: str, u: dict, explicit: dict[str, int] | None) -> dict[str, int]:
+    """The override constants of one dispatch of kernel ``name`` (which has a ``derive``) with
+    uniform fields ``u`` (plus ``subgroup``: whether the device has the feature): the derived ones,
+    replaced by the caller's ``explicit`` ones; a derived RR = 2 yields to explicit lanes per row
+    it does not fit (RR = 1 then)."""
+    k = kernel(name)
+    out = {**k.derive(u), **(explicit or {})}
+    if out.get("RR", 1) > 1 and "RR" not in (explicit or {}):
+        try:
+            fa2_rows(u["hd"], out["G"], out["RR"])
+        except VariantError:
+            out["RR"] = 1
+    return out
 
 
 _LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
@@ -389,8 +417,10 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             "dot products and softmax need no other invocation; more lanes where that leaves "
             "few workgroups) and streams the other side through workgroup memory as vec4 tiles "
             "of 16 rows read as broadcasts, ST tiles per 2 barriers (one more per tile when "
-            "G > 1); forward with an online softmax, one log-sum-exp per query "
-            "row; backward recomputes P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, "
+            "G > 1, none with the device's subgroup shuffles, which at long sequences and "
+            "hd 17..64 also carry two rows per invocation over 2G lanes); forward with an online "
+            "softmax, one log-sum-exp per query row; backward recomputes P from it: dQ "
+            "(+ delta = rowsum(dO*O)) over key tiles, "
             "then dK/dV over query tiles; head_dim specialised by override constants; causal "
             "tiles above the diagonal skipped, heaviest blocks first; O(T) extra memory, "
             "no atomics",
