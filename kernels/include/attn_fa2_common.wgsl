@@ -2,15 +2,15 @@
 // after common.wgsl: parameters, row layout, tiles, chunk helpers.
 // qkv [B*T, 3C] (columns Q | K | V, head h at h*hd .. h*hd+hd in each), out / dout [B*T, C],
 // lse / delta [B*H*T] (one float per query row of each head).
-// Layout: a workgroup of FA_WG = 64 invocations keeps RW = 64 / G resident rows (query rows or key
+// Layout: a workgroup of FA_WG = 64 invocations keeps RW = RR * 64 / G resident rows (query or key
 // rows, by kernel); row r = t / G is held by G lanes, lane u = t % G owning the head_dim chunks
 // j = u + G k (k = 0 .. NC-1; chunk j = dims 4j .. 4j+3) of the row's operands in named vec4
 // registers. With G = 1 (head_dim <= 32) one invocation holds a whole row: its dot products and
 // its softmax need no other invocation. With G > 1 each lane's partial dot products are added
-// across the row's lanes in a fixed order, so
-// every lane gets the same bits (deterministic, no atomics): the lane-sum functions come from
-// include/attn_fa2_lanes_wg.wgsl (workgroup memory) or its twin attn_fa2_lanes_sg.wgsl (subgroup
-// shuffles, the same bits), prepended after this file. The other side (keys or queries)
+// across the row's lanes in a fixed order, so every lane gets the same bits (deterministic, no
+// atomics): the lane-sum functions come from include/attn_fa2_lanes_wg.wgsl (workgroup memory)
+// or its twin attn_fa2_lanes_sg.wgsl (subgroup shuffles, the same bits), prepended after this
+// file. The other side (keys or queries)
 // passes through workgroup memory TILE = 16 rows at a time as vec4 tiles xt, yt [TILE][CH]
 // (CH = G * NC chunks per tile row, zero beyond hd), read by a row's lanes as broadcasts.
 // Override constants (set per call by the registry from hd): HD = head_dim (1 .. MAX_HD), G = lanes
