@@ -185,12 +185,26 @@ def check_attention_constants(variant: str, hd: int, constants: dict[str, int] |
         raise VariantError(f"fa2 override IL must be 0 or 1; got {constants['IL']}")
     if constants.get("PF", 0) not in (0, 1, 2):
         raise VariantError(f"fa2 override PF must be 0, 1 or 2; got {constants['PF']}")
+    if constants.get("SG", 0) not in (0, 1):
+        raise VariantError(f"fa2 override SG must be 0 or 1; got {constants['SG']}")
+    fa2_rows(hd, lanes, constants.get("RR", 1))
+
+
+def fa2_rows(hd: int, lanes: int, rows: int) -> int:
+    """``rows`` (RR: resident rows per invocation) if 1, or 2 where a lane's share of a row at
+    head_dim ``hd`` and ``lanes`` per row is at most 4 vec4 chunks (the second row takes the
+    upper half of each register set), else a VariantError."""
+    chunks = ceil(ceil(hd / 4) / lanes)
+    if rows == 1 or (rows == 2 and chunks <= 4):
+        return rows
+    raise VariantError(f"fa2 resident rows RR={rows} invalid at head_dim {hd}, G={lanes}: "
+                       f"RR = 2 needs at most 16 dims per lane ({chunks * 4} here)")
 
 
 def _fa2_grid(u: dict) -> tuple[int, int, int]:
-    # 64 invocations per workgroup, 64 / G resident rows; blocks on y, so that each kernel's
+    # 64 invocations per workgroup, RR * 64 / G resident rows; blocks on y, so that each kernel's
     # heaviest blocks (by causal work) go first for every head (see the kernels' headers)
-    return (u["B"] * u["H"], ceil(u["T"] / (64 // u["G"])), 1)
+    return (u["B"] * u["H"], ceil(u["T"] / (u.get("RR", 1) * 64 // u["G"])), 1)
 
 
 def fa2_staged_tiles(hd: int, lanes: int, tiles: int) -> int:
@@ -214,6 +228,9 @@ def fa2_tiles(hd: int) -> int:
 
 
 FA2_MIN_GROUPS = 256  # workgroups below which fa2 spreads rows over more lanes (2 per unit)
+# fewest-lane workgroups from which, with the device feature `subgroup`, fa2 at head_dim 17..64
+# keeps two rows per invocation over more lanes (the range measured faster on an H200)
+FA2_RR_MIN_GROUPS = 1024
 
 
 def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
@@ -223,15 +240,25 @@ def _fa2_shape(forward: bool) -> Callable[[dict], dict[str, int]]:
     an H200 the fastest at hd 32, while at G = 2 the prefetch's registers cost more). Where the
     fewest lanes (G = 1, head_dim <= 32) leave fewer than FA2_MIN_GROUPS workgroups (short
     sequences, few heads), G is doubled (up to 4) and ST = 1: measured on an H200, more, smaller
-    workgroups win there."""
+    workgroups win there. Where the device has `subgroup` (``u["subgroup"]``, set per dispatch),
+    head_dim is 17..64 and the fewest lanes give at least FA2_RR_MIN_GROUPS workgroups, G is
+    doubled with two rows per invocation (RR = 2, the same grid) and the lanes add by shuffles
+    (SG = 1): measured on an H200 the fastest layout at hd 32 and 64 in that range, in all three
+    kernels. Without the feature the workgroup-memory layout above stays (no refusal)."""
     def derive(u: dict) -> dict[str, int]:
         hd = u["hd"]
         lanes = fa2_lanes(hd)
         tiles = 1 if forward and lanes == 1 else fa2_tiles(hd)
+        out = {"HD": hd, "G": lanes, "ST": tiles, "IL": 1, "PF": 2 if lanes == 1 else 1,
+               "RR": 1, "SG": 0}
+        groups = prod(_fa2_grid({**u, "G": lanes}))
+        if u.get("subgroup") and 16 < hd <= 64 and groups >= FA2_RR_MIN_GROUPS:
+            # two rows of at most 16 dims per lane, the lanes added by subgroup shuffles
+            return {**out, "G": 2 * lanes, "RR": 2, "SG": 1}
         spread = lanes == 1
-        while spread and lanes < 4 and prod(_fa2_grid({**u, "G": lanes})) < FA2_MIN_GROUPS:
-            lanes, tiles = 2 * lanes, 1
-        return {"HD": hd, "G": lanes, "ST": tiles, "IL": 1, "PF": 2 if lanes == 1 else 1}
+        while spread and out["G"] < 4 and prod(_fa2_grid({**u, **out})) < FA2_MIN_GROUPS:
+            out.update(G=2 * out["G"], ST=1, PF=1)
+        return out
     return derive
 
 
@@ -241,14 +268,35 @@ def _transpose_vec4(u: dict) -> dict[str, int]:
     return {"VEC_IN": int(u["C"] % 4 == 0), "VEC_OUT": int(u["R"] % 4 == 0)}
 
 
+def resolve_constants(name: str, u: dict, explicit: dict[str, int] | None) -> dict[str, int]:
+    """The override constants of one dispatch of kernel ``name`` (which has a ``derive``) with
+    uniform fields ``u`` (plus ``subgroup``: whether the device has the feature): the derived ones,
+    replaced by the caller's ``explicit`` ones; a derived RR = 2 yields to explicit lanes per row
+    it does not fit (RR = 1 then)."""
+    k = kernel(name)
+    out = {**k.derive(u), **(explicit or {})}
+    if out.get("RR", 1) > 1 and "RR" not in (explicit or {}):
+        try:
+            fa2_rows(u["hd"], out["G"], out["RR"])
+        except VariantError:
+            out["RR"] = 1
+    return out
+
+
 _LN_ROW = ("include/common.wgsl", "include/layernorm_row.wgsl")
 _NAIVE = ("include/common.wgsl", "include/attn_naive_params.wgsl")
-_FA2 = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
+_FA2_BASE = ("include/common.wgsl", "include/attn_fa2_common.wgsl")
+_FA2 = (*_FA2_BASE, "include/attn_fa2_lanes_wg.wgsl")
+_FA2_SG = (*_FA2_BASE, "include/attn_fa2_lanes_sg.wgsl")
 _FA2_BWD = (*_FA2, "include/attn_fa2_bwd.wgsl")
+_FA2_BWD_SG = (*_FA2_SG, "include/attn_fa2_bwd.wgsl")
 _FA2_BYTES = 3 * 512 * 16  # tiles xt, yt [512] vec4, lane shares xch [8][64] vec4
-# head_dim, lanes per row, staged tiles, one score group at a time, staging (PF; the first four
-# derived per call: _fa2_shape)
-_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0, "PF": 0}
+_FA2_SG_BYTES = 2 * 512 * 16  # tiles only: the lanes add by subgroup shuffles
+# head_dim, lanes per row, staged tiles, one score group at a time, staging (PF; these five
+# derived per call: _fa2_shape), resident rows per invocation, lane sums by subgroup shuffles
+# (SG = 1: the pipeline cache compiles the row's SUBGROUP_TWIN, which needs the device feature)
+_FA2_CONSTANTS = {"HD": 128, "G": 4, "ST": 1, "IL": 0, "PF": 0, "RR": 1, "SG": 0}
+SUBGROUP_TWIN = "_sg"  # suffix of the registry row compiled for a kernel's SG = 1
 # vec4 views of the row sources, read by the vec4 staging (PF > 0) where head_dim % 4 == 0
 _FA2_ALIASES = {"qkv4": "qkv", "dout4": "dout"}
 
@@ -294,6 +342,16 @@ KERNELS: dict[str, Kernel] = {
         Kernel("attn_fa2_bwd_kv", "attn_fa2_bwd_kv.wgsl", _fa2_grid, "ref_attention_bwd",
                includes=_FA2_BWD, constants=_FA2_CONSTANTS, workgroup_bytes=_FA2_BYTES + 512,
                aliases=_FA2_ALIASES, derive=_fa2_shape(forward=False)),
+        # the subgroup twins: the same files with the lanes added by shuffles (SG = 1 selects them)
+        Kernel("attn_fa2_fwd_sg", "attn_fa2_fwd.wgsl", _fa2_grid, "ref_attention_fwd",
+               includes=_FA2_SG, constants=_FA2_CONSTANTS, features=("subgroup",),
+               workgroup_bytes=_FA2_SG_BYTES, aliases=_FA2_ALIASES),
+        Kernel("attn_fa2_bwd_q_sg", "attn_fa2_bwd_q.wgsl", _fa2_grid, "ref_attention_bwd",
+               includes=_FA2_BWD_SG, constants=_FA2_CONSTANTS, features=("subgroup",),
+               workgroup_bytes=_FA2_SG_BYTES, aliases=_FA2_ALIASES),
+        Kernel("attn_fa2_bwd_kv_sg", "attn_fa2_bwd_kv.wgsl", _fa2_grid, "ref_attention_bwd",
+               includes=_FA2_BWD_SG, constants=_FA2_CONSTANTS, features=("subgroup",),
+               workgroup_bytes=_FA2_SG_BYTES + 512, aliases=_FA2_ALIASES),
         Kernel("xent", "xent.wgsl", _rows, "ref_xent", workgroup_bytes=256),
         Kernel("loss_reduce", "loss_reduce.wgsl", lambda u: (1, 1, 1), "ref_loss_reduce",
                workgroup_bytes=256),
@@ -384,8 +442,10 @@ ATTENTIONS: dict[str, AttentionVariant] = {
             "dot products and softmax need no other invocation; more lanes where that leaves "
             "few workgroups) and streams the other side through workgroup memory as vec4 tiles "
             "of 16 rows read as broadcasts, ST tiles per 2 barriers (one more per tile when "
-            "G > 1); forward with an online softmax, one log-sum-exp per query "
-            "row; backward recomputes P from it: dQ (+ delta = rowsum(dO*O)) over key tiles, "
+            "G > 1, none with the device's subgroup shuffles, which at long sequences and "
+            "hd 17..64 also carry two rows per invocation over 2G lanes); forward with an online "
+            "softmax, one log-sum-exp per query row; backward recomputes P from it: dQ "
+            "(+ delta = rowsum(dO*O)) over key tiles, "
             "then dK/dV over query tiles; head_dim specialised by override constants; causal "
             "tiles above the diagonal skipped, heaviest blocks first; O(T) extra memory, "
             "no atomics",
@@ -412,6 +472,15 @@ def kernel(name: str) -> Kernel:
 
 def matmul_variant(name: str) -> MatmulVariant:
     return _lookup(MATMULS, name, "matmul variant")
+
+
+def compiled_row(name: str, constants: dict[str, int]) -> Kernel:
+    """The registry row whose WGSL a call of kernel ``name`` with ``constants`` compiles: its
+    subgroup twin where the row has one and SG = 1, else the row itself."""
+    twin = name + SUBGROUP_TWIN
+    if constants.get("SG") == 1 and twin in KERNELS:
+        return KERNELS[twin]
+    return kernel(name)
 
 
 def attention_variant(name: str) -> AttentionVariant:

@@ -146,18 +146,29 @@ def run_attention(variant, B, T, H, hd, constants=None, seed=None):
                                       (1, 1, 2, 4), (2, 64, 2, 40), (1, 70, 2, 24),
                                       (1, 45, 1, 113), (1, 35, 1, 112), (1, 50, 1, 64)])
 @pytest.mark.parametrize("layout", ["derived", "fewest lanes", "vec4 staging", "prefetch",
-                                    "prefetch, more lanes"])
+                                    "prefetch, more lanes", "subgroup lanes", "two rows",
+                                    "two rows, subgroup lanes"])
 def test_fa2_kernels(B, T, H, hd, layout):
     """Derived constants (at these short shapes: more lanes per row, one tile per stage), the
-    layout of long sequences (fewest lanes G, two tiles staged, one score group at a time), and
-    the chunk staging (PF = 1: vec4 loads where head_dim % 4 == 0, scalar otherwise; PF = 2: the
-    next block fetched into registers while the current one is computed)."""
+    layout of long sequences (fewest lanes G, two tiles staged, one score group at a time), the
+    chunk staging (PF = 1: vec4 loads where head_dim % 4 == 0, scalar otherwise; PF = 2: the
+    next block fetched into registers while the current one is computed), the lanes added by
+    subgroup shuffles (SG = 1: the kernels' subgroup twins, one score group at a time at any G)
+    and two resident rows per invocation (RR = 2, the fewest lanes that hold <= 16 dims each)."""
     consts = None
     if layout != "derived":
         consts = {"G": registry.fa2_lanes(hd), "ST": registry.fa2_tiles(hd), "IL": 1,
                   "PF": {"vec4 staging": 1, "prefetch": 2}.get(layout, 0)}
     if layout == "prefetch, more lanes":
         consts = {"G": 4, "ST": 1, "IL": 0, "PF": 2}
+    if "subgroup" in layout:
+        _need_subgroup()
+        consts = {**consts, "SG": 1, "PF": 1}
+    if layout.startswith("two rows"):
+        if hd > 64:
+            pytest.skip("RR = 2 holds at most 16 dims per lane (G <= 4): head_dim <= 64")
+        lanes = next(g for g in registry.FA2_LANES if 16 * g >= hd)
+        consts = {**consts, "G": lanes, "RR": 2}
     qkv, dout, fwd, dqkv = run_attention("fa2", B, T, H, hd, consts)
     out, cache = R.attention_fwd(qkv.astype(np.float64), H)
     np.testing.assert_allclose(fwd["out"], out.reshape(B * T, -1), rtol=2e-5, atol=2e-5)
@@ -168,6 +179,67 @@ def test_fa2_kernels(B, T, H, hd, layout):
     np.testing.assert_allclose(fwd["lse"], lse.reshape(-1), rtol=1e-5, atol=1e-5)
     want = R.attention_bwd(dout.astype(np.float64), cache).reshape(B * T, -1)
     np.testing.assert_allclose(dqkv, want, rtol=1e-4, atol=1e-5)
+
+
+def _need_subgroup():
+    from backends.gpu.device import get_device
+
+    if "subgroup" not in get_device().features:
+        pytest.skip("this adapter lacks the subgroup feature (the fa2 subgroup twins need it)")
+
+
+def test_fa2_subgroup_twins_and_two_rows_same_bits():
+    """The lanes added by shuffles (SG = 1) or through workgroup memory (SG = 0) make the same
+    sums in the same order, and a second resident row (RR = 2) reads the same tile chunks in the
+    same order as one row per invocation: all four combinations give the same bits."""
+    _need_subgroup()
+    base = {"G": 4, "ST": 1, "IL": 1, "PF": 1}
+    *_, fwd, want = run_attention("fa2", 2, 45, 2, 40, {**base, "RR": 1, "SG": 0}, seed=5)
+    for rr, sg in ((1, 1), (2, 0), (2, 1)):
+        *_, other_fwd, other = run_attention("fa2", 2, 45, 2, 40, {**base, "RR": rr, "SG": sg},
+                                             seed=5)
+        np.testing.assert_array_equal(want, other)
+        np.testing.assert_array_equal(fwd["out"], other_fwd["out"])
+        np.testing.assert_array_equal(fwd["lse"], other_fwd["lse"])
+
+
+@pytest.mark.parametrize("hd", [24, 40])
+def test_fa2_default_two_rows_at_many_workgroups(hd):
+    """With the subgroup feature and at least FA2_RR_MIN_GROUPS workgroups (here many heads of
+    a short sequence) the derived layout is two rows per invocation over twice the fewest lanes,
+    lanes added by shuffles; it matches the float64 reference and, bit for bit, the same lanes
+    with one row per invocation through workgroup memory."""
+    _need_subgroup()
+    B, T, H = 32, 37, 32
+    u = {"B": B, "H": H, "T": T, "hd": hd, "subgroup": True}
+    got = registry.resolve_constants("attn_fa2_bwd_kv", u, None)
+    assert (got["G"], got["RR"], got["SG"]) == (2 * registry.fa2_lanes(hd), 2, 1), got
+    fewest = registry.resolve_constants("attn_fa2_bwd_kv", {**u, "subgroup": False}, None)
+    assert (fewest["RR"], fewest["SG"]) == (1, 0), fewest
+    qkv, dout, fwd, dqkv = run_attention("fa2", B, T, H, hd, seed=9)
+    *_, plain = run_attention("fa2", B, T, H, hd, {"G": got["G"], "RR": 1, "SG": 0}, seed=9)
+    np.testing.assert_array_equal(dqkv, plain)
+    out, cache = R.attention_fwd(qkv.astype(np.float64), H)
+    np.testing.assert_allclose(fwd["out"], out.reshape(B * T, -1), rtol=2e-5, atol=2e-5)
+    want = R.attention_bwd(dout.astype(np.float64), cache).reshape(B * T, -1)
+    np.testing.assert_allclose(dqkv, want, rtol=1e-4, atol=1e-5)
+
+
+def test_fa2_subgroup_refused_without_the_feature():
+    """SG = 1 on a device without `subgroup` is refused naming the feature; RR = 2 where a lane
+    would hold more than 16 dims, and an SG or RR out of range, are refused by name."""
+    from types import SimpleNamespace
+
+    from backends.gpu.pipelines import Pipelines
+
+    bare = Pipelines(SimpleNamespace(features=frozenset(), limits={}, device=None))
+    with pytest.raises(BackendError, match=r"attn_fa2_fwd_sg needs feature\(s\) \['subgroup'\]"):
+        bare.get("attn_fa2_fwd", {"HD": 32, "G": 1, "SG": 1})
+    with pytest.raises(registry.VariantError, match="resident rows RR=2"):
+        registry.check_attention_constants("fa2", 64, {"G": 2, "RR": 2})
+    for bad in ({"SG": 2}, {"RR": 3}):
+        with pytest.raises(registry.VariantError, match=next(iter(bad))):
+            registry.check_attention_constants("fa2", 32, bad)
 
 
 def test_fa2_lanes_per_row_and_determinism():

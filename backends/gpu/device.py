@@ -112,6 +112,8 @@ def get_device(adapter_name: str | None = None, want_timestamps: bool = False) -
     feats = set()
     if want_timestamps and "timestamp-query" in adapter.features:
         feats.add("timestamp-query")
+    if "subgroup" in adapter.features:  # kernels' subgroup twins (registry.compiled_row)
+        feats.add("subgroup")
     key = (id(adapter), frozenset(feats))
     if key not in _devices:
         limits = {k: adapter.limits[k] for k in _RAISED_LIMITS if k in adapter.limits}

@@ -109,7 +109,8 @@ class Graph:
         """Record one dispatch of registry kernel ``kernel``; ``values`` fill its uniform/grid."""
         derive = registry.KERNELS[kernel].derive if kernel in registry.KERNELS else None
         if derive is not None:  # constants fixed by the call's shape (registry.Kernel.derive)
-            constants = {**derive(values), **(constants or {})}
+            sub = "subgroup" in self.pipelines.dev.features
+            constants = registry.resolve_constants(kernel, {**values, "subgroup": sub}, constants)
         c = self.pipelines.get(kernel, constants)
         blob = c.pack_uniform(values) if c.fields else b"\0" * 16
         if shared_uniform and blob in self._blobs:

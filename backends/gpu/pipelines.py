@@ -63,20 +63,21 @@ class Pipelines:
         if key in self._cache:
             return self._cache[key]
         k = registry.kernel(name)
-        missing = [f for f in k.features if f not in self.dev.features]
+        row = registry.compiled_row(name, consts)  # the row itself or its subgroup twin
+        missing = [f for f in row.features if f not in self.dev.features]
         if missing:
-            raise BackendError(f"kernel {name} needs feature(s) {missing}, not on this device")
+            raise BackendError(f"kernel {row.name} needs feature(s) {missing}, not on this device")
         limit = self.dev.limits.get("max-compute-workgroup-storage-size", 16384)
-        need = wgsl.kernel_workgroup_bytes(name, consts)  # read from the WGSL declarations
+        need = wgsl.kernel_workgroup_bytes(row.name, consts)  # read from the WGSL declarations
         if need > limit:
             raise BackendError(
-                f"kernel {name} needs {need} bytes of workgroup memory; "
+                f"kernel {row.name} needs {need} bytes of workgroup memory; "
                 f"device limit max-compute-workgroup-storage-size is {limit}"
             )
-        src = wgsl.source(name)
+        src = wgsl.source(row.name)
         device = self.dev.device
-        if name not in self._modules:
-            self._modules[name], _ = create_module(device, name, src, k.trusted)
+        if row.name not in self._modules:
+            self._modules[row.name], _ = create_module(device, row.name, src, row.trusted)
         binds = wgsl.bindings(src)
         entries = [
             {
@@ -93,7 +94,7 @@ class Pipelines:
             label=label,
             layout=pl_layout,
             compute={
-                "module": self._modules[name],
+                "module": self._modules[row.name],
                 "entry_point": k.entry,
                 "constants": {n: float(v) for n, v in consts.items()},
             },

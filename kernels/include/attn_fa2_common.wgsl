@@ -1,14 +1,16 @@
 // include/attn_fa2_common.wgsl - what every FlashAttention-2 kernel (attn_fa2_*) shares, prepended
-// after common.wgsl: parameters, row layout, tiles, the lane exchange, chunk helpers.
+// after common.wgsl: parameters, row layout, tiles, chunk helpers.
 // qkv [B*T, 3C] (columns Q | K | V, head h at h*hd .. h*hd+hd in each), out / dout [B*T, C],
 // lse / delta [B*H*T] (one float per query row of each head).
-// Layout: a workgroup of FA_WG = 64 invocations keeps RW = 64 / G resident rows (query rows or key
+// Layout: a workgroup of FA_WG = 64 invocations keeps RW = RR * 64 / G resident rows (query or key
 // rows, by kernel); row r = t / G is held by G lanes, lane u = t % G owning the head_dim chunks
 // j = u + G k (k = 0 .. NC-1; chunk j = dims 4j .. 4j+3) of the row's operands in named vec4
 // registers. With G = 1 (head_dim <= 32) one invocation holds a whole row: its dot products and
 // its softmax need no other invocation. With G > 1 each lane's partial dot products are added
-// across the row's lanes through workgroup memory (`share` / `row_sum`) in a fixed order, so
-// every lane gets the same bits (deterministic, no atomics). The other side (keys or queries)
+// across the row's lanes in a fixed order, so every lane gets the same bits (deterministic, no
+// atomics): the lane-sum functions come from include/attn_fa2_lanes_wg.wgsl (workgroup memory)
+// or its twin attn_fa2_lanes_sg.wgsl (subgroup shuffles, the same bits), prepended after this
+// file. The other side (keys or queries)
 // passes through workgroup memory TILE = 16 rows at a time as vec4 tiles xt, yt [TILE][CH]
 // (CH = G * NC chunks per tile row, zero beyond hd), read by a row's lanes as broadcasts.
 // Override constants (set per call by the registry from hd): HD = head_dim (1 .. MAX_HD), G = lanes
@@ -20,6 +22,9 @@
 // through the aliased view qkv4 / dout4 where HD % 4 == 0, else four scalar loads); 2 = as 1,
 // the next block fetched into NPF + NPF vec4 registers while the current one is computed
 // (`prefetch` after the block's second barrier, `stage_block` writes it after the next first).
+// RR = resident rows per invocation (1 or 2; 2 needs NC <= 4): with 2, invocation t also holds
+// row r + FA_WG / G in the upper registers (a4.., b4.., ...), so each chunk read from a tile
+// feeds two rows' FMAs; RW = RR * FA_WG / G rows per workgroup.
 // Each kernel file provides `elem(src, n, col)`: element col of token n's row of source src, and
 // `elem4(src, n, col)`: the vec4 at col (a multiple of 4; only called when HD % 4 == 0).
 
@@ -39,7 +44,8 @@ override ST: u32 = 1u;
 override IL: u32 = 0u;
 override NC: u32 = ((HD + 3u) / 4u + G - 1u) / G;  // vec4 chunks per lane
 override CH: u32 = G * NC;                          // vec4 chunks per tile row
-override RW: u32 = FA_WG / G;                       // resident rows per workgroup
+override RR: u32 = 1u;
+override RW: u32 = RR * FA_WG / G;                  // resident rows per workgroup
 override PF: u32 = 0u;
 override NPF: u32 = (ST * TILE * CH + FA_WG - 1u) / FA_WG;  // chunks per invocation and block
 
@@ -57,7 +63,6 @@ struct AttnParams {
 
 var<workgroup> xt: array<vec4<f32>, 512>;   // [ST * TILE][CH] streamed rows (K or Q)
 var<workgroup> yt: array<vec4<f32>, 512>;   // [ST * TILE][CH] streamed rows (V or dO)
-var<workgroup> xch: array<vec4<f32>, 512>;  // [8][FA_WG] lane shares, slot-major (no conflicts)
 
 // Chunk j of head h's row of token n from src, zero at and beyond HD.
 fn chunk(src: u32, n: u32, h: u32, j: u32) -> vec4<f32> {
@@ -172,19 +177,6 @@ fn mac(acc: f32, a: vec4<f32>, b: vec4<f32>) -> f32 {
     return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, acc))));
 }
 
-// Lane t's partial v into exchange slot k (read back by row_sum after a barrier).
-fn share(k: u32, t: u32, v: vec4<f32>) {
-    xch[k * FA_WG + t] = v;
-}
-
-// Sum of slot k over the G lanes of invocation t's row, in lane order.
-fn row_sum(k: u32, t: u32) -> vec4<f32> {
-    let a = k * FA_WG + t / G * G;
-    if (G == 2u) { return xch[a] + xch[a + 1u]; }
-    if (G == 4u) { return (xch[a] + xch[a + 1u]) + (xch[a + 2u] + xch[a + 3u]); }
-    return xch[a];
-}
-
 fn hmax(v: vec4<f32>) -> f32 {
     return max(max(v.x, v.y), max(v.z, v.w));
 }
@@ -211,8 +203,9 @@ var<private> b5: vec4<f32>;
 var<private> b6: vec4<f32>;
 var<private> b7: vec4<f32>;
 
-// a0.. <- lane u's chunks of token n's row from sa; b0.. <- the same from sb (if sb < 4).
-fn load_rows(sa: u32, sb: u32, n: u32, h: u32, u: u32) {
+// a0.. <- lane u's chunks of token n's row from sa; b0.. <- the same from sb (if sb < 4); with
+// RR = 2 (NC <= 4), a4.., b4.. <- the same of token n2's row.
+fn load_rows(sa: u32, sb: u32, n: u32, n2: u32, h: u32, u: u32) {
     a0 = chunk(sa, n, h, u);
     if (NC > 1u) { a1 = chunk(sa, n, h, u + G); }
     if (NC > 2u) { a2 = chunk(sa, n, h, u + 2u * G); }
@@ -221,6 +214,12 @@ fn load_rows(sa: u32, sb: u32, n: u32, h: u32, u: u32) {
     if (NC > 5u) { a5 = chunk(sa, n, h, u + 5u * G); }
     if (NC > 6u) { a6 = chunk(sa, n, h, u + 6u * G); }
     if (NC > 7u) { a7 = chunk(sa, n, h, u + 7u * G); }
+    if (RR > 1u) {
+        a4 = chunk(sa, n2, h, u);
+        if (NC > 1u) { a5 = chunk(sa, n2, h, u + G); }
+        if (NC > 2u) { a6 = chunk(sa, n2, h, u + 2u * G); }
+        if (NC > 3u) { a7 = chunk(sa, n2, h, u + 3u * G); }
+    }
     if (sb > SRC_DO) { return; }
     b0 = chunk(sb, n, h, u);
     if (NC > 1u) { b1 = chunk(sb, n, h, u + G); }
@@ -230,6 +229,12 @@ fn load_rows(sa: u32, sb: u32, n: u32, h: u32, u: u32) {
     if (NC > 5u) { b5 = chunk(sb, n, h, u + 5u * G); }
     if (NC > 6u) { b6 = chunk(sb, n, h, u + 6u * G); }
     if (NC > 7u) { b7 = chunk(sb, n, h, u + 7u * G); }
+    if (RR > 1u) {
+        b4 = chunk(sb, n2, h, u);
+        if (NC > 1u) { b5 = chunk(sb, n2, h, u + G); }
+        if (NC > 2u) { b6 = chunk(sb, n2, h, u + 2u * G); }
+        if (NC > 3u) { b7 = chunk(sb, n2, h, u + 3u * G); }
+    }
 }
 
 // s + (v . xt[at], v . xt[at + CH], v . xt[at + 2 CH], v . xt[at + 3 CH]).
@@ -281,4 +286,76 @@ fn axpy4x(acc: vec4<f32>, w: vec4<f32>, at: u32) -> vec4<f32> {
 fn axpy4y(acc: vec4<f32>, w: vec4<f32>, at: u32) -> vec4<f32> {
     let r = fma(vec4<f32>(w.x), yt[at], fma(vec4<f32>(w.y), yt[at + CH], acc));
     return fma(vec4<f32>(w.z), yt[at + 2u * CH], fma(vec4<f32>(w.w), yt[at + 3u * CH], r));
+}
+
+// Two resident rows' values side by side (RR = 2): p for the first row, q for the second.
+struct Pair {
+    p: vec4<f32>,
+    q: vec4<f32>,
+}
+
+// dot4x for two rows' chunks va, vb at once: each tile chunk read once, used twice.
+fn dot4x2(s: Pair, va: vec4<f32>, vb: vec4<f32>, at: u32) -> Pair {
+    let x0 = xt[at];
+    let x1 = xt[at + CH];
+    let x2 = xt[at + 2u * CH];
+    let x3 = xt[at + 3u * CH];
+    return Pair(vec4<f32>(mac(s.p.x, va, x0), mac(s.p.y, va, x1), mac(s.p.z, va, x2),
+                          mac(s.p.w, va, x3)),
+                vec4<f32>(mac(s.q.x, vb, x0), mac(s.q.y, vb, x1), mac(s.q.z, vb, x2),
+                          mac(s.q.w, vb, x3)));
+}
+
+fn dot4y2(s: Pair, va: vec4<f32>, vb: vec4<f32>, at: u32) -> Pair {
+    let y0 = yt[at];
+    let y1 = yt[at + CH];
+    let y2 = yt[at + 2u * CH];
+    let y3 = yt[at + 3u * CH];
+    return Pair(vec4<f32>(mac(s.p.x, va, y0), mac(s.p.y, va, y1), mac(s.p.z, va, y2),
+                          mac(s.p.w, va, y3)),
+                vec4<f32>(mac(s.q.x, vb, y0), mac(s.q.y, vb, y1), mac(s.q.z, vb, y2),
+                          mac(s.q.w, vb, y3)));
+}
+
+// dots_a of both resident rows (RR = 2: a0.. and a4..; NC <= 4).
+fn dots2_a(g: u32, u: u32) -> Pair {
+    let at = 4u * g * CH + u;
+    var s = dot4x2(Pair(vec4<f32>(0.0), vec4<f32>(0.0)), a0, a4, at);
+    if (NC > 1u) { s = dot4x2(s, a1, a5, at + G); }
+    if (NC > 2u) { s = dot4x2(s, a2, a6, at + 2u * G); }
+    if (NC > 3u) { s = dot4x2(s, a3, a7, at + 3u * G); }
+    return s;
+}
+
+// dots_b of both resident rows (RR = 2: b0.. and b4..; NC <= 4).
+fn dots2_b(g: u32, u: u32) -> Pair {
+    let at = 4u * g * CH + u;
+    var s = dot4y2(Pair(vec4<f32>(0.0), vec4<f32>(0.0)), b0, b4, at);
+    if (NC > 1u) { s = dot4y2(s, b1, b5, at + G); }
+    if (NC > 2u) { s = dot4y2(s, b2, b6, at + 2u * G); }
+    if (NC > 3u) { s = dot4y2(s, b3, b7, at + 3u * G); }
+    return s;
+}
+
+// axpy4x for two rows' accumulators (acc.p weighted by wa, acc.q by wb): each chunk read once.
+fn axpy4x2(acc: Pair, wa: vec4<f32>, wb: vec4<f32>, at: u32) -> Pair {
+    let x0 = xt[at];
+    let x1 = xt[at + CH];
+    let x2 = xt[at + 2u * CH];
+    let x3 = xt[at + 3u * CH];
+    let ra = fma(vec4<f32>(wa.x), x0, fma(vec4<f32>(wa.y), x1, acc.p));
+    let rb = fma(vec4<f32>(wb.x), x0, fma(vec4<f32>(wb.y), x1, acc.q));
+    return Pair(fma(vec4<f32>(wa.z), x2, fma(vec4<f32>(wa.w), x3, ra)),
+                fma(vec4<f32>(wb.z), x2, fma(vec4<f32>(wb.w), x3, rb)));
+}
+
+fn axpy4y2(acc: Pair, wa: vec4<f32>, wb: vec4<f32>, at: u32) -> Pair {
+    let y0 = yt[at];
+    let y1 = yt[at + CH];
+    let y2 = yt[at + 2u * CH];
+    let y3 = yt[at + 3u * CH];
+    let ra = fma(vec4<f32>(wa.x), y0, fma(vec4<f32>(wa.y), y1, acc.p));
+    let rb = fma(vec4<f32>(wb.x), y0, fma(vec4<f32>(wb.y), y1, acc.q));
+    return Pair(fma(vec4<f32>(wa.z), y2, fma(vec4<f32>(wa.w), y3, ra)),
+                fma(vec4<f32>(wb.z), y2, fma(vec4<f32>(wb.w), y3, rb)));
 }

@@ -26,8 +26,16 @@ STEPS = () if os.environ.get("FA2_NO_STEPS") else ("mega", "behemoth")
 PARITY = [(2, 37, 3, 12), (1, 19, 1, 72), (1, 130, 2, 40), (2, 300, 3, 33), (1, 1000, 2, 64),
           (1, 515, 1, 128), (3, 77, 2, 5), (1, 1, 2, 4)]  # (B, T, H, hd)
 # candidate layouts (label -> override constants for every fa2 kernel, over the derived ones;
-# the default is "fa2"); round 3: the staging PF (1 = vec4 chunks, 2 = with next-block prefetch)
-CANDIDATES = {"fa2:PF1": {"PF": 1}, "fa2:PF2": {"PF": 2}, "fa2:PF2ST1": {"PF": 2, "ST": 1}}
+# the default is "fa2"); round 4: lane sums by subgroup shuffles (SG = 1, with which IL = 1 also
+# applies at G > 1), two resident rows per invocation (RR = 2, at G = 4 for hd 64 or G = 2 for
+# hd 32), and the prefetch (PF = 2) or all score groups at once (IL = 0) with them
+CANDIDATES = {"fa2:SG": {"SG": 1}, "fa2:SG:IL0": {"SG": 1, "IL": 0},
+              "fa2:SG:PF2": {"SG": 1, "PF": 2}, "fa2:RR2G4": {"RR": 2, "G": 4},
+              "fa2:RR2G4:SG": {"RR": 2, "G": 4, "SG": 1},
+              "fa2:RR2G4:SG:IL0": {"RR": 2, "G": 4, "SG": 1, "IL": 0},
+              "fa2:RR2G4:SG:PF2": {"RR": 2, "G": 4, "SG": 1, "PF": 2},
+              "fa2:RR2G2:SG": {"RR": 2, "G": 2, "SG": 1},
+              "fa2:RR2G2:SG:PF2": {"RR": 2, "G": 2, "SG": 1, "PF": 2}}
 if os.environ.get("FA2_SHAPES"):  # "B,H,T,hd;..." instead of SHAPES
     SHAPES = [tuple(int(x) for x in s.split(",")) for s in os.environ["FA2_SHAPES"].split(";")]
 if os.environ.get("FA2_SMOKE"):  # a dry run of this script on the software adapter
