@@ -42,12 +42,13 @@ _MAP_READ = "READ_NOSYNC"
 # Readback layout: the loss (f32) at 0; with timestamps, the span's two u64 ticks at 8.
 _READBACK_BYTES = 32
 _SPAN_AT = 8
-# Command buffers per step unless the caller says. On a discrete GPU, 4 pieces started the device
-# well before the host had encoded the step and cost its span little; 8 added more passes than
-# they hid (results/h200-overhead/).
-DEFAULT_PIECES = 4
-DEFAULT_GROWTH = 1.0
-DEFAULT_TAPER = False
+# The cut of a step unless the caller says: 5 pieces growing 2-fold to the middle and shrinking
+# again (1:2:4:2:1). On a discrete GPU it walled as fast as 4 even pieces from tiny to xl while
+# the device started sooner and had less left after the last submit (a shorter host gap); 8 even
+# pieces added more passes than they hid (results/h200-overhead/, results/h200/).
+DEFAULT_PIECES = 5
+DEFAULT_GROWTH = 2.0
+DEFAULT_TAPER = True
 # The readback's wait unless the caller says: on a hardware adapter, the calling thread polls in a
 # loop (the step's wake-up without wgpu-py's poll thread and event hand-offs); on a software
 # adapter, whose "device" runs on the host's cores, a spinning caller would take a core from it,
