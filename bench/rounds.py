@@ -102,6 +102,11 @@ def pooled_spread(spreads: list[Spread]) -> Spread:
     return sum(s for s, _ in spreads), sum(d for _, d in spreads)
 
 
+def without(total: Spread, part: Spread) -> Spread:
+    """``total`` with ``part`` (one of the spreads pooled into it) taken out again."""
+    return total[0] - part[0], total[1] - part[1]
+
+
 def keep(rounds: list[Measurement]) -> tuple[list[int], bool]:
     """The rounds a point pools and whether it is stable: the agreeing group when it holds 2+
     rounds and a majority (or there is a single round), else every round (unstable)."""
@@ -113,8 +118,7 @@ def keep(rounds: list[Measurement]) -> tuple[list[int], bool]:
 def drift_halfwidth(rounds: list[Measurement], prior: Spread | None) -> float:
     """Half-width, in log units, of the 95% t interval of the mean log round median: the host's
     round-to-round drift as it bears on this point (0 when nothing estimates it)."""
-    own, df_own = spread(rounds) if len(rounds) > 1 else (0.0, 0)
-    ss, df = own, df_own
+    ss, df = spread(rounds)
     if prior is not None and prior[1] > 0:
         ss += PRIOR_ROUNDS * prior[0] / prior[1]
         df += PRIOR_ROUNDS

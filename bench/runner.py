@@ -31,6 +31,7 @@ from bench.rounds import (
     pool,
     pooled_spread,
     spread,
+    without,
 )
 from bench.status import is_trusted, with_reason
 from bench.sweep import ALIASES, SOFTWARE_MAX_PRESET, Point, Sweep, expand
@@ -204,11 +205,16 @@ def _priors(points: list[Point], measured: dict[tuple[str, ...], list[Measuremen
         if stable and len(kept) > 1:
             own[key] = spread([rounds[i] for i in kept])
     series = {p.key(): p.series() for p in points}
+    by_series: dict[str, Spread] = {}
+    for key, sp in own.items():
+        by_series[series[key]] = pooled_spread([by_series.get(series[key], (0.0, 0)), sp])
+    everyone = pooled_spread(list(own.values()))
     out: dict[tuple[str, ...], Spread] = {}
     for key in measured:
-        same = pooled_spread([v for k, v in own.items() if k != key and series[k] == series[key]])
+        mine = own.get(key, (0.0, 0))
+        same = without(by_series.get(series[key], (0.0, 0)), mine)
         if same[1] == 0:
-            same = pooled_spread([v for k, v in own.items() if k != key])
+            same = without(everyone, mine)
         if same[1] > 0:
             out[key] = same
     return out
