@@ -225,6 +225,24 @@ def test_fa2_default_two_rows_at_many_workgroups(hd):
     np.testing.assert_allclose(dqkv, want, rtol=1e-4, atol=1e-5)
 
 
+def test_fa2_small_grid_spreads_rows_with_subgroup():
+    """With `subgroup`, head_dim 17..32 and fewer than FA2_RR_MIN_GROUPS workgroups (huge's
+    attention: 384 at G = 1), rows go over two lanes added by shuffles, one row per invocation;
+    below FA2_MIN_GROUPS still over four (medium); hd 33..64 and the devices without the feature
+    keep their layouts."""
+    derive = registry.KERNELS["attn_fa2_bwd_kv"].derive
+    huge = {"B": 8, "H": 12, "T": 256, "hd": 32, "subgroup": True}
+    got = derive(huge)
+    assert (got["G"], got["RR"], got["SG"], got["ST"], got["PF"]) == (2, 1, 1, 2, 2), got
+    assert math.prod(registry.KERNELS["attn_fa2_bwd_kv"].grid({**huge, **got})) == 768
+    medium = derive({**huge, "H": 4, "T": 128})
+    assert (medium["G"], medium["RR"], medium["SG"], medium["ST"]) == (4, 1, 1, 1), medium
+    assert derive({**huge, "hd": 64})["SG"] == 0
+    assert (derive({**huge, "subgroup": False})["G"], derive({**huge, "subgroup": False})["SG"]) \
+        == (1, 0)
+    assert derive({**huge, "T": 1024})["RR"] == 2  # 1536 workgroups at G = 1: two rows
+
+
 def test_fa2_subgroup_refused_without_the_feature():
     """SG = 1 on a device without `subgroup` is refused naming the feature; RR = 2 where a lane
     would hold more than 16 dims, and an SG or RR out of range, are refused by name."""

@@ -35,7 +35,14 @@ CANDIDATES = {"fa2:SG": {"SG": 1}, "fa2:SG:IL0": {"SG": 1, "IL": 0},
               "fa2:RR2G4:SG:IL0": {"RR": 2, "G": 4, "SG": 1, "IL": 0},
               "fa2:RR2G4:SG:PF2": {"RR": 2, "G": 4, "SG": 1, "PF": 2},
               "fa2:RR2G2:SG": {"RR": 2, "G": 2, "SG": 1},
-              "fa2:RR2G2:SG:PF2": {"RR": 2, "G": 2, "SG": 1, "PF": 2}}
+              "fa2:RR2G2:SG:PF2": {"RR": 2, "G": 2, "SG": 1, "PF": 2},
+              # round 5: small grids (huge: 384 workgroups at G = 1): rows over more lanes
+              "fa2:G2": {"G": 2}, "fa2:G4": {"G": 4}, "fa2:G2:SG": {"G": 2, "SG": 1},
+              "fa2:G4:SG": {"G": 4, "SG": 1}, "fa2:G2:SG:PF2": {"G": 2, "SG": 1, "PF": 2},
+              "fa2:G2:SG:ST1": {"G": 2, "SG": 1, "ST": 1}}
+if os.environ.get("FA2_CANDIDATES"):  # "label,label" (without "fa2:") instead of all
+    CANDIDATES = {k: v for k, v in CANDIDATES.items()
+                  if k[4:] in os.environ["FA2_CANDIDATES"].split(",")}
 if os.environ.get("FA2_SHAPES"):  # "B,H,T,hd;..." instead of SHAPES
     SHAPES = [tuple(int(x) for x in s.split(",")) for s in os.environ["FA2_SHAPES"].split(";")]
 if os.environ.get("FA2_SMOKE"):  # a dry run of this script on the software adapter
