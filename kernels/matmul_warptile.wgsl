@@ -4,20 +4,21 @@
 // Layouts: nn A [M, K], B [K, N]; nt B [N, K]; tn A [K, M] (the form whose tiles are stored to
 // workgroup memory as whole vec4: the fast path; nn / nt also run, or go through a via-tn row).
 // Tiling (the CUDA SGEMM warp tiling, cf. cuBLAS's 128x128x8 SIMT kernels): a BM x BN workgroup
-// tile (BM, BN each 64 or 128) is cut into 64 x 64 warp tiles, one per 32 consecutive
-// invocations (warp w = t / 32: rows (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so
-// NT = BM * BN / 128 invocations, each owning 8 x 16 = 128 outputs. Lane l = t % 32 of a warp is
-// (lr, lc) = (l / 4, l % 4) and owns rows lr*4 + {0..3} and 32 + lr*4 + {0..3} of its warp
-// tile, columns lc*4 + {0..3} + 16j (j = 0..3). Per k it reads two vec4 of the A tile and four
-// of the B tile from workgroup memory: a warp's A reads are 8 consecutive vec4 (one wavefront,
-// each a broadcast to 4 lanes), its B reads 4 consecutive vec4 (broadcast to 8 lanes), for 128
-// FMAs per invocation. Accumulators are named vec4 (acc<row><chunk>), never an array indexed in
-// a loop (which a driver may put in local memory).
+// tile is cut into 64 x 64 warp tiles, one per 32 consecutive invocations (warp w = t / 32: rows
+// (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so NT = BM * BN / 128 invocations, each
+// owning 8 x 16 = 128 outputs. Lane l = t % 32 of a warp is (lr, lc) = (l / 4, l % 4) and owns
+// rows lr*4 + {0..3} and 32 + lr*4 + {0..3} of its warp tile, columns lc*4 + {0..3} + 16j
+// (j = 0..3). Per k it reads two vec4 of the A tile and four of the B tile from workgroup memory:
+// a warp's A reads are 8 consecutive vec4 (one wavefront, each a broadcast to 4 lanes), its B
+// reads 4 consecutive vec4 (broadcast to 8 lanes), for 128 FMAs per invocation. Accumulators are
+// named vec4 (acc<row><chunk>), never an array indexed in a loop (which a driver may put in
+// local memory).
 // Dispatch: workgroup (NT); grid (ceil(N / BN), ceil(M / BM), SPLITS). Any M, N, K (VEC = 1 only
 // where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
-// Limits: BM, BN in {64, 128}; BK a multiple of 4 with BM*BK/4 and BK*BN/4 1..4 times NT, i.e.
-// 32*BK/BN and 32*BK/BM in 1..4 (registry._warptile checks); workgroup memory 2*BK*(BM+BN+8)*4
-// bytes; about 170 registers per invocation (128 accumulators).
+// Limits: BM, BN in {64, 128, 256} with BM * BN <= 128 * 256 (NT <= 256); BK a multiple of 4
+// with BM*BK/4 and BK*BN/4 1..4 times NT, i.e. 32*BK/BN and 32*BK/BM in 1..4 (registry._warptile
+// checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; about 170-200 registers per invocation (128
+// accumulators, 6 fragment vec4, QA + QB prefetch vec4).
 // SPLITS = 1: the workgroup walks all of K and writes its tile through store_c (the epilogue);
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce then
 // adds the slices in a fixed order).

@@ -377,9 +377,9 @@ def _warptile(name: str, notes: str, **tile: int) -> MatmulVariant:
     warp tiles of 32 invocations, each k-tile staged in 1..4 quads of A and of B per invocation."""
     c = {**_WARPTILE_CONSTANTS, **tile}
     bm, bn, bk = c["BM"], c["BN"], c["BK"]
-    if bm not in (64, 128) or bn not in (64, 128) or bk % 4 or not (
-            32 * bk % bn == 0 and 32 * bk % bm == 0 and 32 * bk // bn <= 4
-            and 32 * bk // bm <= 4):
+    if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 or bk % 4 \
+            or not (32 * bk % bn == 0 and 32 * bk % bm == 0 and 32 * bk // bn <= 4
+                    and 32 * bk // bm <= 4):
         raise VariantError(f"matmul_warptile tile {bm}x{bn}, BK {bk} out of its limits")
     return MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=True)
 
@@ -422,6 +422,8 @@ MATMULS: dict[str, MatmulVariant] = {
         _W128K16,
         _warptile("w64", "warp-tiled 64x64 tile, one warp of 32 invocations with 8x16 outputs, "
                   "k-tiles of 8", BM=64, BN=64, BK=8),
+        _warptile("w128x256", "warp-tiled 128x256 tile: 8 warps of 64x64, 256 invocations with "
+                  "8x16 outputs, k-tiles of 8", BM=128, BN=256, BK=8),
         *(_via_tn(v) for v in (_W128, _W128K16)),
         MatmulVariant(
             "splitk", "matmul_blocked", {"BM": 64, "BN": 64, "BK": 16, "TM": 4, "TN": 4},
