@@ -149,8 +149,9 @@ def _attn(u: dict) -> tuple[int, int, int]:
 
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
-_BLOCKED_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "TM": 8, "TN": 8,
-                      "VEC": 0, "SPLITS": 1}
+_TILE_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile_io.wgsl")  # + the tile core
+_WARPTILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
+_BLOCKED_CONSTANTS = {**_WARPTILE_CONSTANTS, "TM": 8, "TN": 8}
 
 
 FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
@@ -314,8 +315,11 @@ KERNELS: dict[str, Kernel] = {
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "TILE": 16},
                optional=("r", "aux")),
         Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_MM_INCLUDES, "include/matmul_tile_core.wgsl"),
+               includes=(*_TILE_INCLUDES, "include/matmul_tile_core.wgsl"),
                constants=_BLOCKED_CONSTANTS, optional=("r", "aux"),
+               aliases={"a4": "a", "b4": "b"}, trusted=True),
+        Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
+               includes=_TILE_INCLUDES, constants=_WARPTILE_CONSTANTS, optional=("r", "aux"),
                aliases={"a4": "a", "b4": "b"}, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
@@ -375,6 +379,18 @@ def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
     return MatmulVariant(name, "matmul_blocked", tile, notes, split=split, tune=tune)
 
 
+def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVariant:
+    """A matmul_warptile row; its tile must fit the kernel's limits (see its header): 64 x 64
+    warp tiles of 32 invocations, each k-tile staged in 1..4 quads of A and of B per invocation."""
+    c = {**_WARPTILE_CONSTANTS, **tile}
+    bm, bn, bk = c["BM"], c["BN"], c["BK"]
+    if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 or bk % 4 \
+            or not (32 * bk % bn == 0 and 32 * bk % bm == 0 and 32 * bk // bn <= 4
+                    and 32 * bk // bm <= 4):
+        raise VariantError(f"matmul_warptile tile {bm}x{bn}, BK {bk} out of its limits")
+    return MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=tune)
+
+
 def _via_tn(base: MatmulVariant) -> MatmulVariant:
     """``base`` with nn / nt run through transposed operands on the tn path (name + "tr")."""
     return replace(base, name=base.name + "tr", via_tn=True,
@@ -390,6 +406,10 @@ _B64T8 = _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles
                   BM=64, BN=64, BK=4)
 _B128T84 = _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
                     BM=128, BN=128, BK=16, TN=4)
+_W128 = _warptile("w128", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with 8x16 "
+                  "outputs, k-tiles of 8", BM=128, BN=128, BK=8)
+_W128K16 = _warptile("w128k16", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with "
+                     "8x16 outputs, k-tiles of 16", BM=128, BN=128, BK=16)
 
 MATMULS: dict[str, MatmulVariant] = {
     v.name: v
@@ -405,6 +425,15 @@ MATMULS: dict[str, MatmulVariant] = {
         _B64T8,
         _B128T84,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
+        _W128,
+        _W128K16,
+        _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere
+        # picked nowhere on the H200 (results/h200-matmul-w): not timed by ``auto``, kept so the
+        # kernel's 64- and 256-wide tile paths stay selectable and under the parity tests
+        _warptile("w64", "warp-tiled 64x64 tile, one warp of 32 invocations with 8x16 outputs, "
+                  "k-tiles of 8", tune=False, BM=64, BN=64, BK=8),
+        _warptile("w128x256", "warp-tiled 128x256 tile: 8 warps of 64x64, 256 invocations with "
+                  "8x16 outputs, k-tiles of 8", tune=False, BM=128, BN=256, BK=8),
         MatmulVariant(
             "splitk", "matmul_blocked", {"BM": 64, "BN": 64, "BK": 16, "TM": 4, "TN": 4},
             notes="b64, with the weight gradients (tn) of small tile grids and long K split "

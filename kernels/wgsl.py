@@ -87,15 +87,23 @@ def _eval(expr: str, names: dict[str, int]) -> int:
 
 def override_values(wgsl: str, constants: dict[str, int] | None = None) -> dict[str, int]:
     """Every ``override`` constant's value: ``constants`` where given, else its default (which may
-    name earlier overrides)."""
+    name other overrides, declared before or after it: WGSL's module scope has no order)."""
     given = dict(constants or {})
-    out: dict[str, int] = {}
-    for name, default in _OVERRIDE.findall(wgsl):
-        if name in given:
-            out[name] = int(given[name])
-        elif default:
-            out[name] = _eval(default, {**out, **_consts(wgsl)})
-    return out
+    out: dict[str, int] = {n: int(v) for n, v in given.items()}
+    todo = [(n, d) for n, d in _OVERRIDE.findall(wgsl) if n not in given and d]
+    consts = _consts(wgsl)
+    while todo:
+        left = []
+        for name, default in todo:
+            try:
+                out[name] = _eval(default, {**out, **consts})
+            except KeyError:
+                left.append((name, default))
+        if len(left) == len(todo):
+            raise ValueError(f"override defaults name undeclared constants: {left}")
+        todo = left
+    declared = {n for n, _ in _OVERRIDE.findall(wgsl)}
+    return {n: v for n, v in out.items() if n in declared}
 
 
 def _consts(wgsl: str) -> dict[str, int]:

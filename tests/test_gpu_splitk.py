@@ -33,20 +33,32 @@ def operands(form, M, K, N):
     return a, b
 
 
+# the split-K rule's row, and each direct row of the other tile kernel (matmul_warptile) that fits
+SPLIT_ROWS = ["splitk", *(v.name for v in registry.MATMULS.values()
+                          if v.kernel == "matmul_warptile" and not v.via_tn)]
+
+
+@pytest.mark.parametrize("variant", SPLIT_ROWS)
 @pytest.mark.parametrize("form", ["nn", "nt", "tn"])
-def test_splitk_shapes_and_determinism(form):
+def test_splitk_shapes_and_determinism(form, variant):
+    from gpu_fixtures import fits
+
     from backends.gpu import run_matmul
 
+    if not fits(variant):
+        pytest.skip(f"{variant}: workgroup memory over this adapter's limit")
     for M, K, N, S in SPLIT_SHAPES:
+        if S is None and variant != "splitk":
+            S = 2  # only the splitk row has a split rule of its own
         if S is None and form != "tn":
             continue  # the rule splits weight gradients (tn) only
         a, b = operands(form, M, K, N)
-        plan = matmul_plan.plan_matmul("splitk", form, M, N, K, splits=S)
+        plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=S)
         assert plan.splits > 1 and plan.constants["SPLITS"] == plan.splits, plan
-        got = run_matmul(a, b, form, "splitk", splits=S)["c"]
+        got = run_matmul(a, b, form, variant, splits=S)["c"]
         np.testing.assert_allclose(got, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
-                                   atol=1e-4, err_msg=f"{form} M,K,N,S={M},{K},{N},{S}")
-        again = run_matmul(a, b, form, "splitk", splits=S)["c"]
+                                   atol=1e-4, err_msg=f"{variant} {form} M,K,N,S={M},{K},{N},{S}")
+        again = run_matmul(a, b, form, variant, splits=S)["c"]
         assert np.array_equal(got.view(np.uint32), again.view(np.uint32)), (form, M, K, N, S)
 
 
@@ -96,10 +108,12 @@ def test_splitk_epilogues(epilogue):
     a, b = operands(form, M, K, N)
     r = RNG.standard_normal((M, N)).astype(np.float32) if epilogue in ("add", "gelu_bwd") else None
     c = RNG.standard_normal((M, N)).astype(np.float32) if epilogue == "accumulate" else None
-    got = run_matmul(a, b, form, "splitk", epilogue, r=r, c=c, splits=3)
     want = ref_matmul(a, b, form, epilogue, r=r, c=c)
-    for key in want:
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4, err_msg=key)
+    for variant in ("splitk", "w128"):
+        got = run_matmul(a, b, form, variant, epilogue, r=r, c=c, splits=3)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4,
+                                       err_msg=f"{variant} {key}")
 
 
 def test_split_rule():

@@ -1,43 +1,19 @@
-// include/matmul_tile_core.wgsl - the register-blocked tile core of every tiled matmul variant, one code
-// path parametrised by override constants (prepended after matmul_common.wgsl):
-//   BM x BN  output tile of a workgroup;  BK  k-rows per workgroup tile (a multiple of 4)
-//   TM x TN  outputs per invocation, each 4 or 8;  the workgroup is (BN / TN, BM / TN) invocations
-//   VEC      1: global loads as vec4 through the aliases a4 / b4 (the contiguous axes of A and B
-//            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
-//   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
+// include/matmul_tile_core.wgsl - the register-blocked tile core of matmul_blocked, one code path
+// parametrised by override constants (prepended after include/matmul_tile_io.wgsl, which stages the
+// tiles and runs the k-loop; BM, BN, BK, VEC, SPLITS are its constants):
+//   TM x TN  outputs per invocation, each 4 or 8;  the workgroup is (BN / TN, BM / TM) invocations
 // Ownership: invocation (tx, ty) owns rows ty*4 + {0..3} (and, when TM = 8, BM/2 + ty*4 + {0..3})
 // and columns tx*4 + {0..3} (and, when TN = 8, BN/2 + tx*4 + {0..3}) of the tile: split in halves
 // so that per k a warp reads consecutive vec4 of op(B) (no bank conflict) and few of op(A)
 // (broadcast). Accumulators are named vec4<f32> (acc<row><l|h>), never an array indexed in a loop;
 // the halves a TM/TN of 4 does not use are dead code once the constants are known.
-// Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads (4 consecutive floats along
-// the contiguous axis), the B tile BK*BN/4; invocation t loads quads t, t + NT, ... (at most 4 of
-// each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Tiles are stored
-// k-major ([k][m], [k][n]) as vec4 rows padded by one vec4 (a quad along m or n is one vec4
-// store; a quad along k is four scalar stores, which the padding spreads over distinct banks);
-// two buffers, one barrier per tile.
 
-override BM: u32 = 128u;
-override BN: u32 = 128u;
-override BK: u32 = 8u;
 override TM: u32 = 8u;
 override TN: u32 = 8u;
-override VEC: u32 = 0u;
-override SPLITS: u32 = 1u;
 
 override WX: u32 = BN / TN;  // invocations per workgroup row
 override WY: u32 = BM / TM;
 override NT: u32 = WX * WY;  // invocations per workgroup
-override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
-override SB: u32 = BN / 4u + 1u;
-override QA: u32 = BM * BK / 4u / NT;  // quads of A per invocation per tile
-override QB: u32 = BK * BN / 4u / NT;
-
-@group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
-
-var<workgroup> sa: array<vec4<f32>, 2u * BK * SA>;  // [2][BK][SA]  op(A) tiles, k-major
-var<workgroup> sb: array<vec4<f32>, 2u * BK * SB>;  // [2][BK][SB]  op(B) tiles, k-major
 
 var<private> acc0l: vec4<f32>;
 var<private> acc0h: vec4<f32>;
@@ -55,116 +31,6 @@ var<private> acc6l: vec4<f32>;
 var<private> acc6h: vec4<f32>;
 var<private> acc7l: vec4<f32>;
 var<private> acc7h: vec4<f32>;
-var<private> pa0: vec4<f32>;
-var<private> pa1: vec4<f32>;
-var<private> pa2: vec4<f32>;
-var<private> pa3: vec4<f32>;
-var<private> pb0: vec4<f32>;
-var<private> pb1: vec4<f32>;
-var<private> pb2: vec4<f32>;
-var<private> pb3: vec4<f32>;
-
-// Quad q of the A tile as (m, k) of its first element; the quad runs along k for [M, K] storage,
-// along m for [K, M].
-fn quad_a(q: u32) -> vec2<u32> {
-    if (TRANS_A != 0u) { return vec2<u32>((q % (BM / 4u)) * 4u, q / (BM / 4u)); }
-    return vec2<u32>(q / (BK / 4u), (q % (BK / 4u)) * 4u);
-}
-
-// Quad q of the B tile as (k, n); along n for [K, N] storage, along k for [N, K].
-fn quad_b(q: u32) -> vec2<u32> {
-    if (TRANS_B != 0u) { return vec2<u32>((q % (BK / 4u)) * 4u, q / (BK / 4u)); }
-    return vec2<u32>(q / (BN / 4u), (q % (BN / 4u)) * 4u);
-}
-
-// Four consecutive floats of op(A) from (m, k) along the contiguous axis, zero outside.
-fn fetch_a(m: u32, k: u32) -> vec4<f32> {
-    if (VEC != 0u) {
-        if (m >= mm.M || k >= mm.K) { return vec4<f32>(0.0); }
-        if (TRANS_A != 0u) { return a4[(k * mm.M + m) >> 2u]; }
-        return a4[(m * mm.K + k) >> 2u];
-    }
-    if (TRANS_A != 0u) {
-        return vec4<f32>(load_a(m, k), load_a(m + 1u, k), load_a(m + 2u, k), load_a(m + 3u, k));
-    }
-    return vec4<f32>(load_a(m, k), load_a(m, k + 1u), load_a(m, k + 2u), load_a(m, k + 3u));
-}
-
-fn fetch_b(k: u32, n: u32) -> vec4<f32> {
-    if (VEC != 0u) {
-        if (k >= mm.K || n >= mm.N) { return vec4<f32>(0.0); }
-        if (TRANS_B != 0u) { return b4[(n * mm.K + k) >> 2u]; }
-        return b4[(k * mm.N + n) >> 2u];
-    }
-    if (TRANS_B != 0u) {
-        return vec4<f32>(load_b(k, n), load_b(k + 1u, n), load_b(k + 2u, n), load_b(k + 3u, n));
-    }
-    return vec4<f32>(load_b(k, n), load_b(k, n + 1u), load_b(k, n + 2u), load_b(k, n + 3u));
-}
-
-fn load_quad_a(m0: u32, k0: u32, q: u32) -> vec4<f32> {
-    let mk = quad_a(q);
-    return fetch_a(m0 + mk.x, k0 + mk.y);
-}
-
-fn load_quad_b(k0: u32, n0: u32, q: u32) -> vec4<f32> {
-    let kn = quad_b(q);
-    return fetch_b(k0 + kn.x, n0 + kn.y);
-}
-
-fn put_quad_a(base: u32, q: u32, v: vec4<f32>) {
-    let mk = quad_a(q);
-    if (TRANS_A != 0u) {
-        sa[base + mk.y * SA + (mk.x >> 2u)] = v;
-        return;
-    }
-    let o = base + mk.y * SA + (mk.x >> 2u);
-    let c = mk.x & 3u;
-    sa[o][c] = v.x;
-    sa[o + SA][c] = v.y;
-    sa[o + 2u * SA][c] = v.z;
-    sa[o + 3u * SA][c] = v.w;
-}
-
-fn put_quad_b(base: u32, q: u32, v: vec4<f32>) {
-    let kn = quad_b(q);
-    if (TRANS_B == 0u) {
-        sb[base + kn.x * SB + (kn.y >> 2u)] = v;
-        return;
-    }
-    let o = base + kn.x * SB + (kn.y >> 2u);
-    let c = kn.y & 3u;
-    sb[o][c] = v.x;
-    sb[o + SB][c] = v.y;
-    sb[o + 2u * SB][c] = v.z;
-    sb[o + 3u * SB][c] = v.w;
-}
-
-// Registers <- global memory: this invocation's quads of the tiles at k0.
-fn fetch(m0: u32, n0: u32, k0: u32, t: u32) {
-    pa0 = load_quad_a(m0, k0, t);
-    if (QA > 1u) { pa1 = load_quad_a(m0, k0, t + NT); }
-    if (QA > 2u) { pa2 = load_quad_a(m0, k0, t + 2u * NT); }
-    if (QA > 3u) { pa3 = load_quad_a(m0, k0, t + 3u * NT); }
-    pb0 = load_quad_b(k0, n0, t);
-    if (QB > 1u) { pb1 = load_quad_b(k0, n0, t + NT); }
-    if (QB > 2u) { pb2 = load_quad_b(k0, n0, t + 2u * NT); }
-    if (QB > 3u) { pb3 = load_quad_b(k0, n0, t + 3u * NT); }
-}
-
-// Workgroup buffer buf <- registers.
-fn stash(buf: u32, t: u32) {
-    let ba = buf * BK * SA;
-    let bb = buf * BK * SB;
-    put_quad_a(ba, t, pa0);
-    if (QA > 1u) { put_quad_a(ba, t + NT, pa1); }
-    if (QA > 2u) { put_quad_a(ba, t + 2u * NT, pa2); }
-    if (QA > 3u) { put_quad_a(ba, t + 3u * NT, pa3); }
-    put_quad_b(bb, t, pb0);
-    if (QB > 1u) { put_quad_b(bb, t + NT, pb1); }
-    if (QB > 2u) { put_quad_b(bb, t + 2u * NT, pb2); }
-    if (QB > 3u) { put_quad_b(bb, t + 3u * NT, pb3); }
-}
 
 // One k of the outer product: rows a0 (and a1) times columns b0 (and b1).
 fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
@@ -192,7 +58,9 @@ fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
     }
 }
 
-fn compute(buf: u32, tx: u32, ty: u32) {
+fn compute(buf: u32, t: u32) {
+    let tx = t % WX;  // t = local_invocation_index of the (WX, WY) workgroup
+    let ty = t / WX;
     let ba = buf * BK * SA + ty;
     let bb = buf * BK * SB + tx;
     for (var k = 0u; k < BK; k = k + 1u) {
@@ -203,25 +71,5 @@ fn compute(buf: u32, tx: u32, ty: u32) {
         if (TM == 8u) { a1 = sa[oa + WY]; }
         if (TN == 8u) { b1 = sb[ob + WX]; }
         outer(sa[oa], a1, sb[ob], b1);
-    }
-}
-
-// Accumulate op(A)[m0.., k0..k1) @ op(B)[k0..k1), n0..]; k1 - k0 a multiple of BK unless
-// k1 >= K (loads beyond K read zero). Call in uniform control flow.
-fn matmul_tile(m0: u32, n0: u32, k0: u32, k1: u32, tx: u32, ty: u32, t: u32) {
-    let kend = min(k1, mm.K);
-    var tiles = 0u;
-    if (kend > k0) { tiles = (kend - k0 + BK - 1u) / BK; }
-    if (tiles > 0u) {
-        fetch(m0, n0, k0, t);
-        stash(0u, t);
-    }
-    workgroupBarrier();
-    for (var i = 0u; i < tiles; i = i + 1u) {
-        let more = i + 1u < tiles;
-        if (more) { fetch(m0, n0, k0 + (i + 1u) * BK, t); }
-        compute(i & 1u, tx, ty);
-        if (more) { stash((i + 1u) & 1u, t); }
-        workgroupBarrier();
     }
 }
