@@ -67,6 +67,13 @@ class Backend(ABC):
         """
         return None
 
+    def settle_device(self) -> dict[str, Any] | None:
+        """Bring the backend's accelerator to its working clocks (``backends.clocks``) right
+        before timing; return what it did, or None where there is nothing to settle (a CPU, a
+        software adapter). The harness calls it after the first step, so the compilation's idle
+        time is behind it."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless a backend holds devices
         """Release device resources early (optional; garbage collection does it too)."""
 

@@ -12,6 +12,7 @@ backward and AdamW, in one CUDA graph), ``threads`` (CPU intra-op threads; defau
 from __future__ import annotations
 
 import platform
+import time
 from typing import Any
 
 import numpy as np
@@ -156,6 +157,24 @@ class TorchBackend(Backend):
     def get_params(self) -> dict[str, np.ndarray]:
         require_loaded(bool(self.params))
         return {n: t.detach().cpu().numpy().copy() for n, t in self.params.items()}
+
+    def settle_device(self) -> dict[str, Any] | None:
+        """On CUDA, square float32 matmuls until the GPU runs them at full speed
+        (``backends.clocks.settle``): the CUDA peers share the GPU, and its clocks, with ours."""
+        if self.device.type != "cuda":
+            return None
+        from backends import clocks
+
+        a = torch.randn(4096, 4096, device=self.device)
+        torch.cuda.synchronize(self.device)
+
+        def run() -> float:
+            t0 = time.perf_counter()
+            a @ a
+            torch.cuda.synchronize(self.device)
+            return time.perf_counter() - t0
+
+        return clocks.settle(run, f"torch mm {torch.cuda.get_device_name(self.device)}")
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {

@@ -99,7 +99,12 @@ def _load(backend: str, preset: str, options: dict[str, Any]) -> Callable[[], fl
 
     b, tokens, targets = prepare_step(backend, get_preset(preset), options)
     b.train_step(tokens, targets)  # compile / allocate outside any timed phase
-    return lambda: b.train_step(tokens, targets)
+
+    def step() -> float:
+        return b.train_step(tokens, targets)
+
+    step.settle = b.settle_device  # type: ignore[attr-defined]
+    return step
 
 
 def _spin(step: Callable[[], float], seconds: float) -> int:
@@ -119,7 +124,8 @@ def _child_load(backend: str, preset: str, options: dict[str, Any], seconds: flo
 
 def _times(step: Callable[[], float], steps: int, budget_s: float) -> tuple[list[float], float]:
     """The first ``steps`` steps as they come (what the load left behind, device clocks
-    included), then the median of a point measured as a sweep measures it (warm-up, samples)."""
+    included), then the median of a point measured as a sweep measures it (the device settled,
+    warm-up, samples)."""
     from bench.timing import time_fn
 
     out = []
@@ -127,7 +133,7 @@ def _times(step: Callable[[], float], steps: int, budget_s: float) -> tuple[list
         t0 = time.perf_counter()
         step()
         out.append(time.perf_counter() - t0)
-    return out, time_fn(step, budget_s).median_s
+    return out, time_fn(step, budget_s, settle=getattr(step, "settle", None)).median_s
 
 
 def probe(

@@ -72,10 +72,12 @@ def step_matmuls(config) -> list[tuple[str, int, int, int]]:
     return list(dict.fromkeys(calls))
 
 
-def time_case(case, budget_s: float) -> tuple[Measurement, str, float]:
-    """(per-repetition measurement, "timestamps" | "wall", wall median per repetition)."""
+def time_case(case, budget_s: float, settle: Callable[[], Any] | None = None
+              ) -> tuple[Measurement, str, float]:
+    """(per-repetition measurement, "timestamps" | "wall", wall median per repetition);
+    ``settle`` (``microbench.settle``) brings the GPU to its clocks after the first run."""
     device: list[float | None] = []
-    m = time_fn(lambda: device.append(case.run()), budget_s)
+    m = time_fn(lambda: device.append(case.run()), budget_s, settle=settle)
     wall = m.median_s / case.repeats
     if device and device[-1] is not None:
         return summarize(device[-m.n:]), "timestamps", wall
@@ -113,7 +115,7 @@ def run_kernels(
     ``bench.vendor.matmul_seconds``, SDPA: ``bench.vendor.sdpa_seconds``) and each row carries
     ours / vendor; else the fixed ``vendor_gflops`` is the matmul reference.
     """
-    from backends.gpu.microbench import MicroBench  # wgpu only when asked for
+    from backends.gpu.microbench import MicroBench, settle  # wgpu only when asked for
 
     matmuls = list(matmuls) if matmuls is not None else sorted(registry.MATMULS)
     attentions = list(attentions) if attentions is not None else sorted(registry.ATTENTIONS)
@@ -131,7 +133,7 @@ def run_kernels(
 
     def timed(case, row: dict[str, Any]) -> dict[str, Any]:
         try:
-            m, how, wall = time_case(case, budget_s)
+            m, how, wall = time_case(case, budget_s, lambda: settle(adapter))
         finally:
             case.close()
         row.update(_split(case))

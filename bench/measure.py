@@ -83,7 +83,9 @@ def measure_step(
     ``device_s`` is the median span of the timed steps, ``overhead_s`` the median wall time minus
     it. With ``profile``, its per-kernel profile (one pass per kernel, slower than the step) runs
     afterwards, for shares by kernel only (``per_op_s``). ``describe()`` of the timed instance
-    lands in ``Measurement.extra["describe"]``.
+    lands in ``Measurement.extra["describe"]``. After the first step the backend settles its
+    device (``settle_device``: a GPU brought to its working clocks; its record in
+    ``extra["settle"]``).
     ``timing`` (``min_samples``, ``min_span_s``: the stopping rule's floor) goes to ``time_fn``.
     """
     options = dict(options or {})
@@ -98,7 +100,7 @@ def measure_step(
         spans.append(getattr(b, "last_span_s", None))
 
     try:
-        m = time_fn(step, budget_s, **timing)
+        m = time_fn(step, budget_s, settle=b.settle_device, **timing)
         m.extra["describe"] = _safe_describe(b)
         per_op = profile_split(b, tokens, targets, _runs(m)) if profile else None
         timed = spans[-m.n :]

@@ -266,7 +266,7 @@ class _Slot:
             "samples": m.samples, "span_s": m.span_s, "warmup_runs": m.warmup_runs,
             "warmup_s": m.warmup_s, "converged": m.converged, "per_op_s": m.per_op_s,
             "step_spans": m.extra.get("span_samples"),  # the split of a GPU row (attach_span)
-            "describe": describe, "settle": hand,
+            "describe": describe, "settle": hand, "device_settle": m.extra.get("settle"),
             "min_samples": math.ceil(MIN_SAMPLES / self.rounds),
             "min_span_s": MIN_SPAN_S / self.rounds,
         })

@@ -174,6 +174,7 @@ def time_fn(
     max_samples: int = 10_000,
     target_rel_ci: float = TARGET_REL_CI,
     clock: Callable[[], float] = time.perf_counter,
+    settle: Callable[[], Any] | None = None,
 ) -> Measurement:
     """Time ``fn()`` within roughly ``budget_s`` seconds (warm-up included).
 
@@ -183,11 +184,19 @@ def time_fn(
     within ``target_rel_ci``), the budget is spent, or ``max_samples`` is reached.
     ``HARD_MIN_SAMPLES`` are always taken, so a step slower than the budget still gets a median
     (the budget is then exceeded and ``floor_met`` is False).
+    ``settle`` (a backend's ``settle_device``) runs after the first call, whose compilation
+    leaves the device idle, and before the warm-up; its time is not the budget's, and what it
+    returns lands in ``extra["settle"]``.
     """
     if budget_s <= 0:
         raise ValueError(f"budget must be positive, got {budget_s}")
     start = clock()
     fn()  # compile / allocate / first-touch
+    settled = None
+    if settle is not None:
+        t = clock()
+        settled = settle()
+        start += clock() - t
     warm: list[float] = []  # warm-up durations after the first call
     while warm_runs_left(warm, clock() - start, budget_s, warmup_frac):
         t0 = clock()
@@ -218,4 +227,6 @@ def time_fn(
                        min_samples=min_samples, min_span_s=min_span_s)
     result.warmup_runs = warm_runs
     result.warmup_s = warm_s
+    if settled is not None:
+        result.extra["settle"] = settled
     return result

@@ -124,7 +124,6 @@ class MatmulTuner:
         self.sources: dict[str, str] = {}  # shape -> "measured" | "cache" | "rule"
         self.tuning_s = 0.0
         self._gate = _GATES.setdefault(self.key, {})
-        self._warm = False
 
     @property
     def mb(self):
@@ -234,19 +233,22 @@ class MatmulTuner:
             case.close()
         return runs[len(runs) // 2]
 
-    def warm_up(self, seconds: float = 0.5) -> None:
-        """Keep the device busy for a while first: an idle GPU runs the first candidates at a
-        fraction of its clock and the first shape's choice would be noise."""
-        if self._warm:
-            return
-        case = self.mb.fma_probe()
-        try:
-            t0 = time.perf_counter()
-            while time.perf_counter() - t0 < seconds:
-                case.run()
-        finally:
-            case.close()
-        self._warm = True
+    def warm_up(self, seconds: float = 0.0) -> dict[str, Any] | None:
+        """Bring the GPU to its working clocks right before a shape's candidates are timed
+        (``microbench.settle``): gating and compiling leave it idle, and an idle GPU runs the
+        first candidates at a fraction of its clock, so the choice would be noise. ``seconds``:
+        keep the FMA probe busy at least that long first (a study's explicit warm-up)."""
+        if seconds > 0:
+            case = self.mb.fma_probe()
+            try:
+                t0 = time.perf_counter()
+                while time.perf_counter() - t0 < seconds:
+                    case.run()
+            finally:
+                case.close()
+        from backends.gpu.microbench import settle
+
+        return settle(self.adapter)
 
     def tune(self, form: str, M: int, N: int, K: int) -> dict[str, Any]:
         cands = self.candidates(form, M, N, K)

@@ -142,6 +142,7 @@ class GpuBackend(Backend):
 
             self.tuner = MatmulTuner(adapter, tune)
             self.matmul = replace(self.matmul, choose=self.tuner.choose)
+        self.adapter = adapter
         self.dev = get_device(adapter, want_timestamps=timestamps)
         self.timestamps = timestamps and "timestamp-query" in self.dev.features
 
@@ -383,6 +384,15 @@ class GpuBackend(Backend):
             "step_span": "on" if self.timestamps else "off",
             "buffer_bytes": self.pool.total_bytes(),
         }
+
+    def settle_device(self) -> dict[str, Any] | None:
+        """The FMA probe until the GPU runs at full speed (``microbench.settle``); None on a
+        software adapter."""
+        if self.dev.software:
+            return None
+        from backends.gpu.microbench import settle
+
+        return settle(self.adapter)
 
     def close(self) -> None:
         for buf in self.pool.buffers.values():

@@ -15,12 +15,14 @@ this adapter against NumPy (float64); the harness times a variant only after its
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import wgpu
 
+from backends import clocks
 from backends import reference as R
 from backends.base import BackendError
 from backends.gpu.buffers import BufferPool, View
@@ -268,3 +270,22 @@ class MicroBench:
                     return False, f"{name} at B,T,H,hd={B},{T},{H},{hd}: max rel err {err:.2g}"
                 worst = max(worst, err)
         return True, f"ok (worst rel err {worst:.1g})"
+
+
+def settle(adapter: str | None = None) -> dict[str, Any] | None:
+    """Bring the adapter's GPU to its working clocks with the FMA probe, one dispatch per run
+    (``backends.clocks.settle``); None on a software adapter, which has no clocks to raise."""
+    mb = MicroBench(adapter)
+    if mb.dev.software:
+        return None
+    case = mb.fma_probe(repeats=1)
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        busy = case.run()
+        return busy if busy is not None else time.perf_counter() - t0
+
+    try:
+        return clocks.settle(run, f"wgpu fma_probe {mb.dev.info()['adapter']}")
+    finally:
+        case.close()
