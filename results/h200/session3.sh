@@ -31,7 +31,7 @@ if [ "$part" = A ]; then
   step kernels 150 python3 -m bench kernels --presets $KP --sizes $SZ --matmul auto,b128 \
     --attention fa2 --attention-shapes $SH --budget 0.3 --retune --out "$out/res/kernels"
   for run in a b; do
-    step presets-$run 200 python3 -m bench sweep --backends cpu,gpu,torch,torch-cuda,torch-cuda-graph \
+    step presets-$run 180 python3 -m bench sweep --backends cpu,gpu,torch,torch-cuda,torch-cuda-graph \
       --presets $P --attention naive,fa2 --threads $T --budget $B --rounds 3 $REQ --out "$out/res" \
       --run-id h200-presets-$run --no-plots
   done
