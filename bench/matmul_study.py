@@ -11,7 +11,7 @@ Options (after OUT_DIR [PRESETS [CUBE]]), to fit a short device call or compare 
 ``--variants a,b,..`` times only these tunable rows (the others are not candidates, nor gated,
 nor used by the steps' ``auto``); ``--new a,b,..`` adds a table of the best of these rows beside
 the best of the other candidates (written as ``new-vs-old.md``); ``--warm S`` keeps the GPU busy
-S seconds first (a fresh machine's clocks ramp up over about a minute); ``--parity`` checks every
+S seconds first (beyond the settle the tuner runs before every shape); ``--parity`` checks every
 candidate row on a larger awkward shape in each form, one pass and split 4, vs NumPy (and split 4
 bitwise repeatable); ``--no-steps`` and ``--no-checked`` skip the step timings and the
 trusted-vs-checked b128 comparison.

@@ -89,8 +89,9 @@ def override_values(wgsl: str, constants: dict[str, int] | None = None) -> dict[
     """Every ``override`` constant's value: ``constants`` where given, else its default (which may
     name other overrides, declared before or after it: WGSL's module scope has no order)."""
     given = dict(constants or {})
+    overrides = _OVERRIDE.findall(wgsl)
     out: dict[str, int] = {n: int(v) for n, v in given.items()}
-    todo = [(n, d) for n, d in _OVERRIDE.findall(wgsl) if n not in given and d]
+    todo = [(n, d) for n, d in overrides if n not in given and d]
     consts = _consts(wgsl)
     while todo:
         left = []
@@ -102,7 +103,7 @@ def override_values(wgsl: str, constants: dict[str, int] | None = None) -> dict[
         if len(left) == len(todo):
             raise ValueError(f"override defaults name undeclared constants: {left}")
         todo = left
-    declared = {n for n, _ in _OVERRIDE.findall(wgsl)}
+    declared = {n for n, _ in overrides}
     return {n: v for n, v in out.items() if n in declared}
 
 

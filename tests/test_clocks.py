@@ -91,3 +91,18 @@ def test_a_cpu_backend_has_nothing_to_settle_and_measure_step_records_none():
     m = measure_step("cpu", ModelConfig(d_model=16, n_layer=1, n_head=2, seq_len=8, batch=2),
                      budget_s=0.05, profile=False)
     assert "settle" not in m.extra
+
+
+def test_gpu_settle_is_skipped_on_a_software_adapter_only():
+    """microbench.settle decides by the adapter's type before asking for a device of its own."""
+    from backends.gpu.device import adapter_info, choose_adapter
+    from backends.gpu.microbench import settle
+
+    try:
+        software = adapter_info(choose_adapter(None))["software"]
+    except Exception as e:  # no adapter at all
+        pytest.skip(f"no WebGPU adapter: {e}")
+    got = settle()
+    assert (got is None) == software
+    if got is not None:
+        assert got["runs"] >= clocks.MIN_RUNS

@@ -388,8 +388,6 @@ class GpuBackend(Backend):
     def settle_device(self) -> dict[str, Any] | None:
         """The FMA probe until the GPU runs at full speed (``microbench.settle``); None on a
         software adapter."""
-        if self.dev.software:
-            return None
         from backends.gpu.microbench import settle
 
         return settle(self.adapter)

@@ -26,7 +26,7 @@ from backends import clocks
 from backends import reference as R
 from backends.base import BackendError
 from backends.gpu.buffers import BufferPool, View
-from backends.gpu.device import get_device
+from backends.gpu.device import adapter_info, choose_adapter, get_device
 from backends.gpu.graph import Graph, per_kernel_seconds
 from backends.gpu.matmul import MatmulScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
@@ -275,9 +275,9 @@ class MicroBench:
 def settle(adapter: str | None = None) -> dict[str, Any] | None:
     """Bring the adapter's GPU to its working clocks with the FMA probe, one dispatch per run
     (``backends.clocks.settle``); None on a software adapter, which has no clocks to raise."""
+    if adapter_info(choose_adapter(adapter))["software"]:
+        return None  # decided before MicroBench asks for a device of its own
     mb = MicroBench(adapter)
-    if mb.dev.software:
-        return None
     case = mb.fma_probe(repeats=1)
 
     def run() -> float:
