@@ -158,3 +158,44 @@ def test_key_names_backend_type_and_kernel_constants(monkeypatch):
     consts = registry.kernel("matmul_blocked").constants
     monkeypatch.setitem(consts, "BK", consts.get("BK", 16) + 8)
     assert autotune.kernel_digest() != before
+
+
+def test_race_interleaves_rounds_and_keeps_medians():
+    """A stall during one candidate's turn does not decide: every round runs each runner once,
+    the start rotating, and the median over rounds is kept (a runner that reads nothing is inf)."""
+    order = []
+
+    def runner(name, times):
+        it = iter(times)
+
+        def run():
+            order.append(name)
+            return next(it)
+        return run
+
+    got = autotune.race({"a": runner("a", [1.0, 9.0, 1.1, 1.0, 1.2]),
+                         "b": runner("b", [1.05, 1.05, 1.06, 1.04, 1.05]),
+                         "c": runner("c", [None] * 5)}, rounds=5)
+    assert got == {"a": 1.1, "b": 1.05, "c": float("inf")}
+    assert order[:6] == ["a", "b", "c", "b", "c", "a"] and len(order) == 15
+
+
+def test_tune_races_the_finalists(tmp_path, monkeypatch):
+    """The first timings only shortlist: the pick is the finalist with the lowest raced median,
+    and a candidate over ``FINAL_MARGIN`` times the fastest first timing does not race."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    cands = [("b64", 1), ("b128", 1), ("tiled16", 1)]
+    monkeypatch.setattr(MatmulTuner, "candidates", lambda self, *a: cands)
+    first = {"b64": 1.0, "b128": 1.1, "tiled16": 5.0}
+    monkeypatch.setattr(MatmulTuner, "time", lambda self, v, s, *a, **k: first[v])
+    raced = []
+
+    def race(self, finalists, *shape):
+        raced.append(list(finalists))
+        return {"b64": 1.2, "b128": 1.0}
+
+    monkeypatch.setattr(MatmulTuner, "race", race)
+    plan = t.tune(*SHAPE)
+    assert raced == [[("b64", 1), ("b128", 1)]]
+    assert (plan["variant"], plan["seconds"]) == ("b128", 1.0)
+    assert plan["timed"] == first and plan["raced"] == {"b64": 1.2, "b128": 1.0}

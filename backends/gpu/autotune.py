@@ -5,7 +5,11 @@ dispatches of the timed command buffer, so they are paid for), each at the split
 trying for the shape (``matmul_rules.split_candidates``), that passed the parity gate on this
 adapter (every form on awkward shapes, NaN-poisoned outputs, and each split factor timed on a
 long-K shape). Each is timed with GPU timestamps (one command buffer of a few repetitions, after
-a warm-up run that compiles the pipelines); the fastest is kept. Plans are cached on disk in one
+a warm-up run that compiles the pipelines); a candidate whose first call is over twice the best so
+far is dropped there. The few fastest then race: their command buffers run interleaved, round
+after round, and the lowest median over the rounds is kept, so a clock dip or a stall during one
+candidate's turn cannot decide the plan (timed one after the other, candidates within a few
+percent of each other swapped places from one process to the next). Plans are cached on disk in one
 JSON file, under a key made of the adapter, its backend type, driver, wgpu version and a digest
 of the matmul kernels' sources and constants, so a second process starts at once and a changed
 kernel or driver re-tunes by itself. Where the device has no timestamp queries, or is a software
@@ -30,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from backends.base import BackendError
 from kernels import matmul_plan, matmul_rules, registry, wgsl
 
@@ -37,6 +43,9 @@ ENV_MODE = "GPT_CURVES_TUNE"
 ENV_CACHE = "GPT_CURVES_TUNE_CACHE"
 MODES = ("auto", "on", "retune", "off")
 TARGET_SECONDS = 2e-3  # device time per timed command buffer to aim for
+FINALISTS = 4  # candidates that race (interleaved rounds) after the first timing
+FINAL_MARGIN = 1.3  # ... when within this factor of the fastest first timing
+RACE_ROUNDS = 7
 
 # One process decides once, whatever the number of tuners: plans by (cache file, device key), gate
 # results by device key then (variant, splits or None for the variant's own), keys retuned.
@@ -84,6 +93,24 @@ def _valid_plan(plan: Any) -> bool:
     if not isinstance(s, int) or isinstance(s, bool) or s < 1:
         return False
     return s == 1 or (v.split and s <= matmul_rules.SPLITK_MAX_SPLITS)
+
+
+def _label(variant: str, splits: int) -> str:
+    return f"{variant} split{splits}" if splits > 1 else variant
+
+
+def race(runs: dict[str, Any], rounds: int) -> dict[str, float]:
+    """Median of each runner's seconds over ``rounds`` rounds; each round calls every runner
+    once, starting one further along each time, so no runner always follows the same one."""
+    names = list(runs)
+    got: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for i in range(len(names)):
+            n = names[(r + i) % len(names)]
+            t = runs[n]()
+            if t is not None:
+                got[n].append(t)
+    return {n: float(np.median(v)) if v else float("inf") for n, v in got.items()}
 
 
 class MatmulTuner:
@@ -268,9 +295,35 @@ class MatmulTuner:
         timed: dict[str, float] = {}
         for v, s in cands:
             best = min(timed.values(), default=float("inf"))
-            timed[f"{v} split{s}" if s > 1 else v] = self.time(v, s, form, M, N, K, best=best)
-        (v, s), best = min(zip(cands, timed.values(), strict=True), key=lambda kv: kv[1])
-        return {"variant": v, "splits": s, "seconds": best, "timed": timed}
+            timed[_label(v, s)] = self.time(v, s, form, M, N, K, best=best)
+        first = sorted(zip(timed.values(), cands, strict=True), key=lambda tc: tc[0])
+        finalists = [c for t, c in first[:FINALISTS] if t <= FINAL_MARGIN * first[0][0]]
+        raced = self.race(finalists, form, M, N, K) if len(finalists) > 1 else {}
+        if raced:
+            (v, s), best = min(zip(finalists, raced.values(), strict=True), key=lambda kv: kv[1])
+        else:
+            best, (v, s) = first[0]
+        return {"variant": v, "splits": s, "seconds": best, "timed": timed, "raced": raced}
+
+    def race(self, finalists: list[tuple[str, int]], form: str, M: int, N: int, K: int,
+             rounds: int = RACE_ROUNDS) -> dict[str, float]:
+        """Median device seconds per call of each finalist over ``rounds`` interleaved rounds
+        (labels in the finalists' order)."""
+        cases = {}
+        try:
+            for v, s in finalists:
+                probe = self.mb.matmul(v, form, M, N, K, repeats=1, splits=s)
+                try:
+                    probe.run()
+                    once = probe.run() or 1e-3
+                finally:
+                    probe.close()
+                repeats = max(1, min(20, int(TARGET_SECONDS / max(once, 1e-6))))
+                cases[_label(v, s)] = self.mb.matmul(v, form, M, N, K, repeats=repeats, splits=s)
+            return race({k: c.run for k, c in cases.items()}, rounds)
+        finally:
+            for c in cases.values():
+                c.close()
 
     # the cache ----------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, dict[str, Any]]]:
