@@ -84,6 +84,7 @@ def test_one_process_decides_once(tmp_path, monkeypatch, mode):
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 0}}}",
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"tiled16\", \"splits\": 4}}}",
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": \"2\"}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 64}}}",
 ])
 def test_corrupt_cache_counts_as_empty(tmp_path, monkeypatch, content):
     path = tmp_path / "plans.json"
@@ -199,3 +200,21 @@ def test_tune_races_the_finalists(tmp_path, monkeypatch):
     assert raced == [[("b64", 1), ("b128", 1)]]
     assert (plan["variant"], plan["seconds"]) == ("b128", 1.0)
     assert plan["timed"] == first and plan["raced"] == {"b64": 1.2, "b128": 1.0}
+
+
+def test_race_settles_the_gpu_after_building_its_cases(tmp_path, monkeypatch):
+    """The race's cases are built (uploads: the GPU idles), then the GPU is settled once, then
+    the rounds run: each finalist gets a finite median."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    events = []
+    real = t.mb.matmul
+
+    def matmul(*a, **k):
+        events.append("build")
+        return real(*a, **k)
+
+    monkeypatch.setattr(t.mb, "matmul", matmul)
+    monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.0: events.append("settle"))
+    got = t.race([("b64", 1), ("tiled16", 1)], "nn", 40, 24, 33, rounds=2)
+    assert list(got) == ["b64", "tiled16"] and all(0 < v < 1 for v in got.values())
+    assert events == ["build"] * 4 + ["settle"]
