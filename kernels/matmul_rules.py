@@ -43,10 +43,10 @@ def splitk_splits(form: str, M: int, N: int, K: int) -> int:
 
 
 # Split factors ``auto``'s measurement tries: not only powers of two (a grid of T tiles fills the
-# device in waves, and T x 3, 5 or 6 can end nearer a whole wave than T x 2 or 4), and up to 32
-# for the weight gradients whose tile grid is a handful of tiles.
-SPLIT_FACTORS = (2, 3, 4, 5, 6, 8, 12, 16, 24, 32)
-TUNE_MAX_SPLITS = 32
+# device in waves, and T x 3 or 6 can end nearer a whole wave than T x 2 or 4). Each factor is a
+# pipeline of its own per row and form (SPLITS is an override constant), compiled on a cold
+# driver cache: 5, 24 and 32 doubled the first tuning process on the H200 and won nowhere.
+SPLIT_FACTORS = (2, 3, 4, 6, 8, 12, 16)
 
 
 def split_candidates(M: int, N: int, K: int, bm: int, bn: int, bk: int,
@@ -55,7 +55,7 @@ def split_candidates(M: int, N: int, K: int, bm: int, bn: int, bk: int,
     each slice at least 16 k-tiles long and the grid within ``max_groups`` workgroups."""
     tiles = ceil(M / bm) * ceil(N / bn)
     return [1, *(s for s in SPLIT_FACTORS
-                 if tiles * s <= max_groups and K >= s * 16 * bk and s <= TUNE_MAX_SPLITS)]
+                 if tiles * s <= max_groups and K >= s * 16 * bk and s <= SPLITK_MAX_SPLITS)]
 
 
 # Without measurement: 128x128 tiles once their grid has ~96 tiles; the 64x64 tile below that;

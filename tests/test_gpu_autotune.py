@@ -84,7 +84,7 @@ def test_one_process_decides_once(tmp_path, monkeypatch, mode):
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 0}}}",
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"tiled16\", \"splits\": 4}}}",
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": \"2\"}}}",
-    "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 64}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 32}}}",
 ])
 def test_corrupt_cache_counts_as_empty(tmp_path, monkeypatch, content):
     path = tmp_path / "plans.json"

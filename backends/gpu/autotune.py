@@ -92,7 +92,7 @@ def _valid_plan(plan: Any) -> bool:
         return False
     if not isinstance(s, int) or isinstance(s, bool) or s < 1:
         return False
-    return s == 1 or (v.split and s <= matmul_rules.TUNE_MAX_SPLITS)
+    return s == 1 or (v.split and s <= matmul_rules.SPLITK_MAX_SPLITS)
 
 
 def _label(variant: str, splits: int) -> str:
