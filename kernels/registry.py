@@ -406,12 +406,6 @@ _B64T8 = _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles
                   BM=64, BN=64, BK=4)
 _B128T84 = _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
                     BM=128, BN=128, BK=16, TN=4)
-# half-height / half-width tiles of 256 invocations (32 outputs each): twice b128's workgroups on
-# the grids a 128x128 tile leaves one per SM (4096 x 256..768 outputs)
-_B64X128 = _blocked("b64x128", "64x128 tile, 256 invocations with 4x8 outputs, k-tiles of 16",
-                    BM=64, BN=128, BK=16, TM=4)
-_B128X64 = _blocked("b128x64", "128x64 tile, 256 invocations with 8x4 outputs, k-tiles of 16",
-                    BM=128, BN=64, BK=16, TN=4)
 _W128 = _warptile("w128", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with 8x16 "
                   "outputs, k-tiles of 8", BM=128, BN=128, BK=8)
 _W128K16 = _warptile("w128k16", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with "
@@ -430,8 +424,6 @@ MATMULS: dict[str, MatmulVariant] = {
         _B64,
         _B64T8,
         _B128T84,
-        _B64X128,
-        _B128X64,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
         _W128,
         _W128K16,
