@@ -218,3 +218,22 @@ def test_race_settles_the_gpu_after_building_its_cases(tmp_path, monkeypatch):
     got = t.race([("b64", 1), ("tiled16", 1)], "nn", 40, 24, 33, rounds=2)
     assert list(got) == ["b64", "tiled16"] and all(0 < v < 1 for v in got.values())
     assert events == ["build"] * 4 + ["settle"]
+
+
+@pytest.mark.parametrize("first_run_s, settles", [(0.01, 0), (0.2, 1)])
+def test_a_compile_before_a_candidate_settles_the_gpu(tmp_path, monkeypatch, first_run_s,
+                                                      settles):
+    """A candidate whose first run took long (pipelines compiled: the GPU idled) is timed only
+    after the GPU is settled again; a quick first run is timed at once (a fake clock: the first
+    run reads ``first_run_s``)."""
+    import types
+
+    ticks = iter([0.0, first_run_s])
+    clock = types.SimpleNamespace(perf_counter=lambda: next(ticks, first_run_s))
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    settled = []
+    monkeypatch.setattr(autotune, "time", clock)
+    monkeypatch.setattr(autotune, "COMPILE_IDLE_S", 0.1)
+    monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.0: settled.append(1))
+    assert 0 < t.time("b64", 1, "nn", 40, 24, 33) < 1
+    assert len(settled) == settles

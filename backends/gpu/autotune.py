@@ -46,6 +46,11 @@ TARGET_SECONDS = 2e-3  # device time per timed command buffer to aim for
 FINALISTS = 4  # candidates that race (interleaved rounds) after the first timing
 FINAL_MARGIN = 1.3  # ... when within this factor of the fastest first timing
 RACE_ROUNDS = 7
+# A first run slower than this compiled pipelines meanwhile (a cold driver cache): the GPU is
+# settled again before the candidate's timed runs, or a candidate timed after a compile reads at
+# a dropped clock and is cut from the shortlist (on the H200, mega's first tuning process on a
+# fresh machine lost its fastest tn 256x512x4096 candidates this way: 0.60 of cuBLAS, not 0.70)
+COMPILE_IDLE_S = 0.05
 
 # One process decides once, whatever the number of tuners: plans by (cache file, device key), gate
 # results by device key then (variant, splits or None for the variant's own), keys retuned.
@@ -246,7 +251,10 @@ class MatmulTuner:
         timed further (its probe time is returned)."""
         probe = self.mb.matmul(variant, form, M, N, K, repeats=1, splits=splits)
         try:
+            t0 = time.perf_counter()
             probe.run()  # compiles, first touch
+            if time.perf_counter() - t0 > COMPILE_IDLE_S:
+                self.warm_up()  # the GPU idled through a compile: its clock has dropped
             once = probe.run() or 1e-3
         finally:
             probe.close()
