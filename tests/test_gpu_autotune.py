@@ -214,6 +214,7 @@ def test_race_settles_the_gpu_after_building_its_cases(tmp_path, monkeypatch):
         return real(*a, **k)
 
     monkeypatch.setattr(t.mb, "matmul", matmul)
+    monkeypatch.setattr(autotune, "COMPILE_IDLE_S", float("inf"))  # compiles here: no settle
     monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.0: events.append("settle"))
     got = t.race([("b64", 1), ("tiled16", 1)], "nn", 40, 24, 33, rounds=2)
     assert list(got) == ["b64", "tiled16"] and all(0 < v < 1 for v in got.values())

@@ -100,6 +100,11 @@ def _valid_plan(plan: Any) -> bool:
     return s == 1 or (v.split and s <= matmul_rules.SPLITK_MAX_SPLITS)
 
 
+def _repeats(once: float) -> int:
+    """Calls per timed command buffer: about ``TARGET_SECONDS`` of device time, 1..20."""
+    return max(1, min(20, int(TARGET_SECONDS / max(once, 1e-6))))
+
+
 def _label(variant: str, splits: int) -> str:
     return f"{variant} split{splits}" if splits > 1 else variant
 
@@ -249,24 +254,28 @@ class MatmulTuner:
         """Median device seconds of one call of (variant, splits), from GPU timestamps; a
         candidate whose single probe call is over twice ``best`` (the fastest so far) is not
         timed further (its probe time is returned)."""
-        probe = self.mb.matmul(variant, form, M, N, K, repeats=1, splits=splits)
-        try:
-            t0 = time.perf_counter()
-            probe.run()  # compiles, first touch
-            if time.perf_counter() - t0 > COMPILE_IDLE_S:
-                self.warm_up()  # the GPU idled through a compile: its clock has dropped
-            once = probe.run() or 1e-3
-        finally:
-            probe.close()
+        once = self._probe(variant, splits, form, M, N, K)
         if once > 2.0 * best:
             return once
-        repeats = max(1, min(20, int(TARGET_SECONDS / max(once, 1e-6))))
-        case = self.mb.matmul(variant, form, M, N, K, repeats=repeats, splits=splits)
+        case = self.mb.matmul(variant, form, M, N, K, repeats=_repeats(once), splits=splits)
         try:
             runs = sorted(case.run() for _ in range(reps))
         finally:
             case.close()
         return runs[len(runs) // 2]
+
+    def _probe(self, variant: str, splits: int, form: str, M: int, N: int, K: int) -> float:
+        """Device seconds of one call, after a first run that compiles and touches the buffers
+        (and a settle where that run took long: the GPU idled through a compile)."""
+        probe = self.mb.matmul(variant, form, M, N, K, repeats=1, splits=splits)
+        try:
+            t0 = time.perf_counter()
+            probe.run()
+            if time.perf_counter() - t0 > COMPILE_IDLE_S:
+                self.warm_up()
+            return probe.run() or 1e-3
+        finally:
+            probe.close()
 
     def warm_up(self, seconds: float = 0.0) -> dict[str, Any] | None:
         """Bring the GPU to its working clocks right before a shape's candidates are timed
@@ -320,13 +329,7 @@ class MatmulTuner:
         cases = {}
         try:
             for v, s in finalists:
-                probe = self.mb.matmul(v, form, M, N, K, repeats=1, splits=s)
-                try:
-                    probe.run()
-                    once = probe.run() or 1e-3
-                finally:
-                    probe.close()
-                repeats = max(1, min(20, int(TARGET_SECONDS / max(once, 1e-6))))
+                repeats = _repeats(self._probe(v, s, form, M, N, K))
                 cases[_label(v, s)] = self.mb.matmul(v, form, M, N, K, repeats=repeats, splits=s)
             # building the cases (uploads) idles the GPU long enough to drop its clock, and the
             # rounds are too short to bring it back: on the H200, races run without this read
