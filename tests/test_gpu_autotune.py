@@ -85,6 +85,7 @@ def test_one_process_decides_once(tmp_path, monkeypatch, mode):
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"tiled16\", \"splits\": 4}}}",
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": \"2\"}}}",
     "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 32}}}",
+    "{KEY: {\"nn 64x64x64\": {\"variant\": \"b64\", \"splits\": 5}}}",
 ])
 def test_corrupt_cache_counts_as_empty(tmp_path, monkeypatch, content):
     path = tmp_path / "plans.json"
@@ -176,7 +177,7 @@ def test_race_interleaves_rounds_and_keeps_medians():
 
     got = autotune.race({"a": runner("a", [1.0, 9.0, 1.1, 1.0, 1.2]),
                          "b": runner("b", [1.05, 1.05, 1.06, 1.04, 1.05]),
-                         "c": runner("c", [None] * 5)}, rounds=5)
+                         "c": runner("c", [None, 0.0, None, 0.0, None])}, rounds=5)
     assert got == {"a": 1.1, "b": 1.05, "c": float("inf")}
     assert order[:6] == ["a", "b", "c", "b", "c", "a"] and len(order) == 15
 
@@ -202,6 +203,25 @@ def test_tune_races_the_finalists(tmp_path, monkeypatch):
     assert plan["timed"] == first and plan["raced"] == {"b64": 1.2, "b128": 1.0}
 
 
+def test_at_most_four_race_and_a_race_without_readings_leaves_the_first_timings(
+        tmp_path, monkeypatch):
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    cands = [("b64", s) for s in (1, 2, 3, 4, 6, 8)]
+    monkeypatch.setattr(MatmulTuner, "candidates", lambda self, *a: cands)
+    first = {1: 1.06, 2: 1.05, 3: 1.04, 4: 1.03, 6: 1.02, 8: 1.01}
+    monkeypatch.setattr(MatmulTuner, "time", lambda self, v, s, *a, **k: first[s])
+    raced = []
+
+    def race(self, finalists, *shape):
+        raced.append(list(finalists))
+        return {f"b64 split{s}": float("inf") for _, s in finalists}
+
+    monkeypatch.setattr(MatmulTuner, "race", race)
+    plan = t.tune("tn", 64, 64, 4096)
+    assert raced == [[("b64", 8), ("b64", 6), ("b64", 4), ("b64", 3)]]
+    assert (plan["splits"], plan["seconds"]) == (8, 1.01)
+
+
 def test_race_settles_the_gpu_after_building_its_cases(tmp_path, monkeypatch):
     """The race's cases are built (uploads: the GPU idles), then the GPU is settled once, then
     the rounds run: each finalist gets a finite median."""
@@ -214,27 +234,31 @@ def test_race_settles_the_gpu_after_building_its_cases(tmp_path, monkeypatch):
         return real(*a, **k)
 
     monkeypatch.setattr(t.mb, "matmul", matmul)
-    monkeypatch.setattr(autotune, "COMPILE_IDLE_S", float("inf"))  # compiles here: no settle
+    monkeypatch.setattr(autotune, "IDLE_S", float("inf"))  # no settle for a slow build here
     monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.0: events.append("settle"))
     got = t.race([("b64", 1), ("tiled16", 1)], "nn", 40, 24, 33, rounds=2)
     assert list(got) == ["b64", "tiled16"] and all(0 < v < 1 for v in got.values())
     assert events == ["build"] * 4 + ["settle"]
 
 
-@pytest.mark.parametrize("first_run_s, settles", [(0.01, 0), (0.2, 1)])
-def test_a_compile_before_a_candidate_settles_the_gpu(tmp_path, monkeypatch, first_run_s,
-                                                      settles):
-    """A candidate whose first run took long (pipelines compiled: the GPU idled) is timed only
-    after the GPU is settled again; a quick first run is timed at once (a fake clock: the first
-    run reads ``first_run_s``)."""
-    import types
+@pytest.mark.parametrize("build_s, settles", [(0.0, 0), (0.2, 1)])
+def test_an_idle_gpu_is_settled_before_a_candidate_is_timed(tmp_path, monkeypatch, build_s,
+                                                            settles):
+    """Building a candidate's case (its pipelines compile there) plus its first run taking over
+    ``IDLE_S`` settles the GPU before the candidate is timed; a quick one is timed at once."""
+    import time as _time
 
-    ticks = iter([0.0, first_run_s])
-    clock = types.SimpleNamespace(perf_counter=lambda: next(ticks, first_run_s))
     t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    t.time("b64", 1, "nn", 40, 24, 33)  # compiled and cached: building again is quick
+    real = t.mb.matmul
+
+    def matmul(*a, **k):
+        _time.sleep(build_s)  # a compile on a cold driver cache
+        return real(*a, **k)
+
     settled = []
-    monkeypatch.setattr(autotune, "time", clock)
-    monkeypatch.setattr(autotune, "COMPILE_IDLE_S", 0.1)
+    monkeypatch.setattr(t.mb, "matmul", matmul)
+    monkeypatch.setattr(autotune, "IDLE_S", 0.1 if build_s else 10.0)
     monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.0: settled.append(1))
     assert 0 < t.time("b64", 1, "nn", 40, 24, 33) < 1
     assert len(settled) == settles

@@ -5,18 +5,20 @@ dispatches of the timed command buffer, so they are paid for), each at the split
 trying for the shape (``matmul_rules.split_candidates``), that passed the parity gate on this
 adapter (every form on awkward shapes, NaN-poisoned outputs, and each split factor timed on a
 long-K shape). Each is timed with GPU timestamps (one command buffer of a few repetitions, after
-a warm-up run that compiles the pipelines); a candidate whose first call is over twice the best so
-far is dropped there. The few fastest then race: their command buffers run interleaved, round
-after round, and the lowest median over the rounds is kept, so a clock dip or a stall during one
-candidate's turn cannot decide the plan (timed one after the other, candidates within a few
-percent of each other swapped places from one process to the next). Plans are cached on disk in one
-JSON file, under a key made of the adapter, its backend type, driver, wgpu version and a digest
-of the matmul kernels' sources and constants, so a second process starts at once and a changed
-kernel or driver re-tunes by itself. Where the device has no timestamp queries, or is a software
-adapter, or tuning is off, ``auto`` keeps the rule of ``kernels.matmul_rules``. A plan from the
-cache runs only once its (variant, splits) passed this process's gate. Plans and gate results are
-kept per process (the harness builds a backend per measuring round, and pooled rounds must run
-one kernel), so ``retune`` measures again once per process.
+a first run that touches the buffers, and after a settle of the GPU wherever building the case
+and that run idled it: pipelines compiled on a cold driver cache, large uploads); a candidate
+whose first call is over twice the best so far is dropped there. The few fastest then race:
+their command buffers run interleaved, round after round, and the lowest median over the rounds
+is kept, so a clock dip or a stall during one candidate's turn cannot decide the plan (timed one
+after the other, candidates within a few percent of each other swapped places from one process
+to the next). Plans are cached on disk in one JSON file, under a key made of the adapter, its
+backend type, driver, wgpu version and a digest of the matmul kernels' sources and constants, the
+split factors and the race's parameters, so a second process starts at once and a changed kernel,
+driver or tuning method re-tunes by itself. Where the device has no timestamp queries, or is a
+software adapter, or tuning is off, ``auto`` keeps the rule of ``kernels.matmul_rules``. A plan
+from the cache runs only once its (variant, splits) passed this process's gate. Plans and gate
+results are kept per process (the harness builds a backend per measuring round, and pooled rounds
+must run one kernel), so ``retune`` measures again once per process.
 
 Modes (``GpuBackend(tune=...)`` or ``$GPT_CURVES_TUNE``): ``auto`` (measure on a hardware adapter
 with timestamps, else the rule), ``on`` (measure wherever timestamps exist, software included),
@@ -46,11 +48,12 @@ TARGET_SECONDS = 2e-3  # device time per timed command buffer to aim for
 FINALISTS = 4  # candidates that race (interleaved rounds) after the first timing
 FINAL_MARGIN = 1.3  # ... when within this factor of the fastest first timing
 RACE_ROUNDS = 7
-# A first run slower than this compiled pipelines meanwhile (a cold driver cache): the GPU is
-# settled again before the candidate's timed runs, or a candidate timed after a compile reads at
-# a dropped clock and is cut from the shortlist (on the H200, mega's first tuning process on a
-# fresh machine lost its fastest tn 256x512x4096 candidates this way: 0.60 of cuBLAS, not 0.70)
-COMPILE_IDLE_S = 0.05
+# Building a candidate's case (its pipelines are compiled there, on a cold driver cache for
+# hundreds of ms) and its first run taking longer than this left the GPU idle: it is settled again
+# before the timed runs, or the candidate reads at a dropped clock and is cut from the shortlist
+# (on the H200 the first tuning process on a fresh machine lost tn 256x512x4096's fastest
+# candidate so, twice: 0.60 of cuBLAS where a later process's pick reads 0.70)
+IDLE_S = 0.05
 
 # One process decides once, whatever the number of tuners: plans by (cache file, device key), gate
 # results by device key then (variant, splits or None for the variant's own), keys retuned.
@@ -68,7 +71,8 @@ def cache_path() -> Path:
 
 
 def kernel_digest() -> str:
-    """A digest of every matmul kernel's assembled WGSL and the candidates' rows."""
+    """A digest of every matmul kernel's assembled WGSL, the candidates' rows and how the tuner
+    chooses among them."""
     h = hashlib.sha256()
     names = sorted({v.kernel for v in registry.MATMULS.values() if v.kernel})
     for name in [*names, matmul_rules.SPLITK_REDUCE, matmul_rules.TRANSPOSE]:
@@ -77,6 +81,8 @@ def kernel_digest() -> str:
     for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
         if v.tune:
             h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}".encode())
+    # how candidates are chosen: a plan another method picked is measured again
+    h.update(f"{matmul_rules.SPLIT_FACTORS}{FINALISTS}{FINAL_MARGIN}{RACE_ROUNDS}".encode())
     return h.hexdigest()[:16]
 
 
@@ -97,7 +103,7 @@ def _valid_plan(plan: Any) -> bool:
         return False
     if not isinstance(s, int) or isinstance(s, bool) or s < 1:
         return False
-    return s == 1 or (v.split and s <= matmul_rules.SPLITK_MAX_SPLITS)
+    return s == 1 or (v.split and s in matmul_rules.SPLIT_FACTORS)
 
 
 def _repeats(once: float) -> int:
@@ -111,14 +117,15 @@ def _label(variant: str, splits: int) -> str:
 
 def race(runs: dict[str, Any], rounds: int) -> dict[str, float]:
     """Median of each runner's seconds over ``rounds`` rounds; each round calls every runner
-    once, starting one further along each time, so no runner always follows the same one."""
+    once, starting one further along each time, so each runner takes every position in turn.
+    A runner with no positive reading gets inf."""
     names = list(runs)
     got: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         for i in range(len(names)):
             n = names[(r + i) % len(names)]
             t = runs[n]()
-            if t is not None:
+            if t is not None and t > 0:
                 got[n].append(t)
     return {n: float(np.median(v)) if v else float("inf") for n, v in got.items()}
 
@@ -265,13 +272,13 @@ class MatmulTuner:
         return runs[len(runs) // 2]
 
     def _probe(self, variant: str, splits: int, form: str, M: int, N: int, K: int) -> float:
-        """Device seconds of one call, after a first run that compiles and touches the buffers
-        (and a settle where that run took long: the GPU idled through a compile)."""
+        """Device seconds of one call, after a first run that touches the buffers (and a settle
+        where building the case and that run took over ``IDLE_S``: the GPU idled meanwhile)."""
+        t0 = time.perf_counter()
         probe = self.mb.matmul(variant, form, M, N, K, repeats=1, splits=splits)
         try:
-            t0 = time.perf_counter()
             probe.run()
-            if time.perf_counter() - t0 > COMPILE_IDLE_S:
+            if time.perf_counter() - t0 > IDLE_S:
                 self.warm_up()
             return probe.run() or 1e-3
         finally:
@@ -316,10 +323,9 @@ class MatmulTuner:
         first = sorted(zip(timed.values(), cands, strict=True), key=lambda tc: tc[0])
         finalists = [c for t, c in first[:FINALISTS] if t <= FINAL_MARGIN * first[0][0]]
         raced = self.race(finalists, form, M, N, K) if len(finalists) > 1 else {}
-        if raced:
-            (v, s), best = min(zip(finalists, raced.values(), strict=True), key=lambda kv: kv[1])
-        else:
-            best, (v, s) = first[0]
+        best, (v, s) = first[0]
+        if raced and min(raced.values()) < float("inf"):  # else the first timings decide
+            best, (v, s) = min((raced[_label(*c)], c) for c in finalists)
         return {"variant": v, "splits": s, "seconds": best, "timed": timed, "raced": raced}
 
     def race(self, finalists: list[tuple[str, int]], form: str, M: int, N: int, K: int,
