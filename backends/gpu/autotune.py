@@ -115,7 +115,7 @@ def _label(variant: str, splits: int) -> str:
     return f"{variant} split{splits}" if splits > 1 else variant
 
 
-def race(runs: dict[str, Any], rounds: int) -> dict[str, float]:
+def race_medians(runs: dict[str, Any], rounds: int) -> dict[str, float]:
     """Median of each runner's seconds over ``rounds`` rounds; each round calls every runner
     once, starting one further along each time, so each runner takes every position in turn.
     A runner with no positive reading gets inf."""
@@ -322,26 +322,28 @@ class MatmulTuner:
             timed[_label(v, s)] = self.time(v, s, form, M, N, K, best=best)
         first = sorted(zip(timed.values(), cands, strict=True), key=lambda tc: tc[0])
         finalists = [c for t, c in first[:FINALISTS] if t <= FINAL_MARGIN * first[0][0]]
-        raced = self.race(finalists, form, M, N, K) if len(finalists) > 1 else {}
+        once = [timed[_label(*c)] for c in finalists]
+        raced = self.race(finalists, form, M, N, K, once) if len(finalists) > 1 else {}
         best, (v, s) = first[0]
         if raced and min(raced.values()) < float("inf"):  # else the first timings decide
             best, (v, s) = min((raced[_label(*c)], c) for c in finalists)
         return {"variant": v, "splits": s, "seconds": best, "timed": timed, "raced": raced}
 
     def race(self, finalists: list[tuple[str, int]], form: str, M: int, N: int, K: int,
-             rounds: int = RACE_ROUNDS) -> dict[str, float]:
+             once: list[float], rounds: int = RACE_ROUNDS) -> dict[str, float]:
         """Median device seconds per call of each finalist over ``rounds`` interleaved rounds
-        (labels in the finalists' order)."""
+        (labels in the finalists' order); ``once``: each finalist's first timing, which sets its
+        calls per command buffer (no second probe)."""
         cases = {}
         try:
-            for v, s in finalists:
-                repeats = _repeats(self._probe(v, s, form, M, N, K))
-                cases[_label(v, s)] = self.mb.matmul(v, form, M, N, K, repeats=repeats, splits=s)
+            for (v, s), t in zip(finalists, once, strict=True):
+                cases[_label(v, s)] = self.mb.matmul(v, form, M, N, K, repeats=_repeats(t),
+                                                     splits=s)
             # building the cases (uploads) idles the GPU long enough to drop its clock, and the
             # rounds are too short to bring it back: on the H200, races run without this read
             # 1.2-3.5x the first timings on a third of the step shapes
             self.warm_up()
-            return race({k: c.run for k, c in cases.items()}, rounds)
+            return race_medians({k: c.run for k, c in cases.items()}, rounds)
         finally:
             for c in cases.values():
                 c.close()
