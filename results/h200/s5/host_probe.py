@@ -28,22 +28,37 @@ def steal_ticks() -> int:
         return int(f.readline().split()[8])
 
 
+def sentinel() -> float:
+    """A fixed pure-Python workload's best time of 5 (us): the host core's own speed."""
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        x = 0
+        for i in range(2000):
+            x += i * i
+        best = min(best, time.perf_counter() - t)
+    return best * 1e6
+
+
 def run(step, seconds: float, label: str) -> list[float]:
     hz = os.sysconf("SC_CLK_TCK")
     t_start = time.perf_counter()
     out = []
     while time.perf_counter() - t_start < seconds:
         b0, s0, c0, cpus = time.perf_counter(), steal_ticks(), time.process_time(), set()
-        d = []
+        d, sen = [], []
         while time.perf_counter() - b0 < 0.25:
             t = time.perf_counter()
             step()
             d.append(time.perf_counter() - t)
             cpus.add(cpu_of_thread())
+            if len(d) % 8 == 1:
+                sen.append(sentinel())
         wall = time.perf_counter() - b0
         out.append(float(np.median(d)))
         print(f"{label:10s} {time.perf_counter() - t_start:5.2f}s step {np.median(d) * 1e3:.3f} ms "
-              f"cpus {sorted(cpus)} steal {(steal_ticks() - s0) / hz / wall:.2f} cores "
+              f"sentinel {np.median(sen):.1f} us cpus {sorted(cpus)} "
+              f"steal {(steal_ticks() - s0) / hz / wall:.2f} cores "
               f"proc {(time.process_time() - c0) / wall:.2f} cores", flush=True)
     return out
 
