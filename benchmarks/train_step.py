@@ -36,17 +36,18 @@ class TrainStep:
     # time (the CLI too times one backend's repeated steps), and there is no teardown.
     # * number = 1: one step per sample. A step is >= ~1 ms, far above the timer's resolution,
     #   and number > 1 would make asv re-run setup between the calls anyway.
-    # * warmup_time 0.4 s: the CLI's warm-up at its default 2 s budget (20%); the setup has
-    #   already run the first (compiling, allocating) step, so a slow step gets >= 2 warm calls.
-    # * repeat (5, 300, 1.5): at least 5 samples (the CLI's minimum), at most 300, and no new
-    #   sample once 1.5 s of sampling is spent: a 1-10 ms GPU step gets 150-300 samples, whose
-    #   median is as stable as the CLI's (+-2% CI target), in about 0.5-1.5 s.
-    # * rounds = 1: one process per point. asv's default (2) doubles the cost; the variance it
-    #   adds to the median is covered by the CLI sweep's separate runs, not by asv.
+    # * rounds = 3: three processes per point, with the other points in between, pooled. A
+    #   host-bound step's speed moves in episodes of a second or more (the host's, not the
+    #   process's: results/h200/s5), so one burst describes one episode; the CLI's rounds
+    #   sample several for the same reason, and asv must too for the two to agree.
+    # * warmup_time 0.2 s per round: the setup has already run the first (compiling, allocating)
+    #   step and settled the GPU, so this covers the second-call paths and the clock's ramp.
+    # * repeat (5, 200, 0.5): at least 5 samples per round (15 per point, over the CLI's 10),
+    #   at most 200, and no new sample once 0.5 s of a round's sampling is spent.
     number = 1
-    warmup_time = 0.4
-    repeat = (5, 300, 1.5)
-    rounds = 1
+    warmup_time = 0.2
+    repeat = (5, 200, 0.5)
+    rounds = 3
 
     def setup(self, preset, series):
         train_point(preset, series)  # NotImplementedError: asv skips this combination

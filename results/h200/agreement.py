@@ -3,7 +3,8 @@
 Usage: python results/h200/agreement.py RUN_A.csv RUN_B.csv > agreement.md
 For each point timed in both: does each sweep's 95% interval cover the other's median, and is the
 point marked (any status but ok) in either; for each same-run ratio of the report (every
-candidate against every baseline at one config): do the two sweeps agree within 5%.
+candidate against every baseline at one config): do the two sweeps agree within 5%, and does
+each sweep's ratio interval cover the other's ratio (or is a side untrusted).
 """
 
 from __future__ import annotations
@@ -36,16 +37,22 @@ def main(a_path: str, b_path: str) -> None:
             f"| {series(ra)} | {point_label(ra)} | {_ms(ra)} | {_ms(rb)} | "
             f"{rb['median_s'] / ra['median_s']:.3f} | {'yes' if cov else 'no'} | "
             f"{ra['status'].split(':')[0]} / {rb['status'].split(':')[0]} |")
-    sa = {(s.candidate, s.baseline, point_label(s.row)): s.ratio.value for s in a.speedups()}
-    sb = {(s.candidate, s.baseline, point_label(s.row)): s.ratio.value for s in b.speedups()}
+    sa = {(s.candidate, s.baseline, point_label(s.row)): s for s in a.speedups()}
+    sb = {(s.candidate, s.baseline, point_label(s.row)): s for s in b.speedups()}
     common = [k for k in sa if k in sb]
-    within = sum(abs(sb[k] / sa[k] - 1) <= 0.05 for k in common)
+    within = sum(abs(sb[k].ratio.value / sa[k].ratio.value - 1) <= 0.05 for k in common)
+    r_cov = [sa[k].ratio.ci_low <= sb[k].ratio.value <= sa[k].ratio.ci_high
+             and sb[k].ratio.ci_low <= sa[k].ratio.value <= sb[k].ratio.ci_high for k in common]
+    r_marked = sum((not c) and not (sa[k].trusted and sb[k].trusted)
+                   for k, c in zip(common, r_cov, strict=True))
     print(f"# Two identical sweeps, back to back ({a.path.name} vs {b.path.name})\n")
     print(f"- points timed in both: {len(pts)}; each sweep's 95% interval covers the other's "
           f"median on {covered} ({100 * covered / len(pts):.0f}%); of the {len(pts) - covered} "
           f"that do not, {marked} are marked (not ok) in either sweep")
     print(f"- same-run ratios in both reports: {len(common)}; agreeing within 5%: {within} "
-          f"({100 * within / len(common):.0f}%)\n")
+          f"({100 * within / len(common):.0f}%); each sweep's ratio interval covers the other's "
+          f"ratio on {sum(r_cov)} ({100 * sum(r_cov) / len(common):.0f}%), and of the others "
+          f"{r_marked} have an untrusted side in either sweep\n")
     print("\n".join(lines))
 
 

@@ -3,7 +3,8 @@
 # `source .gl/enter.sh`:
 #   bash results/h200/s5/session5.sh E OUT   drift probes (small, medium), auto's tuning cold/warm,
 #                                           kernels beside cuBLAS from that cache, big
-#   bash results/h200/s5/session5.sh F OUT   two identical sweeps micro..huge, asv-cli + asv
+#   bash results/h200/s5/session5.sh F OUT   host probe (sentinel), two identical long-budget sweeps
+#                                           small..xl, asv time_step in 3 rounds beside them
 #   bash results/h200/s5/session5.sh G OUT   the d_model sweep, hand-off probe
 # SMALL=1 shrinks it to lavapipe-sized presets (a local dry run of the commands).
 set -uo pipefail
@@ -46,26 +47,26 @@ if [ "$part" = E ]; then
     [ -f "$f" ] && python3 -m bench report "$f" | grep -E "^\| (gpu|torch)" | head -8
   done
 elif [ "$part" = F ]; then
+  step host-probe 70 python3 results/h200/s5/host_probe.py $HG 4
   for run in a b; do
-    step presets-$run 170 python3 -m bench sweep --backends cpu,gpu,torch,torch-cuda,torch-cuda-graph \
-      --presets $P --attention naive,fa2 --threads $T --budget $B --rounds 3 $REQ --out "$out/res" \
-      --run-id h200-presets-$run --no-plots
+    step long-$run 140 python3 -m bench sweep --backends cpu,gpu,torch-cuda,torch-cuda-graph \
+      --presets $PR --attention naive,fa2 --threads $T --budget 2.0 --rounds 6 $REQ --out "$out/res" \
+      --run-id h200-long-$run --no-plots
   done
-  step asv-cli 60 python3 -m bench sweep --backends cpu,gpu --attention naive,fa2 --threads $T \
-    --presets $PR --budget 0.5 $REQ --out "$out/res" --run-id h200-asv-cli --no-plots
   M=$(python3 -m bench asv-machine)
   C=${GPT_CURVES_COMMIT:-HEAD}
   git cat-file -e "$C^{commit}" 2>/dev/null || C=$(git rev-parse HEAD)
   echo "asv commit hash: $C (code: ${GPT_CURVES_COMMIT:-HEAD})" >> "$out/steps.txt"
-  step asv 150 asv run --python=same --machine "$M" --set-commit-hash "$C" \
+  step asv 200 asv run --python=same --machine "$M" --set-commit-hash "$C" \
     -b "TrainStep\.time_step\('($AP)', '(cpu/fa2|gpu/auto/naive|gpu/auto/fa2)'"
   mkdir -p "$out/asv" && cp -r results/asv/"$M" "$out/asv/" 2>/dev/null
   cat "$out/steps.txt"
-  python3 results/h200/agreement.py "$out"/res/*/h200-presets-a.csv "$out"/res/*/h200-presets-b.csv \
-    > "$out/agreement.md" 2>&1; head -3 "$out/agreement.md"
+  grep -E "^(free|pin)" "$out/host-probe.log" | awk '{print $1, $4, $7}' | paste -sd' ' | fold -w 400
+  python3 results/h200/agreement.py "$out"/res/*/h200-long-a.csv "$out"/res/*/h200-long-b.csv \
+    > "$out/agreement.md" 2>&1; head -5 "$out/agreement.md"
   a=$(ls "$out"/asv/*/*.json 2>/dev/null | grep -v machine.json | head -1)
-  [ -n "$a" ] && python3 results/h200/asv_vs_cli.py "$a" "$out"/res/*/h200-asv-cli.csv \
-    "$out"/res/*/h200-presets-a.csv "$out"/res/*/h200-presets-b.csv > "$out/asv-vs-cli.md" 2>&1
+  [ -n "$a" ] && python3 results/h200/asv_vs_cli.py "$a" "$out"/res/*/h200-long-a.csv \
+    "$out"/res/*/h200-long-b.csv > "$out/asv-vs-cli.md" 2>&1
   grep -E "^## " "$out/asv-vs-cli.md"
 else
   step dmodel 300 python3 -m bench sweep --backends cpu,gpu --attention fa2 --threads $T \
