@@ -47,9 +47,9 @@ if [ "$part" = E ]; then
     [ -f "$f" ] && python3 -m bench report "$f" | grep -E "^\| (gpu|torch)" | head -8
   done
 elif [ "$part" = F ]; then
-  step host-probe 70 python3 results/h200/s5/host_probe.py $HG 4
+  step host-probe 60 python3 results/h200/s5/host_probe.py $HG 4
   for run in a b; do
-    step long-$run 140 python3 -m bench sweep --backends cpu,gpu,torch-cuda,torch-cuda-graph \
+    step long-$run 120 python3 -m bench sweep --backends cpu,gpu,torch-cuda,torch-cuda-graph \
       --presets $PR --attention naive,fa2 --threads $T --budget 2.0 --rounds 6 $REQ --out "$out/res" \
       --run-id h200-long-$run --no-plots
   done
@@ -57,7 +57,7 @@ elif [ "$part" = F ]; then
   C=${GPT_CURVES_COMMIT:-HEAD}
   git cat-file -e "$C^{commit}" 2>/dev/null || C=$(git rev-parse HEAD)
   echo "asv commit hash: $C (code: ${GPT_CURVES_COMMIT:-HEAD})" >> "$out/steps.txt"
-  step asv 200 asv run --python=same --machine "$M" --set-commit-hash "$C" \
+  step asv 170 asv run --python=same --machine "$M" --set-commit-hash "$C" \
     -b "TrainStep\.time_step\('($AP)', '(cpu/fa2|gpu/auto/naive|gpu/auto/fa2)'"
   mkdir -p "$out/asv" && cp -r results/asv/"$M" "$out/asv/" 2>/dev/null
   cat "$out/steps.txt"
