@@ -5,6 +5,8 @@
 #                                           kernels beside cuBLAS from that cache, big
 #   bash results/h200/s5/session5.sh F OUT   host probe (sentinel), two identical long-budget sweeps
 #                                           small..xl, asv time_step in 3 rounds beside them
+#   bash results/h200/s5/session5.sh H OUT   F's two long-budget sweeps alone (F's first one ran
+#                                           past its limit on the fresh machine's cold caches)
 #   bash results/h200/s5/session5.sh G OUT   the d_model sweep, hand-off probe
 # SMALL=1 shrinks it to lavapipe-sized presets (a local dry run of the commands).
 set -uo pipefail
@@ -68,6 +70,15 @@ elif [ "$part" = F ]; then
   [ -n "$a" ] && python3 results/h200/asv_vs_cli.py "$a" "$out"/res/*/h200-long-a.csv \
     "$out"/res/*/h200-long-b.csv > "$out/asv-vs-cli.md" 2>&1
   grep -E "^## " "$out/asv-vs-cli.md"
+elif [ "$part" = H ]; then
+  for run in a b; do
+    step long-$run $([ $run = a ] && echo 170 || echo 120) python3 -m bench sweep \
+      --backends cpu,gpu,torch-cuda,torch-cuda-graph --presets $PR --attention naive,fa2 \
+      --threads $T --budget 2.0 --rounds 6 $REQ --out "$out/res" --run-id h200-long-$run --no-plots
+  done
+  cat "$out/steps.txt"
+  python3 results/h200/agreement.py "$out"/res/*/h200-long-a.csv "$out"/res/*/h200-long-b.csv \
+    > "$out/agreement.md" 2>&1; head -5 "$out/agreement.md"
 else
   step dmodel 300 python3 -m bench sweep --backends cpu,gpu --attention fa2 --threads $T \
     --sweep d_model=$D --budget 0.5 $REQ --out "$out/res" --run-id h200-dmodel --no-plots
