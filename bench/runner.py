@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from backends import backend_options
 from backends.base import BackendError
 from bench.handoff import Limits, busy_cores, quiesce
+from bench.host_speed import host_note, sentinel_us
 from bench.measure import attach_span, check_parity, measure_step
 from bench.model import ConfigError, get_preset
 from bench.results import RunStore, make_row
@@ -101,6 +102,7 @@ def run_sweep(
     rounds: int = ROUNDS,
     settle: Callable[[], dict[str, Any]] | None = None,
     isolate: bool = False,
+    host_probe: Callable[[], float] = sentinel_us,
 ) -> list[Point]:
     """Measure every point of ``sweep`` not yet in ``store`` in ``rounds`` rounds; return the
     points finished now.
@@ -112,23 +114,27 @@ def run_sweep(
     neighbours' trend, get one extra round after the last.
     ``measure(name, config, options, budget_s, profile=..., min_samples=..., min_span_s=...)``
     returns a Measurement; the per-op profile is taken in the first round only. ``isolate``
-    measures each backend in its own worker process (``bench.workers``).
+    measures each backend in its own worker process (``bench.workers``). ``host_probe``
+    (``bench.host_speed.sentinel_us``) reads the host core's speed before and after each slot;
+    an unstable point's reason says when it moved between the point's rounds.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     if not isolate:
-        return _run(sweep, store, budget_s, progress, measure, parity, rounds, settle, None)
+        return _run(sweep, store, budget_s, progress, measure, parity, rounds, settle, None,
+                    host_probe)
     workers = Workers()
     try:
         return _run(sweep, store, budget_s, progress, workers.measure, parity, rounds, settle,
-                    workers)
+                    workers, host_probe)
     finally:
         workers.close()
 
 
 def _run(sweep: Sweep, store: RunStore, budget_s: float, progress: Progress | None,
          measure: Callable[..., Any], parity: Callable[..., tuple[bool, str]], rounds: int,
-         settle: Callable[[], dict[str, Any]] | None, workers: Workers | None) -> list[Point]:
+         settle: Callable[[], dict[str, Any]] | None, workers: Workers | None,
+         host_probe: Callable[[], float]) -> list[Point]:
     if settle is None:
         limits = Limits()
         busy = workers.busy_cores if workers is not None else busy_cores
@@ -162,7 +168,8 @@ def _run(sweep: Sweep, store: RunStore, budget_s: float, progress: Progress | No
     progress = progress or Progress(0)
     progress.total = sum(r not in store.rounds.get(p.key(), {}) for p in timed
                          for r in range(rounds))
-    slot = _Slot(store, budget_s / rounds, rounds, measure, settle, progress, series_state)
+    slot = _Slot(store, budget_s / rounds, rounds, measure, settle, progress, series_state,
+                 host_probe)
     by_config: dict[tuple[str, ...], list[Point]] = {}
     for point in timed:  # expand() is backend-major; a round is config-major
         by_config.setdefault(point.key()[4:], []).append(point)
@@ -244,14 +251,16 @@ class _Slot:
 
     def __init__(self, store: RunStore, budget_s: float, rounds: int, measure: Callable[..., Any],
                  settle: Callable[[], dict[str, Any]], progress: Progress,
-                 series_state: dict[str, tuple[str, dict[str, Any]]]) -> None:
+                 series_state: dict[str, tuple[str, dict[str, Any]]],
+                 host_probe: Callable[[], float]) -> None:
         self.store, self.budget_s, self.rounds = store, budget_s, rounds
         self.measure, self.settle, self.progress = measure, settle, progress
-        self.series_state = series_state
+        self.series_state, self.host_probe = series_state, host_probe
 
     def run(self, point: Point, r: int) -> None:
         s = point.series()
         hand = self.settle()
+        before = self.host_probe()
         try:
             name, options = point.target()
             m = self.measure(name, point.config, options, self.budget_s, profile=(r == 0),
@@ -261,6 +270,7 @@ class _Slot:
             return self._untimed(point, with_reason("unsupported", _line(e)))
         except Exception as e:  # a backend bug costs its point, not the sweep
             return self._untimed(point, with_reason("error", f"{type(e).__name__}: {_line(e)}"))
+        host_us = [before, self.host_probe()]
         describe = m.extra.get("describe", self.series_state.get(s, ("", {}))[1])
         self.store.append_round(point, r, {
             "samples": m.samples, "span_s": m.span_s, "warmup_runs": m.warmup_runs,
@@ -268,7 +278,7 @@ class _Slot:
             "step_spans": m.extra.get("span_samples"),  # the split of a GPU row (attach_span)
             "describe": describe, "settle": hand, "device_settle": m.extra.get("settle"),
             "min_samples": math.ceil(MIN_SAMPLES / self.rounds),
-            "min_span_s": MIN_SPAN_S / self.rounds,
+            "min_span_s": MIN_SPAN_S / self.rounds, "host_us": host_us,
         })
         tag = f"round {r + 1}/{self.rounds}" if r < self.rounds else "extra round"
         self.progress.update(f"{s} {point.label()} {tag}: {m.median_s * 1e3:.3g} ms "
@@ -288,6 +298,9 @@ class _Slot:
         if trend is not None and is_trusted(status):
             status = with_reason("noisy", f"{trend:.2g}x off its d_model neighbours' trend "
                                  f"in {pooled.total} rounds")
+        note = host_note([recs[i].get("host_us") for i in order])
+        if note and status.startswith("unstable"):
+            status = f"{status}; {note}"
         describe = recs[order[0]].get("describe") or {}
         row = make_row(self.store.run_id, point, m, status, describe,
                        rounds=len(pooled.kept), rounds_dropped=pooled.dropped)
@@ -296,6 +309,7 @@ class _Slot:
             "warmup_runs": m.warmup_runs, "converged": m.converged,
             "rounds": [recs[i]["samples"] for i in order], "kept": [order[i] for i in pooled.kept],
             "settle": [recs[i].get("settle") for i in order],
+            "host_us": [recs[i].get("host_us") for i in order],
         })
 
 

@@ -30,7 +30,9 @@ STATUSES: tuple[Status, ...] = (
            "the reason",
            True, True, "s"),
     Status("unstable", "rounds disagree beyond their CIs even after an extra round (host drift "
-           "or a stall): the median pools every round and the CI spans the rounds' medians",
+           "or a stall): the median pools every round and the CI spans the rounds' medians; the "
+           "reason adds when the host core's own speed (a pure-Python sentinel read beside each "
+           "round) moved 15% or more between them",
            True, False, "X"),
     Status("budget-short", "the budget allowed fewer than 2 rounds, the minimum samples or the "
            "minimum sampling span: a rough figure with no stopping rule behind it", True, False,

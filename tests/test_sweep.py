@@ -74,7 +74,8 @@ MICRO2 = "d_model=16,32"
 FIX = {"n_layer": 1, "seq_len": 8, "batch": 2, "n_head": 2}
 
 
-QUIET = {"settle": lambda: {"quiet": True}}  # no hand-off wait in tests with fake measures
+QUIET = {"settle": lambda: {"quiet": True},  # no hand-off wait in tests with fake measures
+         "host_probe": lambda: 100.0}  # and a host whose core speed never moves
 NULL = open("/dev/null", "w")  # noqa: SIM115 - a sink for progress lines, for the whole module
 
 
@@ -213,6 +214,51 @@ def test_rounds_that_keep_disagreeing_make_an_unstable_row(tmp_path):
     assert row["status"].startswith("unstable: ")
     # the interval spans the first and the last round medians (+0.55% for the sample spread)
     assert row["ci_low_s"] <= 0.014 * 1.006 and row["ci_high_s"] >= 0.01 * 1.4 ** 3
+
+
+@pytest.mark.parametrize("host_moves", [True, False])
+def test_an_unstable_point_says_whether_the_host_core_slowed_between_its_rounds(tmp_path,
+                                                                                host_moves):
+    """The step slows 40% per round. Where the sentinel read beside each round slows with it
+    (the host's episodes seen on the H200's VM), the unstable row's reason says the host moved
+    and by how much; where the sentinel holds steady, the reason says nothing about the host."""
+    sweep = Sweep(["reference"], axes={"d_model": [16]}, fix=FIX)
+    store = RunStore.create(tmp_path, "host", {})
+    calls: list = []
+    probes: list = []
+
+    def measure(backend, config, options, budget, **kw):
+        calls.append(1)
+        return summarize([0.01 * 1.4 ** len(calls) * (1 + 0.001 * i) for i in range(12)],
+                         min_samples=kw["min_samples"], min_span_s=kw["min_span_s"])
+
+    def sentinel():  # before and after each round: 80 us, then 1.4x per round if moving
+        probes.append(1)
+        return 80.0 * (1.4 ** ((len(probes) - 1) // 2) if host_moves else 1.0)
+
+    run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=measure,
+              settle=QUIET["settle"], host_probe=sentinel)
+    (row,) = load_rows(store.csv_path)
+    assert len(probes) == 2 * len(calls) == 6
+    assert row["status"].startswith("unstable: round medians ")
+    if host_moves:
+        assert row["status"].endswith("; the host core's own speed moved 96% between its rounds "
+                                      "(pure-Python sentinel 80-157 us)")
+    else:
+        assert "host" not in row["status"]
+    (rec,) = [json.loads(line) for line in open(store.samples_path)
+              if "rounds" in json.loads(line)]
+    assert len(rec["host_us"]) == 3 and all(len(h) == 2 for h in rec["host_us"])
+
+
+def test_the_sentinel_reads_a_positive_time_and_notes_need_two_rounds():
+    from bench.host_speed import host_note, sentinel_us
+
+    assert 0 < sentinel_us() < 1e6
+    assert host_note([[80.0, 80.0]]) is None  # one round: nothing to compare
+    assert host_note([[80.0, 80.0], None, [90.0, 90.0]]) is None  # 12.5% < 15%
+    assert host_note([[80.0, 80.0], [100.0, 100.0]]).startswith("the host core's own speed "
+                                                                "moved 25%")
 
 
 def test_a_point_off_its_d_model_trend_in_every_round_is_remeasured_and_marked(tmp_path):
