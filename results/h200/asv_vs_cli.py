@@ -38,7 +38,7 @@ def main(asv_path: str, *csvs: str) -> None:
                          r["ci_low_s"] is not None and r["ci_low_s"] <= a <= r["ci_high_s"]))
         within = sum(abs(x[3] - 1) <= 0.05 for x in rows)
         inside = sum(x[4] for x in rows)
-        print(f"## against {run.path.name}: {len(rows)} shared points, within 5%: {within}, "
+        print(f"## against {run.path}: {len(rows)} shared points, within 5%: {within}, "
               f"asv inside the CLI's 95% interval: {inside}\n")
         print("| preset | series | asv ms | CLI ms [95% CI] | asv / CLI | CLI status |")
         print("|---|---|---:|---:|---:|---|")
