@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from bench.fit import Fit, Ratio, crossover, fit_overhead, row_ratio, verdict
 from bench.results import (
     load_meta,
@@ -246,6 +248,17 @@ class Run:
         """Rounds that started on a process still busy after the hand-off gave up waiting."""
         return sum(1 for rec in self.samples.values() for h in rec.get("settle") or []
                    if isinstance(h, dict) and h.get("quiet") is False)
+
+    def host_speed(self) -> tuple[int, float, float, float] | None:
+        """The host core's speed over the sweep, from the sentinel read before and after every
+        round (``bench.host_speed``): (readings, median, 5th and 95th percentile, in us), or
+        None when no round recorded one (runs from before the sentinel)."""
+        vals = [v for rec in self.samples.values() for pair in rec.get("host_us") or []
+                if pair for v in pair if isinstance(v, (int, float)) and v > 0]
+        if not vals:
+            return None
+        lo, med, hi = np.percentile(vals, [5, 50, 95])
+        return len(vals), float(med), float(lo), float(hi)
 
     def left_out(self) -> dict[str, list[str]]:
         """Per series, the statuses of its timed rows that fits and curves leave out."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from bench.analysis import Run, family_text, fmt_ms, point_label, series
+from bench.host_speed import MOVED_REL
 from bench.status import is_timed, legend_lines
 
 
@@ -47,6 +48,17 @@ def report(run: Run) -> str:
         lines += ["", f"**{busy} round(s) started on a busy process:** some thread still used "
                   "CPU after the hand-off's wait (bench.handoff); rounds that disagree because "
                   "of it show as dropped or unstable."]
+    host = run.host_speed()
+    if host:
+        n, med, lo, hi = host
+        moved = hi / lo - 1
+        lines += ["", f"Host core speed over the sweep (a pure-Python sentinel read before and "
+                  f"after each round, {n} readings): median {med:.3g} us, 5th-95th percentile "
+                  f"{lo:.3g}-{hi:.3g} us ({100 * moved:.0f}% apart)." + (
+                      " **The host's own speed moved during this sweep**: points measured at "
+                      "different times carry it, and two runs on this host differ by it; "
+                      "ratios inside one config (adjacent slots of each round) carry it least."
+                      if moved >= MOVED_REL else "")]
     why = run.missing_samples()
     if why:
         lines += ["", f"**Intervals marked unknown:** {why}, so the ratio and fit intervals "

@@ -249,6 +249,12 @@ def test_an_unstable_point_says_whether_the_host_core_slowed_between_its_rounds(
     (rec,) = [json.loads(line) for line in open(store.samples_path)
               if "rounds" in json.loads(line)]
     assert len(rec["host_us"]) == 3 and all(len(h) == 2 for h in rec["host_us"])
+    from bench.analysis import Run
+    from bench.report import report
+
+    text = report(Run.load(store.csv_path))
+    assert "(a pure-Python sentinel read before and after each round, 6 readings)" in text
+    assert ("The host's own speed moved during this sweep" in text) == host_moves
 
 
 def test_the_sentinel_reads_a_positive_time_and_notes_need_two_rounds():
