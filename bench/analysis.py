@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from bench.fit import Fit, Ratio, crossover, fit_overhead, row_ratio, verdict
+from bench.host_speed import round_speeds
 from bench.results import (
     load_meta,
     load_rows,
@@ -250,11 +251,11 @@ class Run:
                    if isinstance(h, dict) and h.get("quiet") is False)
 
     def host_speed(self) -> tuple[int, float, float, float] | None:
-        """The host core's speed over the sweep, from the sentinel read before and after every
-        round (``bench.host_speed``): (readings, median, 5th and 95th percentile, in us), or
-        None when no round recorded one (runs from before the sentinel)."""
-        vals = [v for rec in self.samples.values() for pair in rec.get("host_us") or []
-                if pair for v in pair if isinstance(v, (int, float)) and v > 0]
+        """The host core's speed over the sweep, one figure per round (``bench.host_speed``):
+        (rounds, median, 5th and 95th percentile, in us), or None when no round recorded one
+        (runs from before the sentinel)."""
+        vals = [v for rec in self.samples.values()
+                for v in round_speeds(rec.get("host_us") or []) if v is not None and v > 0]
         if not vals:
             return None
         lo, med, hi = np.percentile(vals, [5, 50, 95])

@@ -5,9 +5,15 @@ a fast and a slow state for seconds at a time, with the GPU's SM clock at its ma
 time, the main thread on one core (pinned or not) and nothing else running. A fixed pure-Python
 loop timed beside it slows down with it, by more than the step does: the host core itself runs
 slower in those episodes. Nothing in this process causes or can undo that, but a point whose
-rounds disagree can say whether the host's speed moved between them, so a reader knows the
+rounds disagree can say whether the host's speed moved with them, so a reader knows the
 disagreement is the machine's and not the kernel's. ``sentinel_us`` is that loop; the sweep
-reads it before and after each round (about 1 ms) and keeps the readings with the round.
+reads it before and after each round (a few of its short repeats) and keeps both readings with
+the round. A round's figure is the faster of the two: a reading can only be slowed by
+preemption or a cold cache, never sped up.
+
+Under ``run_sweep(..., isolate=True)`` the sentinel runs in the sweep's own process while the
+step runs in a worker, possibly on another core: it then reads the host's episodes, which on
+the H200 came on every core alike, not the worker's core as such.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
-SENTINEL_LOOP = 2000  # iterations: ~0.1 ms on a server core, far above the timer's resolution
-SENTINEL_REPEATS = 5  # best of: a single reading can catch a preemption
-MOVED_REL = 0.15  # a spread of round readings at and above which the host counts as moved
+SENTINEL_LOOP = 2000  # iterations: well above the timer's resolution, short beside a round
+SENTINEL_REPEATS = 7  # best of: a single reading can catch a preemption
+# How far (relative) the host's round figures must move, in the step's direction, before a row
+# or a report says so: above the scatter of a steady but busy small VM's figures (the hand-off's
+# sleeps before a round leave the core cool), well below the moves of the H200's slow episodes
+# (results/h200/s5/F/host-probe.log).
+MOVED_REL = 0.25
 
 
 def sentinel_us() -> float:
@@ -35,21 +43,25 @@ def sentinel_us() -> float:
     return best * 1e6
 
 
-def round_speeds(readings: Sequence[Sequence[float] | None]) -> list[float]:
-    """One figure per round that has readings: the mean of its before/after sentinels."""
-    return [float(np.mean(r)) for r in readings if r]
+def round_speeds(readings: Sequence[Sequence[float] | None]) -> list[float | None]:
+    """One figure per round, aligned with ``readings``: the faster of its before/after
+    sentinels, or None for a round without readings (written before the sentinel existed)."""
+    return [float(min(r)) if r else None for r in readings]
 
 
-def host_note(readings: Sequence[Sequence[float] | None], moved_rel: float = MOVED_REL
-              ) -> str | None:
-    """The reason's addition for a point whose rounds disagree: how far the host core's speed
-    moved between its rounds, or None when fewer than 2 rounds have readings or it moved less
-    than ``moved_rel``."""
+def host_note(readings: Sequence[Sequence[float] | None], step_medians: Sequence[float],
+              moved_rel: float = MOVED_REL) -> str | None:
+    """The reason's addition for a point whose rounds disagree, or None: the sentinel of the
+    round whose step was slowest read at least ``moved_rel`` slower than that of the round whose
+    step was fastest (the host moved, and in the step's direction). Rounds without readings are
+    left out; fewer than two with readings give None."""
     speeds = round_speeds(readings)
-    if len(speeds) < 2:
+    pairs = [(m, s) for m, s in zip(step_medians, speeds, strict=True) if s is not None]
+    if len(pairs) < 2:
         return None
-    lo, hi = min(speeds), max(speeds)
-    if lo <= 0 or hi / lo - 1 < moved_rel:
+    fast, slow = min(pairs)[1], max(pairs)[1]
+    if fast <= 0 or slow / fast - 1 < moved_rel:
         return None
-    return (f"the host core's own speed moved {100 * (hi / lo - 1):.0f}% between its rounds "
-            f"(pure-Python sentinel {lo:.3g}-{hi:.3g} us)")
+    return (f"the host core's own speed moved {100 * (slow / fast - 1):.0f}% with the step "
+            f"between its rounds (pure-Python sentinel {fast:.3g} us in its fastest round, "
+            f"{slow:.3g} us in its slowest)")

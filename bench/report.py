@@ -52,9 +52,10 @@ def report(run: Run) -> str:
     if host:
         n, med, lo, hi = host
         moved = hi / lo - 1
-        lines += ["", f"Host core speed over the sweep (a pure-Python sentinel read before and "
-                  f"after each round, {n} readings): median {med:.3g} us, 5th-95th percentile "
-                  f"{lo:.3g}-{hi:.3g} us ({100 * moved:.0f}% apart)." + (
+        lines += ["", f"Host core speed over the sweep (a pure-Python sentinel beside each round, "
+                  f"the faster of its readings before and after; {n} rounds): median "
+                  f"{med:.3g} us, 5th-95th percentile {lo:.3g}-{hi:.3g} us "
+                  f"({100 * moved:.0f}% apart)." + (
                       " **The host's own speed moved during this sweep**: points measured at "
                       "different times carry it, and two runs on this host differ by it; "
                       "ratios inside one config (adjacent slots of each round) carry it least."

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+import numpy as np
+
 from backends import backend_options
 from backends.base import BackendError
 from bench.handoff import Limits, busy_cores, quiesce
@@ -298,7 +300,8 @@ class _Slot:
         if trend is not None and is_trusted(status):
             status = with_reason("noisy", f"{trend:.2g}x off its d_model neighbours' trend "
                                  f"in {pooled.total} rounds")
-        note = host_note([recs[i].get("host_us") for i in order])
+        note = host_note([recs[i].get("host_us") for i in order],
+                         [float(np.median(recs[i]["samples"])) for i in order])
         if note and status.startswith("unstable"):
             status = f"{status}; {note}"
         describe = recs[order[0]].get("describe") or {}

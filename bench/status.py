@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.host_speed import MOVED_REL
+
 
 @dataclass(frozen=True)
 class Status:
@@ -32,7 +34,7 @@ STATUSES: tuple[Status, ...] = (
     Status("unstable", "rounds disagree beyond their CIs even after an extra round (host drift "
            "or a stall): the median pools every round and the CI spans the rounds' medians; the "
            "reason adds when the host core's own speed (a pure-Python sentinel read beside each "
-           "round) moved 15% or more between them",
+           f"round) moved {100 * MOVED_REL:.0f}% or more with the step between them",
            True, False, "X"),
     Status("budget-short", "the budget allowed fewer than 2 rounds, the minimum samples or the "
            "minimum sampling span: a rough figure with no stopping rule behind it", True, False,

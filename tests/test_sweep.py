@@ -216,55 +216,69 @@ def test_rounds_that_keep_disagreeing_make_an_unstable_row(tmp_path):
     assert row["ci_low_s"] <= 0.014 * 1.006 and row["ci_high_s"] >= 0.01 * 1.4 ** 3
 
 
-@pytest.mark.parametrize("host_moves", [True, False])
-def test_an_unstable_point_says_whether_the_host_core_slowed_between_its_rounds(tmp_path,
-                                                                                host_moves):
+@pytest.mark.parametrize("host", ["with the step", "steady", "against the step"])
+def test_an_unstable_point_says_whether_the_host_core_slowed_between_its_rounds(tmp_path, host):
     """The step slows 40% per round. Where the sentinel read beside each round slows with it
     (the host's episodes seen on the H200's VM), the unstable row's reason says the host moved
-    and by how much; where the sentinel holds steady, the reason says nothing about the host."""
+    and by how much; where the sentinel holds steady, or speeds up while the step slows, the
+    reason says nothing about the host."""
     sweep = Sweep(["reference"], axes={"d_model": [16]}, fix=FIX)
     store = RunStore.create(tmp_path, "host", {})
     calls: list = []
     probes: list = []
+    factor = {"with the step": 1.4, "steady": 1.0, "against the step": 1 / 1.4}[host]
 
     def measure(backend, config, options, budget, **kw):
         calls.append(1)
         return summarize([0.01 * 1.4 ** len(calls) * (1 + 0.001 * i) for i in range(12)],
                          min_samples=kw["min_samples"], min_span_s=kw["min_span_s"])
 
-    def sentinel():  # before and after each round: 80 us, then 1.4x per round if moving
+    def sentinel():  # before and after each round: 80 us in the first, then x factor per round
         probes.append(1)
-        return 80.0 * (1.4 ** ((len(probes) - 1) // 2) if host_moves else 1.0)
+        return 80.0 * factor ** ((len(probes) - 1) // 2)
 
     run_sweep(sweep, store, 1.0, progress=Progress(0, NULL), measure=measure,
               settle=QUIET["settle"], host_probe=sentinel)
     (row,) = load_rows(store.csv_path)
     assert len(probes) == 2 * len(calls) == 6
     assert row["status"].startswith("unstable: round medians ")
-    if host_moves:
-        assert row["status"].endswith("; the host core's own speed moved 96% between its rounds "
-                                      "(pure-Python sentinel 80-157 us)")
+    if host == "with the step":
+        assert row["status"].endswith(
+            "; the host core's own speed moved 96% with the step between its rounds "
+            "(pure-Python sentinel 80 us in its fastest round, 157 us in its slowest)")
     else:
         assert "host" not in row["status"]
-    (rec,) = [json.loads(line) for line in open(store.samples_path)
-              if "rounds" in json.loads(line)]
+    lines = store.samples_path.read_text().splitlines()
+    (rec,) = [json.loads(line) for line in lines if "rounds" in json.loads(line)]
     assert len(rec["host_us"]) == 3 and all(len(h) == 2 for h in rec["host_us"])
     from bench.analysis import Run
     from bench.report import report
 
     text = report(Run.load(store.csv_path))
-    assert "(a pure-Python sentinel read before and after each round, 6 readings)" in text
-    assert ("The host's own speed moved during this sweep" in text) == host_moves
+    assert "the faster of its readings before and after; 3 rounds)" in text
+    assert ("The host's own speed moved during this sweep" in text) == (host != "steady")
 
 
-def test_the_sentinel_reads_a_positive_time_and_notes_need_two_rounds():
-    from bench.host_speed import host_note, sentinel_us
+def test_host_notes_take_each_rounds_faster_reading_and_need_two_rounds():
+    from bench.host_speed import host_note
 
-    assert 0 < sentinel_us() < 1e6
-    assert host_note([[80.0, 80.0]]) is None  # one round: nothing to compare
-    assert host_note([[80.0, 80.0], None, [90.0, 90.0]]) is None  # 12.5% < 15%
-    assert host_note([[80.0, 80.0], [100.0, 100.0]]).startswith("the host core's own speed "
-                                                                "moved 25%")
+    assert host_note([[80.0, 80.0]], [0.01]) is None  # one round: nothing to compare
+    assert host_note([[80.0, 80.0], None, [96.0, 99.0]], [0.01, 0.02, 0.03]) is None  # 20%
+    assert host_note([[80.0, 200.0], [90.0, 90.0]], [0.01, 0.02]) is None  # after: preempted
+    assert host_note([[80.0, 80.0], [100.0, 110.0]], [0.01, 0.02]).startswith(
+        "the host core's own speed moved 25% with the step")
+
+
+def test_a_run_without_sentinel_readings_reports_no_host_line(tmp_path):
+    from bench.analysis import Run
+    from bench.report import report
+
+    sweep = Sweep(["reference"], axes={"d_model": [16]}, fix=FIX)
+    store = RunStore.create(tmp_path, "old", {})
+    run_sweep(sweep, store, 0.2, progress=Progress(0, NULL), measure=lambda *a, **kw: summarize(
+        [0.01 * (1 + 0.001 * i) for i in range(12)], min_samples=kw["min_samples"],
+        min_span_s=kw["min_span_s"]), settle=QUIET["settle"], host_probe=lambda: 0.0)
+    assert "Host core speed" not in report(Run.load(store.csv_path))
 
 
 def test_a_point_off_its_d_model_trend_in_every_round_is_remeasured_and_marked(tmp_path):
