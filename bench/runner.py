@@ -36,7 +36,7 @@ from bench.rounds import (
     spread,
     without,
 )
-from bench.status import is_trusted, with_reason
+from bench.status import is_trusted, status_word, with_reason
 from bench.sweep import ALIASES, SOFTWARE_MAX_PRESET, Point, Sweep, expand
 from bench.timing import MIN_SAMPLES, MIN_SPAN_S, Measurement, summarize
 from bench.workers import Workers
@@ -300,9 +300,9 @@ class _Slot:
         if trend is not None and is_trusted(status):
             status = with_reason("noisy", f"{trend:.2g}x off its d_model neighbours' trend "
                                  f"in {pooled.total} rounds")
-        note = host_note([recs[i].get("host_us") for i in order],
-                         [float(np.median(recs[i]["samples"])) for i in order])
-        if note and status.startswith("unstable"):
+        if status_word(status) == "unstable" and (note := host_note(
+                [recs[i].get("host_us") for i in order],
+                [float(np.median(recs[i]["samples"])) for i in order])):
             status = f"{status}; {note}"
         describe = recs[order[0]].get("describe") or {}
         row = make_row(self.store.run_id, point, m, status, describe,
