@@ -27,6 +27,7 @@ factor, so a kernel cliff that is real stays visible but never passes as a plain
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,17 @@ def agreeing_group(rounds: list[Measurement]) -> list[int]:
         if pick:
             return pick
     return pick
+
+
+def round_floor(rounds: int) -> tuple[int, float]:
+    """The stopping rule's floor for one of ``rounds`` rounds, ``(min_samples, min_span_s)``.
+
+    A stable point pools a majority of its rounds (``keep``), so a round must carry the floor's
+    share of the smallest majority, not of every round: with ``MIN_SPAN_S / rounds`` a fast
+    step whose 6 rounds each stop at their floor falls short of it as soon as one round is
+    dropped, and a well-sampled point reads ``budget-short``."""
+    least_kept = max(1, rounds // 2 + 1) if rounds >= MIN_ROUNDS else rounds
+    return math.ceil(MIN_SAMPLES / least_kept), MIN_SPAN_S / least_kept
 
 
 def needs_extra_round(rounds: list[Measurement]) -> bool:

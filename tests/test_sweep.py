@@ -427,3 +427,40 @@ def test_git_commit_named_by_the_copier_wins_over_a_stale_git(monkeypatch):
     assert environment.git_commit() != "0123abc"
     monkeypatch.setenv("GPT_CURVES_COMMIT", "0123abc")
     assert environment.git_commit() == "0123abc"
+
+
+@pytest.mark.parametrize("rounds", [1, 2, 3, 6, 7])
+def test_a_round_carries_the_floor_share_of_the_smallest_majority(rounds):
+    """Every round stops at its own floor; a stable point keeps only a majority of its rounds
+    (two of them when one more than half is fewer), and those alone must still meet the
+    point's floor, or a well-sampled fast point reads budget-short after one dropped round."""
+    from bench.rounds import MIN_ROUNDS, round_floor
+    from bench.timing import MIN_SAMPLES, MIN_SPAN_S
+
+    n, span = round_floor(rounds)
+    kept = rounds if rounds < MIN_ROUNDS else max(MIN_ROUNDS, rounds // 2 + 1)
+    assert n * kept >= MIN_SAMPLES and span * kept >= MIN_SPAN_S * (1 - 1e-12)
+    assert n <= MIN_SAMPLES and span <= MIN_SPAN_S  # never more than a one-round point needs
+
+
+def test_a_point_with_dropped_rounds_still_meets_the_floor(tmp_path):
+    """Six rounds, each stopping at its floor on a steady 1 ms step, two of them stalled 2x:
+    the row pools the four agreeing rounds and is not budget-short."""
+    from tests.test_timing import FakeClock
+
+    sweep = Sweep(["reference"], axes={"d_model": [16]}, fix=FIX)
+    store = RunStore.create(tmp_path, "floor", {})
+    calls: list = []
+
+    def measure(backend, config, options, budget, **kw):
+        calls.append(1)
+        step = 0.001 * (2.0 if len(calls) in (2, 5) else 1.0)
+        rng = np.random.default_rng(len(calls))
+        clock = FakeClock(step * (1 + rng.uniform(0, 0.002, 100_000)))
+        return time_fn(clock.step, budget, clock=clock, **{k: kw[k] for k in
+                                                           ("min_samples", "min_span_s")})
+
+    run_sweep(sweep, store, 3.0, progress=Progress(0, NULL), measure=measure, rounds=6, **QUIET)
+    (row,) = load_rows(store.csv_path)
+    assert (row["rounds"], row["rounds_dropped"]) == (5, 2)
+    assert not row["status"].startswith("budget-short"), row["status"]
