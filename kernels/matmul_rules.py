@@ -49,13 +49,18 @@ def splitk_splits(form: str, M: int, N: int, K: int) -> int:
 SPLIT_FACTORS = (2, 3, 4, 6, 8, 12, 16)
 
 
+SPLIT_MIN_KTILES = 8  # k-tiles per slice at the least: short-K grids of few tiles split too
+
+
 def split_candidates(M: int, N: int, K: int, bm: int, bn: int, bk: int,
                      max_groups: int = 1024) -> list[int]:
     """Split factors worth timing for a BM x BN tile: 1, and the ``SPLIT_FACTORS`` that keep
-    each slice at least 16 k-tiles long and the grid within ``max_groups`` workgroups."""
+    each slice at least ``SPLIT_MIN_KTILES`` k-tiles long and the grid within ``max_groups``
+    workgroups."""
     tiles = ceil(M / bm) * ceil(N / bn)
     return [1, *(s for s in SPLIT_FACTORS
-                 if tiles * s <= max_groups and K >= s * 16 * bk and s <= SPLITK_MAX_SPLITS)]
+                 if tiles * s <= max_groups and K >= s * SPLIT_MIN_KTILES * bk
+                 and s <= SPLITK_MAX_SPLITS)]
 
 
 # Without measurement: 128x128 tiles once their grid has ~96 tiles; the 64x64 tile below that;

@@ -424,6 +424,10 @@ MATMULS: dict[str, MatmulVariant] = {
         _B64,
         _B64T8,
         _B128T84,
+        _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 8: twice "
+                 "b128's workgroups on grids with a narrow side", BM=128, BN=64, BK=8),
+        _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 8",
+                 BM=64, BN=128, BK=8),
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
         _W128,
         _W128K16,
