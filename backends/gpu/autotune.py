@@ -232,10 +232,14 @@ class MatmulTuner:
 
     def _check_split(self, variant: str, splits: int) -> tuple[bool, str]:
         """Each form on the long-K check shape through ``splits`` slices vs NumPy (outputs and
-        scratch NaN-poisoned)."""
+        scratch NaN-poisoned). A pipeline the device refuses fails the gate instead of the
+        tuning (its base row passed a gate that another process may have forced or cached)."""
         from backends.gpu.microbench import split_cases
 
-        return self.mb.check_matmul_cases(variant, split_cases(splits), seed=splits)
+        try:
+            return self.mb.check_matmul_cases(variant, split_cases(splits), seed=splits)
+        except BackendError as e:
+            return False, f"unsupported at split{splits}: {e}"
 
     def _gate_variant(self, variant: str) -> tuple[bool, str]:
         if variant not in self._gate:
