@@ -203,9 +203,10 @@ def test_tune_races_the_finalists(tmp_path, monkeypatch):
     assert plan["timed"] == first and plan["raced"] == {"b64": 1.2, "b128": 1.0}
 
 
-def test_at_most_four_race_and_a_race_without_readings_leaves_the_first_timings(
+def test_at_most_finalists_race_and_a_race_without_readings_leaves_the_first_timings(
         tmp_path, monkeypatch):
     t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    monkeypatch.setattr(autotune, "FINALISTS", 4)
     cands = [("b64", s) for s in (1, 2, 3, 4, 6, 8)]
     monkeypatch.setattr(MatmulTuner, "candidates", lambda self, *a: cands)
     first = {1: 1.06, 2: 1.05, 3: 1.04, 4: 1.03, 6: 1.02, 8: 1.01}
