@@ -13,6 +13,10 @@ baseline, every other run is set against it point by point, with
 
 The two sides were measured at different times on different hosts: a ratio says how the two
 measurements compare, not that the hosts were idle alike; each run's own noisy flags still apply.
+Where both runs read the host sentinel (``bench.host_speed``) and its medians differ by
+``MOVED_REL`` or more, the comparison says so: on the lent H200 two identical sweeps a minute
+apart differed by more than that (results/h200/s6), and so did their host-bound points, whatever
+the code.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from bench.analysis import Run, config_key, fmt_ms, point_label, series
 from bench.fit import Ratio
+from bench.host_speed import MOVED_REL
 from bench.status import is_trusted, status_word
 
 STYLES = ("-", "--", ":", "-.")
@@ -96,12 +101,17 @@ def markdown(names: list[str], runs: list[Run], table: list) -> str:
     for name, run in zip(names, runs, strict=True):
         commit = run.meta.get("environment", {}).get("git_commit", "") or "?"
         soft = " **(software adapter - not a GPU)**" if run.software_series() else ""
+        host = run.host_speed()
+        speed = f"; host sentinel median {host[1]:.3g} us" if host else ""
         lines.append(f"- **{name}** ({run.path.stem}, commit {commit[:12]}): "
-                     f"{run.device_title() or 'device unknown'}{soft}")
+                     f"{run.device_title() or 'device unknown'}{soft}{speed}")
     a = names[0]
     for name, run, ps in table:
-        lines += ["", f"## {name} against {a}", "",
-                  f"ratio = {a} time / {name} time (>1: {name} is faster), 95% CI from both "
+        lines += ["", f"## {name} against {a}", ""]
+        warn = host_warning(runs[0], run, a, name)
+        if warn:
+            lines += [warn, ""]
+        lines += [f"ratio = {a} time / {name} time (>1: {name} is faster), 95% CI from both "
                   "runs' samples", "",
                   f"| series | point | {a} ms [95% CI] | {name} ms [95% CI] | ratio [95% CI] |",
                   "|---|---|---:|---:|---:|"]
@@ -116,6 +126,22 @@ def markdown(names: list[str], runs: list[Run], table: list) -> str:
             lines += ["", f"({only_a} timed point(s) only in {a}, {only_b} only in {name}: "
                       "not compared)"]
     return "\n".join(lines) + "\n"
+
+
+def host_warning(base: Run, other: Run, a: str, b: str) -> str | None:
+    """A line when the two runs' host cores ran at speeds ``MOVED_REL`` or more apart (the
+    sentinel's medians over each sweep), else None (also when either run has no readings)."""
+    ha, hb = base.host_speed(), other.host_speed()
+    if not ha or not hb:
+        return None
+    slow, fast = max(ha[1], hb[1]), min(ha[1], hb[1])
+    if slow / fast - 1 < MOVED_REL:
+        return None
+    slower = a if ha[1] > hb[1] else b
+    return (f"**The host core ran {100 * (slow / fast - 1):.0f}% slower in {slower}** (host "
+            f"sentinel median {ha[1]:.3g} us in {a}, {hb[1]:.3g} us in {b}): points whose step "
+            "waits on the host (small GPU steps, CPU backends) differ by part of that whatever "
+            "the code; compare such points within one run, or rerun both on a steady host.")
 
 
 def _ms(row: dict[str, Any]) -> str:

@@ -33,9 +33,10 @@ def _real_run(capsys, root):
     return path
 
 
-def _as_other_machine(path, machine, factor, keep=lambda row: True, backend=None):
+def _as_other_machine(path, machine, factor, keep=lambda row: True, backend=None, host=1.0):
     """A copy of the run in ``<root>/<machine>/``, every time (rows and samples) times
-    ``factor``; rows ``keep`` rejects are left out; ``backend`` renames every row's backend."""
+    ``factor``; rows ``keep`` rejects are left out; ``backend`` renames every row's backend;
+    every host sentinel reading times ``host``."""
     folder = path.parent.parent / machine
     folder.mkdir()
     rows = list(csv.DictReader(open(path, newline="")))
@@ -54,6 +55,9 @@ def _as_other_machine(path, machine, factor, keep=lambda row: True, backend=None
         for line in path.with_name("r1.samples.jsonl").read_text().splitlines():
             rec = json.loads(line)
             rec["samples"] = [v * factor for v in rec.get("samples") or []]
+            if rec.get("host_us"):
+                rec["host_us"] = [[v * host for v in r] if isinstance(r, list) else
+                                  (r * host if r is not None else None) for r in rec["host_us"]]
             fh.write(json.dumps(rec) + "\n")
     meta = json.loads(path.with_suffix(".json").read_text())
     meta["machine"] = machine
@@ -103,3 +107,20 @@ def test_compare_needs_two_runs_and_finds_them_by_id(capsys, tmp_path):
     assert rc == 0, err
     assert f"{a.parent.name}/r1 vs {a.parent.name}/r2" in out  # one machine: the run ids tell
     assert cli.main(["compare", "r1", "nope", "--results", str(tmp_path / "results")]) == 2
+
+
+def test_compare_says_when_the_hosts_ran_at_different_speeds(capsys, tmp_path):
+    """Both runs read the host sentinel beside every round: a copy whose host core read 40%
+    slower gets the warning, naming the slower run; one at the same host speed does not."""
+    a = _real_run(capsys, tmp_path / "results")
+    assert any(json.loads(line).get("host_us") for line in
+               a.with_name("r1.samples.jsonl").read_text().splitlines())
+    slow = _as_other_machine(a, "box-slow-host", 1.0, host=1.4)
+    rc, out, err = run_cli(capsys, "compare", str(a), str(slow))
+    assert rc == 0, err
+    (line,) = [x for x in out.splitlines() if "host core ran" in x]
+    assert "40% slower in box-slow-host" in line
+    assert out.count("host sentinel median") == 3  # both runs' lines and the warning
+    same = _as_other_machine(a, "box-same-host", 1.0)
+    rc, out, err = run_cli(capsys, "compare", str(a), str(same))
+    assert rc == 0 and "host core ran" not in out
