@@ -47,6 +47,7 @@ from bench.timing import (
 AGREE_TOL = 0.02
 MIN_ROUNDS = 2
 TREND_TOL = 1.5
+SPAN_ULP = 1e-9  # rounds stopped exactly at their floor share sum to it up to rounding
 PRIOR_ROUNDS = 3  # weight, in rounds, of the series' round-to-round spread in a point's own
 
 Spread = tuple[float, int]  # sum of squared log deviations of round medians, degrees of freedom
@@ -82,7 +83,7 @@ def round_floor(rounds: int) -> tuple[int, float]:
     share of the smallest majority, not of every round: with ``MIN_SPAN_S / rounds`` a fast
     step whose 6 rounds each stop at their floor falls short of it as soon as one round is
     dropped, and a well-sampled point reads ``budget-short``."""
-    least_kept = max(1, rounds // 2 + 1) if rounds >= MIN_ROUNDS else rounds
+    least_kept = max(MIN_ROUNDS, rounds // 2 + 1) if rounds >= MIN_ROUNDS else max(rounds, 1)
     return math.ceil(MIN_SAMPLES / least_kept), MIN_SPAN_S / least_kept
 
 
@@ -170,7 +171,7 @@ def pool(rounds: list[Measurement], prior: Spread | None = None) -> Pooled:
         warmup_runs=sum(r.warmup_runs for r in chosen),
         warmup_s=sum(r.warmup_s for r in chosen),
         span_s=span,
-        floor_met=bool(len(samples) >= MIN_SAMPLES and span >= MIN_SPAN_S),
+        floor_met=bool(len(samples) >= MIN_SAMPLES and span >= MIN_SPAN_S * (1 - SPAN_ULP)),
         coverage=cover,
         extra=dict(chosen[0].extra),
     )
@@ -202,7 +203,7 @@ def _short_reason(n_rounds: int, m: Measurement) -> str:
         parts.append(f"{n_rounds} round")
     if m.n < MIN_SAMPLES:
         parts.append(f"{m.n} samples < {MIN_SAMPLES}")
-    if m.span_s < MIN_SPAN_S:
+    if m.span_s < MIN_SPAN_S * (1 - SPAN_ULP):
         parts.append(f"sampled {m.span_s:.2g}s < {MIN_SPAN_S}s")
     return ", ".join(parts)
 

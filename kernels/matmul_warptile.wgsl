@@ -4,10 +4,10 @@
 // Layouts: nn A [M, K], B [K, N]; nt B [N, K]; tn A [K, M] (the form whose tiles are stored to
 // workgroup memory as whole vec4: the fast path; nn / nt also run, or go through a via-tn row).
 // Tiling (the CUDA SGEMM warp tiling, cf. cuBLAS's 128x128x8 SIMT kernels): a BM x BN workgroup
-// tile is cut into 64 x 64 warp tiles, one per 32 consecutive invocations (warp w = t / 32: rows
-// (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so NW = BM * BN / 128 invocations per
-// k-group (NT = NW * KS per workgroup, KS below), each owning 8 x 16 = 128 outputs. Lane l = t % 32 of a warp is (lr, lc) = (l / 4, l % 4) and owns
-// rows lr*4 + {0..3} and 32 + lr*4 + {0..3} of its warp tile, columns lc*4 + {0..3} + 16j
+// tile is cut into 64 x 64 warp tiles, one per 32 consecutive invocations of a k-group (warp
+// w = (t % NW) / 32: rows (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so NW = BM * BN /
+// 128 invocations per k-group (NT = NW * KS per workgroup, KS below), each owning 8 x 16 = 128
+// outputs. Lane l = t % 32 of a warp is (lr, lc) = (l / 4, l % 4) and owns rows lr*4 + {0..3} and 32 + lr*4 + {0..3} of its warp tile, columns lc*4 + {0..3} + 16j
 // (j = 0..3). Per k it reads two vec4 of the A tile and four of the B tile from workgroup memory:
 // a warp's A reads are 8 consecutive vec4 (one wavefront, each a broadcast to 4 lanes), its B
 // reads 4 consecutive vec4 (broadcast to 8 lanes), for 128 FMAs per invocation. Accumulators are
@@ -17,7 +17,8 @@
 // where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
 // Limits: BM, BN in {64, 128, 256} with NT <= 256; BK a multiple of 4 * KS with BM*BK/4 and
 // BK*BN/4 1..4 times NT, i.e. 32*BK/(BN*KS) and 32*BK/(BM*KS) in 1..4; with KS = 2, 4 * NW <=
-// 2 * BK * (BM / 4 + 1) and 2 * BK * (BN / 4 + 1) (registry._warptile checks all of these); workgroup memory 2*BK*(BM+BN+8)*4 bytes; about 170-200 registers per invocation (128
+// 2 * BK * (BM / 4 + 1) and 2 * BK * (BN / 4 + 1) (registry._warptile checks all of these);
+// workgroup memory 2*BK*(BM+BN+8)*4 bytes; about 170-200 registers per invocation (128
 // accumulators, 6 fragment vec4, QA + QB prefetch vec4).
 // SPLITS = 1: the workgroup walks all of K and writes its tile through store_c (the epilogue);
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce then

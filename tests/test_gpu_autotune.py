@@ -262,3 +262,23 @@ def test_an_idle_gpu_is_settled_before_a_candidate_is_timed(tmp_path, monkeypatc
     monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.0: settled.append(1))
     assert 0 < t.time("b64", 1, "nn", 40, 24, 33) < 1
     assert len(settled) == settles
+
+
+def test_a_split_pipeline_the_device_refuses_fails_its_gate(tmp_path, monkeypatch):
+    """The base row passed; at one split factor the pipeline cache refuses the kernel (as it
+    refuses one over the device's workgroup memory): that factor fails its gate with the
+    reason, the tuning goes on, and the other factors stay candidates."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    gates = autotune._GATES[t.key]
+    gates["b64"] = (True, "ok")
+    real = t.mb.check_matmul_cases
+
+    def refuse_at_four(variant, cases, seed=0):
+        if seed == 4:
+            raise BackendError("kernel matmul_blocked needs 99999 bytes of workgroup memory")
+        return real(variant, cases, seed=seed)
+
+    monkeypatch.setattr(t.mb, "check_matmul_cases", refuse_at_four)
+    ok, msg = t.gate("b64", 4)
+    assert not ok and msg.startswith("unsupported at split4") and "99999 bytes" in msg
+    assert t.gate("b64", 2)[0]

@@ -434,12 +434,12 @@ def test_a_round_carries_the_floor_share_of_the_smallest_majority(rounds):
     """Every round stops at its own floor; a stable point keeps only a majority of its rounds
     (two of them when one more than half is fewer), and those alone must still meet the
     point's floor, or a well-sampled fast point reads budget-short after one dropped round."""
-    from bench.rounds import MIN_ROUNDS, round_floor
+    from bench.rounds import MIN_ROUNDS, SPAN_ULP, round_floor
     from bench.timing import MIN_SAMPLES, MIN_SPAN_S
 
     n, span = round_floor(rounds)
     kept = rounds if rounds < MIN_ROUNDS else max(MIN_ROUNDS, rounds // 2 + 1)
-    assert n * kept >= MIN_SAMPLES and span * kept >= MIN_SPAN_S * (1 - 1e-12)
+    assert n * kept >= MIN_SAMPLES and sum([span] * kept) >= MIN_SPAN_S * (1 - SPAN_ULP)
     assert n <= MIN_SAMPLES and span <= MIN_SPAN_S  # never more than a one-round point needs
 
 

@@ -87,7 +87,8 @@ def kernel_digest() -> str:
         if v.tune:
             h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}".encode())
     # how candidates are chosen: a plan another method picked is measured again
-    h.update(f"{matmul_rules.SPLIT_FACTORS}{FINALISTS}{FINAL_MARGIN}{RACE_ROUNDS}".encode())
+    h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}{FINALISTS}"
+             f"{FINAL_MARGIN}{RACE_ROUNDS}".encode())
     return h.hexdigest()[:16]
 
 
@@ -237,8 +238,8 @@ class MatmulTuner:
 
     def _check_split(self, variant: str, splits: int) -> tuple[bool, str]:
         """Each form on the long-K check shape through ``splits`` slices vs NumPy (outputs and
-        scratch NaN-poisoned). A pipeline the device refuses fails the gate instead of the
-        tuning (its base row passed a gate that another process may have forced or cached)."""
+        scratch NaN-poisoned). A split pipeline that the pipeline cache refuses for this device
+        (workgroup memory, a feature) fails the gate instead of the tuning."""
         from backends.gpu.microbench import split_cases
 
         try:
