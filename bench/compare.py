@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.analysis import Run, config_key, fmt_ms, point_label, series
 from bench.fit import Ratio
-from bench.host_speed import MOVED_REL
+from bench.host_speed import MOVED_REL, moved
 from bench.status import is_trusted, status_word
 
 STYLES = ("-", "--", ":", "-.")
@@ -134,11 +134,11 @@ def host_warning(base: Run, other: Run, a: str, b: str) -> str | None:
     ha, hb = base.host_speed(), other.host_speed()
     if not ha or not hb:
         return None
-    slow, fast = max(ha[1], hb[1]), min(ha[1], hb[1])
-    if slow / fast - 1 < MOVED_REL:
+    rel = moved(min(ha[1], hb[1]), max(ha[1], hb[1]))
+    if rel < MOVED_REL:
         return None
     slower = a if ha[1] > hb[1] else b
-    return (f"**The host core ran {100 * (slow / fast - 1):.0f}% slower in {slower}** (host "
+    return (f"**The host core ran {100 * rel:.0f}% slower in {slower}** (host "
             f"sentinel median {ha[1]:.3g} us in {a}, {hb[1]:.3g} us in {b}): points whose step "
             "waits on the host (small GPU steps, CPU backends) differ by part of that whatever "
             "the code; compare such points within one run, or rerun both on a steady host.")

@@ -43,6 +43,12 @@ def sentinel_us() -> float:
     return best * 1e6
 
 
+def moved(fast_us: float, slow_us: float) -> float:
+    """How much slower (relative) the host read at ``slow_us`` than at ``fast_us``; the rows'
+    notes, the report and ``bench compare`` speak when it reaches ``MOVED_REL``."""
+    return slow_us / fast_us - 1 if fast_us > 0 else 0.0
+
+
 def round_speeds(readings: Sequence[Sequence[float] | None]) -> list[float | None]:
     """One figure per round, aligned with ``readings``: the faster of its before/after
     sentinels, or None for a round without readings (written before the sentinel existed)."""
@@ -60,8 +66,9 @@ def host_note(readings: Sequence[Sequence[float] | None], step_medians: Sequence
     if len(pairs) < 2:
         return None
     fast, slow = min(pairs)[1], max(pairs)[1]
-    if fast <= 0 or slow / fast - 1 < moved_rel:
+    rel = moved(fast, slow)
+    if rel < moved_rel:
         return None
-    return (f"the host core's own speed moved {100 * (slow / fast - 1):.0f}% with the step "
+    return (f"the host core's own speed moved {100 * rel:.0f}% with the step "
             f"between its rounds (pure-Python sentinel {fast:.3g} us in its fastest round, "
             f"{slow:.3g} us in its slowest)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from bench.analysis import Run, family_text, fmt_ms, point_label, series
-from bench.host_speed import MOVED_REL
+from bench.host_speed import MOVED_REL, moved
 from bench.status import is_timed, legend_lines
 
 
@@ -51,15 +51,15 @@ def report(run: Run) -> str:
     host = run.host_speed()
     if host:
         n, med, lo, hi = host
-        moved = hi / lo - 1
+        spread = moved(lo, hi)
         lines += ["", f"Host core speed over the sweep (a pure-Python sentinel beside each round, "
                   f"the faster of its readings before and after; {n} rounds): median "
                   f"{med:.3g} us, 5th-95th percentile {lo:.3g}-{hi:.3g} us "
-                  f"({100 * moved:.0f}% apart)." + (
+                  f"({100 * spread:.0f}% apart)." + (
                       " **The host's own speed moved during this sweep**: points measured at "
                       "different times carry it, and two runs on this host differ by it; "
                       "ratios inside one config (adjacent slots of each round) carry it least."
-                      if moved >= MOVED_REL else "")]
+                      if spread >= MOVED_REL else "")]
     why = run.missing_samples()
     if why:
         lines += ["", f"**Intervals marked unknown:** {why}, so the ratio and fit intervals "

@@ -258,16 +258,16 @@ class _Slot:
         self.store, self.budget_s, self.rounds = store, budget_s, rounds
         self.measure, self.settle, self.progress = measure, settle, progress
         self.series_state, self.host_probe = series_state, host_probe
+        self.min_samples, self.min_span_s = round_floor(rounds)
 
     def run(self, point: Point, r: int) -> None:
         s = point.series()
-        min_samples, min_span_s = round_floor(self.rounds)
         hand = self.settle()
         before = self.host_probe()
         try:
             name, options = point.target()
             m = self.measure(name, point.config, options, self.budget_s, profile=(r == 0),
-                             min_samples=min_samples, min_span_s=min_span_s)
+                             min_samples=self.min_samples, min_span_s=self.min_span_s)
         except (BackendError, ConfigError) as e:
             return self._untimed(point, with_reason("unsupported", _line(e)))
         except Exception as e:  # a backend bug costs its point, not the sweep
@@ -279,7 +279,8 @@ class _Slot:
             "warmup_s": m.warmup_s, "converged": m.converged, "per_op_s": m.per_op_s,
             "step_spans": m.extra.get("span_samples"),  # the split of a GPU row (attach_span)
             "describe": describe, "settle": hand, "device_settle": m.extra.get("settle"),
-            "min_samples": min_samples, "min_span_s": min_span_s, "host_us": host_us,
+            "min_samples": self.min_samples, "min_span_s": self.min_span_s,
+            "host_us": host_us,
         })
         tag = f"round {r + 1}/{self.rounds}" if r < self.rounds else "extra round"
         self.progress.update(f"{s} {point.label()} {tag}: {m.median_s * 1e3:.3g} ms "

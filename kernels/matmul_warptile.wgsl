@@ -7,8 +7,8 @@
 // tile is cut into 64 x 64 warp tiles, one per 32 consecutive invocations of a k-group (warp
 // w = (t % NW) / 32: rows (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so NW = BM * BN /
 // 128 invocations per k-group (NT = NW * KS per workgroup, KS below), each owning 8 x 16 = 128
-// outputs. Lane l = t % 32 of a warp is (lr, lc) = (l / 4, l % 4) and owns rows lr*4 + {0..3} and 32 + lr*4 + {0..3} of its warp tile, columns lc*4 + {0..3} + 16j
-// (j = 0..3). Per k it reads two vec4 of the A tile and four of the B tile from workgroup memory:
+// outputs. Lane l = t % 32 of a warp is (lr, lc) = (l / 4, l % 4) and owns rows lr*4 + {0..3}
+// and 32 + lr*4 + {0..3} of its warp tile, columns lc*4 + {0..3} + 16j (j = 0..3). Per k it reads two vec4 of the A tile and four of the B tile from workgroup memory:
 // a warp's A reads are 8 consecutive vec4 (one wavefront, each a broadcast to 4 lanes), its B
 // reads 4 consecutive vec4 (broadcast to 8 lanes), for 128 FMAs per invocation. Accumulators are
 // named vec4 (acc<row><chunk>), never an array indexed in a loop (which a driver may put in

@@ -150,10 +150,10 @@ def _attn(u: dict) -> tuple[int, int, int]:
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
 _TILE_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile_io.wgsl")  # + the tile core
-_WARPTILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
-                       "KS": 1}
-_BLOCKED_CONSTANTS = {**{k: v for k, v in _WARPTILE_CONSTANTS.items() if k != "KS"},
-                      "TM": 8, "TN": 8}
+# the tile staging's constants (include/matmul_tile_io.wgsl), then each core's own
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
+_WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "KS": 1}
+_BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
 
 FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
