@@ -151,8 +151,7 @@ _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
 _TILE_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile_io.wgsl")  # + the tile core
 # the tile staging's constants (include/matmul_tile_io.wgsl), then each core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
-                   "PF": 1}
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
 _WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "KS": 1}
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
@@ -397,13 +396,6 @@ def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVa
     return MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=tune)
 
 
-def _deep(base: MatmulVariant) -> MatmulVariant:
-    """``base`` with two prefetched k-tiles in flight (PF = 2, name + "p2"): the global loads of
-    a tile get two tiles' compute to land instead of one, for twice the staging registers."""
-    return replace(base, name=base.name + "p2", constants={**base.constants, "PF": 2},
-                   notes=f"{base.name} with two k-tiles' loads in flight (PF = 2)")
-
-
 def _via_tn(base: MatmulVariant) -> MatmulVariant:
     """``base`` with nn / nt run through transposed operands on the tn path (name + "tr")."""
     return replace(base, name=base.name + "tr", via_tn=True,
@@ -419,10 +411,6 @@ _B64T8 = _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles
                   BM=64, BN=64, BK=4)
 _B128T84 = _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
                     BM=128, BN=128, BK=16, TN=4)
-_B128X64 = _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 8: "
-                    "twice b128's workgroups on grids with a narrow side", BM=128, BN=64, BK=8)
-_B64X128 = _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 8",
-                    BM=64, BN=128, BK=8)
 _W128 = _warptile("w128", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with 8x16 "
                   "outputs, k-tiles of 8", BM=128, BN=128, BK=8)
 _W128S2 = _warptile("w128s2", "warp-tiled 128x128 tile, sliced K: two k-groups of 4 warps, 256 "
@@ -444,13 +432,11 @@ MATMULS: dict[str, MatmulVariant] = {
         _B64,
         _B64T8,
         _B128T84,
-        _B128X64,
-        _B64X128,
+        _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 8: twice "
+                 "b128's workgroups on grids with a narrow side", BM=128, BN=64, BK=8),
+        _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 8",
+                 BM=64, BN=128, BK=8),
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
-        *(_deep(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),
-        *(_via_tn(_deep(v)) for v in (_B128, _B128T84)),
-        _deep(_W128),
-        _via_tn(_deep(_W128)),
         _W128,
         _W128K16,
         _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere

@@ -33,12 +33,9 @@ def operands(form, M, K, N):
     return a, b
 
 
-# the split-K rule's row, each direct row of the other tile kernel (matmul_warptile) that fits,
-# and each direct row with two tiles' loads in flight (PF = 2: slices of 0, 1, 2 and odd counts
-# of k-tiles run both halves of its loop and its early exit)
+# the split-K rule's row, and each direct row of the other tile kernel (matmul_warptile) that fits
 SPLIT_ROWS = ["splitk", *(v.name for v in registry.MATMULS.values()
-                          if not v.via_tn and (v.kernel == "matmul_warptile"
-                                               or v.constants.get("PF") == 2))]
+                          if v.kernel == "matmul_warptile" and not v.via_tn)]
 
 
 @pytest.mark.parametrize("variant", SPLIT_ROWS)

@@ -4,12 +4,11 @@
 //   VEC      1: global loads as vec4 through the aliases a4 / b4 (the contiguous axes of A and B
 //            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
-//   PF       register stages of prefetched tiles in flight: 1 or 2 (twice the QA + QB registers)
 // The core declares NT (invocations per workgroup) and `fn compute(buf: u32, t: u32)` (one
 // workgroup tile's k-rows into its accumulators). Needs BM*BK/4 and BK*BN/4 to be 1..4 times NT.
 // Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads (4 consecutive floats along
 // the contiguous axis), the B tile BK*BN/4; invocation t loads quads t, t + NT, ... (at most 4 of
-// each, held in a Stage) for tile i+PF before computing tile i. Tiles are stored
+// each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Tiles are stored
 // k-major ([k][m], [k][n]) as vec4 rows padded by one vec4 (a quad along m or n is one vec4
 // store; a quad along k is four scalar stores, which the padding spreads over distinct banks);
 // two buffers, one barrier per tile.
@@ -23,7 +22,6 @@ override BN: u32 = 128u;
 override BK: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
-override PF: u32 = 1u;
 
 override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
 override SB: u32 = BN / 4u + 1u;
@@ -36,21 +34,14 @@ override QB: u32 = BK * BN / 4u / NT;
 var<workgroup> sa: array<vec4<f32>, 2u * BK * SA>;  // [2][BK][SA]  op(A) tiles, k-major
 var<workgroup> sb: array<vec4<f32>, 2u * BK * SB>;  // [2][BK][SB]  op(B) tiles, k-major
 
-// One k-tile's quads of A (a0..a3) and of B (b0..b3) held by an invocation between its global
-// loads and its stores to workgroup memory; PF such stages are in flight.
-struct Stage {
-    a0: vec4<f32>,
-    a1: vec4<f32>,
-    a2: vec4<f32>,
-    a3: vec4<f32>,
-    b0: vec4<f32>,
-    b1: vec4<f32>,
-    b2: vec4<f32>,
-    b3: vec4<f32>,
-}
-
-var<private> st0: Stage;
-var<private> st1: Stage;  // PF = 2 only
+var<private> pa0: vec4<f32>;
+var<private> pa1: vec4<f32>;
+var<private> pa2: vec4<f32>;
+var<private> pa3: vec4<f32>;
+var<private> pb0: vec4<f32>;
+var<private> pb1: vec4<f32>;
+var<private> pb2: vec4<f32>;
+var<private> pb3: vec4<f32>;
 
 // Quad q of the A tile as (m, k) of its first element; the quad runs along k for [M, K] storage,
 // along m for [K, M].
@@ -129,31 +120,29 @@ fn put_quad_b(base: u32, q: u32, v: vec4<f32>) {
 }
 
 // Registers <- global memory: this invocation's quads of the tiles at k0.
-fn fetch(m0: u32, n0: u32, k0: u32, t: u32) -> Stage {
-    var s: Stage;
-    s.a0 = load_quad_a(m0, k0, t);
-    if (QA > 1u) { s.a1 = load_quad_a(m0, k0, t + NT); }
-    if (QA > 2u) { s.a2 = load_quad_a(m0, k0, t + 2u * NT); }
-    if (QA > 3u) { s.a3 = load_quad_a(m0, k0, t + 3u * NT); }
-    s.b0 = load_quad_b(k0, n0, t);
-    if (QB > 1u) { s.b1 = load_quad_b(k0, n0, t + NT); }
-    if (QB > 2u) { s.b2 = load_quad_b(k0, n0, t + 2u * NT); }
-    if (QB > 3u) { s.b3 = load_quad_b(k0, n0, t + 3u * NT); }
-    return s;
+fn fetch(m0: u32, n0: u32, k0: u32, t: u32) {
+    pa0 = load_quad_a(m0, k0, t);
+    if (QA > 1u) { pa1 = load_quad_a(m0, k0, t + NT); }
+    if (QA > 2u) { pa2 = load_quad_a(m0, k0, t + 2u * NT); }
+    if (QA > 3u) { pa3 = load_quad_a(m0, k0, t + 3u * NT); }
+    pb0 = load_quad_b(k0, n0, t);
+    if (QB > 1u) { pb1 = load_quad_b(k0, n0, t + NT); }
+    if (QB > 2u) { pb2 = load_quad_b(k0, n0, t + 2u * NT); }
+    if (QB > 3u) { pb3 = load_quad_b(k0, n0, t + 3u * NT); }
 }
 
 // Workgroup buffer buf <- registers.
-fn stash(buf: u32, t: u32, s: Stage) {
+fn stash(buf: u32, t: u32) {
     let ba = buf * BK * SA;
     let bb = buf * BK * SB;
-    put_quad_a(ba, t, s.a0);
-    if (QA > 1u) { put_quad_a(ba, t + NT, s.a1); }
-    if (QA > 2u) { put_quad_a(ba, t + 2u * NT, s.a2); }
-    if (QA > 3u) { put_quad_a(ba, t + 3u * NT, s.a3); }
-    put_quad_b(bb, t, s.b0);
-    if (QB > 1u) { put_quad_b(bb, t + NT, s.b1); }
-    if (QB > 2u) { put_quad_b(bb, t + 2u * NT, s.b2); }
-    if (QB > 3u) { put_quad_b(bb, t + 3u * NT, s.b3); }
+    put_quad_a(ba, t, pa0);
+    if (QA > 1u) { put_quad_a(ba, t + NT, pa1); }
+    if (QA > 2u) { put_quad_a(ba, t + 2u * NT, pa2); }
+    if (QA > 3u) { put_quad_a(ba, t + 3u * NT, pa3); }
+    put_quad_b(bb, t, pb0);
+    if (QB > 1u) { put_quad_b(bb, t + NT, pb1); }
+    if (QB > 2u) { put_quad_b(bb, t + 2u * NT, pb2); }
+    if (QB > 3u) { put_quad_b(bb, t + 3u * NT, pb3); }
 }
 
 // Accumulate op(A)[m0.., k0..k1) @ op(B)[k0..k1), n0..] through the core's compute; k1 - k0 a
@@ -162,41 +151,16 @@ fn matmul_tile(m0: u32, n0: u32, k0: u32, k1: u32, t: u32) {
     let kend = min(k1, mm.K);
     var tiles = 0u;
     if (kend > k0) { tiles = (kend - k0 + BK - 1u) / BK; }
-    if (PF == 2u) {
-        matmul_tile_deep(m0, n0, k0, tiles, t);
-        return;
-    }
     if (tiles > 0u) {
-        st0 = fetch(m0, n0, k0, t);
-        stash(0u, t, st0);
+        fetch(m0, n0, k0, t);
+        stash(0u, t);
     }
     workgroupBarrier();
     for (var i = 0u; i < tiles; i = i + 1u) {
         let more = i + 1u < tiles;
-        if (more) { st0 = fetch(m0, n0, k0 + (i + 1u) * BK, t); }
+        if (more) { fetch(m0, n0, k0 + (i + 1u) * BK, t); }
         compute(i & 1u, t);
-        if (more) { stash((i + 1u) & 1u, t, st0); }
-        workgroupBarrier();
-    }
-}
-
-// PF = 2: the loads of tile i + 2 are issued before tile i is computed and stored to workgroup
-// memory only after tile i + 1 is, so two tiles' compute cover their latency (one with PF = 1).
-// Two register stages alternate (st0: even tiles, st1: odd), hence the loop's two halves.
-fn matmul_tile_deep(m0: u32, n0: u32, k0: u32, tiles: u32, t: u32) {
-    if (tiles > 0u) { st0 = fetch(m0, n0, k0, t); }
-    if (tiles > 1u) { st1 = fetch(m0, n0, k0 + BK, t); }
-    if (tiles > 0u) { stash(0u, t, st0); }
-    workgroupBarrier();
-    for (var i = 0u; i < tiles; i = i + 2u) {
-        if (i + 2u < tiles) { st0 = fetch(m0, n0, k0 + (i + 2u) * BK, t); }
-        compute(0u, t);
-        if (i + 1u < tiles) { stash(1u, t, st1); }
-        workgroupBarrier();
-        if (i + 1u >= tiles) { break; }
-        if (i + 3u < tiles) { st1 = fetch(m0, n0, k0 + (i + 3u) * BK, t); }
-        compute(1u, t);
-        if (i + 2u < tiles) { stash(0u, t, st0); }
+        if (more) { stash((i + 1u) & 1u, t); }
         workgroupBarrier();
     }
 }
