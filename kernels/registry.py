@@ -57,7 +57,8 @@ class Kernel:
     includes: tuple[str, ...] = ("include/common.wgsl",)
     constants: dict[str, int] = field(default_factory=dict)  # override name -> default
     features: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()  # bindings a caller may leave unbound (a dummy is bound)
+    # bindings a caller may leave unbound (a dummy is bound); an alias of one is optional too
+    optional: tuple[str, ...] = ()
     # workgroup memory it declares; the pipeline cache reads the figure from the WGSL itself
     # (kernels.wgsl.workgroup_bytes, with the constants of the call), the row's is only checked
     workgroup_bytes: int = 0
@@ -78,8 +79,10 @@ class MatmulVariant:
     """A matmul variant: one kernel and its tile constants; the form sets TRANS_A / TRANS_B.
 
     A variant of a kernel that declares ``VEC`` gets vec4 global loads wherever the call's shape
-    allows them (``matmul_rules.vec4_ok``), and any ``split`` variant can run a call as split-K
-    (the same kernel with ``SPLITS`` > 1, then ``SPLITK_REDUCE``, which applies the epilogue).
+    allows them (``matmul_rules.vec4_ok``), one that declares ``VSTORE`` vec4 output stores
+    wherever N % 4 == 0 (``matmul_rules.vec4_store_ok``), and any ``split`` variant can run a
+    call as split-K (the same kernel with ``SPLITS`` > 1, then ``SPLITK_REDUCE``, which applies
+    the epilogue).
     """
 
     name: str
@@ -151,7 +154,10 @@ _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
 _TILE_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile_io.wgsl")  # + the tile core
 # the tile staging's constants (include/matmul_tile_io.wgsl), then each core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
+                   "VSTORE": 0}
+# the tile staging's vec4 views: A and B loads (VEC), C / AUX stores and R / C reads (VSTORE)
+_TILE_ALIASES = {"a4": "a", "b4": "b", "c4": "c", "r4": "r", "aux4": "aux"}
 _WARPTILE_CONSTANTS = _TILE_CONSTANTS
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
@@ -318,11 +324,11 @@ KERNELS: dict[str, Kernel] = {
                optional=("r", "aux")),
         Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, "include/matmul_tile_core.wgsl"),
-               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"),
-               aliases={"a4": "a", "b4": "b"}, trusted=True),
+               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
+               trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
                includes=_TILE_INCLUDES, constants=_WARPTILE_CONSTANTS, optional=("r", "aux"),
-               aliases={"a4": "a", "b4": "b"}, trusted=True),
+               aliases=_TILE_ALIASES, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
