@@ -30,6 +30,14 @@ def vec4_ok(form: str, M: int, N: int, K: int) -> bool:
     return all(n % 4 == 0 for n in contiguous)
 
 
+def vec4_store_ok(N: int) -> bool:
+    """Whether the tile kernels may store each finished output quad as one vec4: a quad is 4
+    consecutive columns from a multiple of 4, so it is one aligned vec4 of C (and of R, AUX and
+    the split-K scratch [S, M, N]) exactly when C's rows hold whole vec4s, N % 4 == 0, in every
+    form (the output is [M, N] row-major whatever the operands' layouts)."""
+    return N % 4 == 0
+
+
 def splitk_splits(form: str, M: int, N: int, K: int) -> int:
     """K slices for one call: a power of two, 1 (no split) unless the tile grid is small."""
     tiles = ceil(M / SPLITK_TILE) * ceil(N / SPLITK_TILE)
