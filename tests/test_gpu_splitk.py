@@ -22,9 +22,10 @@ pytestmark = requires_adapter
 
 RNG = np.random.default_rng(777)
 # (M, K, N, splits): odd sizes, tiles overhanging 64, K not a multiple of 16 or of the slices,
-# slices past K (K = 17 in 5 slices of 16; K = 33 in 4), and a rule-chosen split (None).
+# slices past K (K = 17 in 5 slices of 16; K = 33 in 4), a rule-chosen split (None), and N % 4 ==
+# 0 with M odd (partial tiles stored as vec4, VSTORE = 1; every other shape stores scalars).
 SPLIT_SHAPES = [(37, 300, 29, 3), (5, 17, 130, 5), (65, 33, 3, 4), (70, 520, 33, None),
-                (1, 200, 1, 2)]
+                (1, 200, 1, 2), (37, 150, 68, 3)]
 
 
 def operands(form, M, K, N):
@@ -101,19 +102,22 @@ def test_via_tn_plan_runs_the_tn_form():
 
 @pytest.mark.parametrize("epilogue", [e for e in registry.EPILOGUES if e != "store"])
 def test_splitk_epilogues(epilogue):
-    """The reduce applies each epilogue (the partial kernel never does)."""
+    """The reduce applies each epilogue (the partial kernel never does), after partial tiles
+    stored as scalars (N % 4 != 0) or as vec4 (N % 4 == 0, VSTORE = 1)."""
     from backends.gpu import run_matmul
 
-    M, K, N, form = 37, 70, 29, "tn"
-    a, b = operands(form, M, K, N)
-    r = RNG.standard_normal((M, N)).astype(np.float32) if epilogue in ("add", "gelu_bwd") else None
-    c = RNG.standard_normal((M, N)).astype(np.float32) if epilogue == "accumulate" else None
-    want = ref_matmul(a, b, form, epilogue, r=r, c=c)
-    for variant in ("splitk", "w128"):
-        got = run_matmul(a, b, form, variant, epilogue, r=r, c=c, splits=3)
-        for key in want:
-            np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4,
-                                       err_msg=f"{variant} {key}")
+    form = "tn"
+    for M, K, N in [(37, 70, 29), (37, 70, 36)]:
+        a, b = operands(form, M, K, N)
+        r = RNG.standard_normal((M, N)).astype(np.float32) if epilogue in ("add", "gelu_bwd") \
+            else None
+        c = RNG.standard_normal((M, N)).astype(np.float32) if epilogue == "accumulate" else None
+        want = ref_matmul(a, b, form, epilogue, r=r, c=c)
+        for variant in ("splitk", "w128"):
+            got = run_matmul(a, b, form, variant, epilogue, r=r, c=c, splits=3)
+            for key in want:
+                np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4,
+                                           err_msg=f"{variant} {key} M,K,N={M},{K},{N}")
 
 
 def test_split_rule():

@@ -8,6 +8,7 @@ vec4 shapes are chosen so that its vectorised path (not its fallback) is what ru
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -27,7 +28,8 @@ RNG = np.random.default_rng(4321)
 VARIANTS = [v for v in sorted(registry.MATMULS) if v != "tiled16"]
 # (M, K, N): odd, single row/column, K = 1, and tiles overhanging 64 and 128 on every side.
 ODD_SHAPES = [(37, 23, 29), (1, 50, 17), (33, 1, 65), (150, 7, 131)]
-# Multiples of 4 on the contiguous axes, so vec4 runs its vector path in every form.
+# Multiples of 4 on the contiguous axes, so vec4 runs its vector path in every form (loads, and
+# stores: N % 4 == 0; the odd shapes above run the scalar stores).
 VEC_SHAPES = [(132, 12, 68), (4, 4, 8), (140, 44, 136)]
 
 
@@ -66,14 +68,14 @@ def test_matmul_variant_shapes(variant, form):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_matmul_variant_epilogues(variant):
-    """Each epilogue through each variant's own kernel (a vec4-friendly shape)."""
+    """Each epilogue through each variant's own kernel, on a vec4-friendly shape (the tile
+    kernels' vec4 stores, store_c4: N % 4 == 0) and on one with N % 4 != 0 (scalar stores)."""
     from backends.gpu import run_matmul
 
     if not fits(variant):
         pytest.skip(f"{variant}: workgroup memory over this adapter's limit")
-    M, K, N = 132, 12, 68
-    for form, epilogue in [("nn", "add"), ("nn", "gelu"), ("nt", "gelu_bwd"),
-                           ("tn", "accumulate")]:
+    cases = [("nn", "add"), ("nn", "gelu"), ("nt", "gelu_bwd"), ("tn", "accumulate")]
+    for (M, K, N), (form, epilogue) in itertools.product([(132, 12, 68), (37, 9, 30)], cases):
         a, b = operands(form, M, K, N)
         acc = product(a, b, form)
         r = rand(M, N)
@@ -83,13 +85,14 @@ def test_matmul_variant_epilogues(variant):
         want = {"add": acc + r, "gelu": R.gelu_fwd(acc)[0],
                 "gelu_bwd": R.gelu_bwd(acc, r.astype(np.float64)), "accumulate": c + acc}
         np.testing.assert_allclose(got["c"], want[epilogue], rtol=1e-4, atol=1e-4,
-                                   err_msg=f"{variant} {form} {epilogue}")
+                                   err_msg=f"{variant} {form} {epilogue} M,K,N={M},{K},{N}")
         if epilogue == "gelu":
             np.testing.assert_allclose(got["aux"], acc, rtol=1e-4, atol=1e-4)
 
 
 def test_vec4_rule_sets_the_constant():
-    """The blocked kernel loads vec4 exactly where the contiguous axes allow it."""
+    """The tile kernels load vec4 exactly where the contiguous axes allow it, and store vec4
+    (VSTORE) exactly where N % 4 == 0, in every form, split or not, direct or via tn."""
     from kernels import matmul_plan
 
     for M, K, N in VEC_SHAPES:
@@ -98,6 +101,13 @@ def test_vec4_rule_sets_the_constant():
     assert matmul_plan.plan_matmul("b128", "nn", 8, 8, 6).constants["VEC"] == 0
     assert matmul_plan.plan_matmul("b128", "tn", 6, 8, 8).constants["VEC"] == 0
     assert matmul_plan.plan_matmul("b128", "nt", 6, 7, 8).constants["VEC"] == 1
+    for M, K, N in ODD_SHAPES + VEC_SHAPES + [(6, 8, 8), (8, 6, 7)]:
+        for form in ("nn", "nt", "tn"):
+            for variant, splits in [("b128", None), ("w128", None), ("b128tr", None),
+                                    ("splitk", 2), ("w128tr", 3)]:
+                plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=splits)
+                assert plan.constants["VSTORE"] == int(N % 4 == 0), (variant, form, M, K, N)
+    assert "VSTORE" not in matmul_plan.plan_matmul("tiled16", "nn", 8, 8, 8).constants
 
 
 def test_blocked_rows_read_their_tile_and_memory():
