@@ -1,13 +1,12 @@
 // matmul_blocked.wgsl - register-blocked matmul, one kernel for every tile shape (override
-// constants BM, BN, BK, TM, TN, VEC, VSTORE of include/matmul_tile_core.wgsl and
-// include/matmul_tile_io.wgsl) and for split-K (SPLITS).
+// constants BM, BN, BK, TM, TN, VEC of include/matmul_tile_core.wgsl) and for split-K (SPLITS).
 // Computes C[M, N] = op(A) @ op(B) (+ epilogue); forms and epilogues from matmul_common.wgsl,
-// tile staging, k-loop and split-K slices from include/matmul_tile_io.wgsl.
+// tile staging, k-loop and split-K slices from include/matmul_tile_io.wgsl, the output quads'
+// stores from include/matmul_store_scalar.wgsl (kernel matmul_blocked, any N) or
+// include/matmul_store_vec4.wgsl (kernel matmul_blocked_v4, N % 4 == 0: one vec4 store each).
 // Workgroup (BN / TN, BM / TM); grid (ceil(N / BN), ceil(M / BM), SPLITS). Any M, N, K (VEC = 1
-// only where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok; VSTORE = 1,
-// each output quad one vec4 store, only where N % 4 == 0: kernels.matmul_rules.vec4_store_ok).
-// SPLITS = 1: the workgroup walks all of K and writes its tile through the epilogue (store_c,
-// or store_c4 where VSTORE = 1).
+// only where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
+// SPLITS = 1: the workgroup walks all of K and writes its tile through the epilogue.
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce
 // then adds the slices in a fixed order).
 

@@ -1,4 +1,4 @@
-"""How one matmul call runs: the variant's choice, shape rule, fallback, vec4 I/O, split-K.
+"""How one matmul call runs: the variant's choice, shape rule, fallback, vec4 loads, split-K.
 
 Decided here and only here: the GPU backend, the micro-benchmarks, the autotuner and the tests all
 call ``plan_matmul``.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernels.matmul_rules import SPLITK_REDUCE, vec4_ok, vec4_store_ok
+from kernels.matmul_rules import SPLITK_REDUCE, vec4_ok
 from kernels.registry import FORMS, MatmulVariant, VariantError, kernel, matmul_variant
 
 # The operands a via-tn row transposes per form: those the form stores k-contiguous.
@@ -22,7 +22,7 @@ class MatmulPlan:
     variant: str  # the variant asked for
     ran: str  # the variant that runs the call (after ``auto`` and fallbacks)
     kernel: str  # the one kernel, or the split-K partial kernel
-    constants: dict[str, int]  # form and tile constants (TRANS_A, BM, VEC, VSTORE, SPLITS, ...)
+    constants: dict[str, int]  # form and tile constants (TRANS_A, BM, VEC, SPLITS, ...)
     splits: int = 1
     fallbacks: tuple[str, ...] = ()  # "picky->tiled16", ...
     # operands transposed into scratch before the matmul, which then runs the tn form on them
@@ -67,8 +67,6 @@ def plan_matmul(
     declared = kernel(v.kernel).constants
     if "VEC" in declared:
         consts["VEC"] = int(vec4_ok(runs, M, N, K))
-    if "VSTORE" in declared:
-        consts["VSTORE"] = int(vec4_store_ok(N))
     if splits > 1:
         consts["SPLITS"] = int(splits)
     return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell), transposes)

@@ -31,10 +31,9 @@ def vec4_ok(form: str, M: int, N: int, K: int) -> bool:
 
 
 def vec4_store_ok(N: int) -> bool:
-    """Whether the tile kernels may store each finished output quad as one vec4: a quad is 4
-    consecutive columns from a multiple of 4, so it is one aligned vec4 of C (and of R, AUX and
-    the split-K scratch [S, M, N]) exactly when C's rows hold whole vec4s, N % 4 == 0, in every
-    form (the output is [M, N] row-major whatever the operands' layouts)."""
+    """Whether a tile kernel may store each finished output quad (4 consecutive columns from a
+    multiple of 4) as one vec4: exactly when C's rows hold whole vec4s, N % 4 == 0, in every form
+    (C is [M, N] row-major whatever the operands' layouts); the "v4" rows accept only such N."""
     return N % 4 == 0
 
 

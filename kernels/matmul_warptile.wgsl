@@ -1,6 +1,7 @@
 // matmul_warptile.wgsl - warp-tiled matmul: C[M, N] = op(A) @ op(B) (+ epilogue), every form and
 // epilogue of include/matmul_common.wgsl, tile staging (global -> registers -> two workgroup
-// buffers, one barrier per k-tile), k-loop and split-K slices of include/matmul_tile_io.wgsl.
+// buffers, one barrier per k-tile), k-loop and split-K slices of include/matmul_tile_io.wgsl,
+// scalar output stores of include/matmul_store_scalar.wgsl.
 // Layouts: nn A [M, K], B [K, N]; nt B [N, K]; tn A [K, M] (the form whose tiles are stored to
 // workgroup memory as whole vec4: the fast path; nn / nt also run, or go through a via-tn row).
 // Tiling (the CUDA SGEMM warp tiling, cf. cuBLAS's 128x128x8 SIMT kernels): a BM x BN workgroup
@@ -14,14 +15,12 @@
 // named vec4 (acc<row><chunk>), never an array indexed in a loop (which a driver may put in
 // local memory).
 // Dispatch: workgroup (NT); grid (ceil(N / BN), ceil(M / BM), SPLITS). Any M, N, K (VEC = 1 only
-// where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok; VSTORE = 1, each
-// output quad one vec4 store, only where N % 4 == 0: kernels.matmul_rules.vec4_store_ok).
+// where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
 // Limits: BM, BN in {64, 128, 256} with BM * BN <= 128 * 256 (NT <= 256); BK a multiple of 4
 // with BM*BK/4 and BK*BN/4 1..4 times NT, i.e. 32*BK/BN and 32*BK/BM in 1..4 (registry._warptile
 // checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; about 170-200 registers per invocation (128
 // accumulators, 6 fragment vec4, QA + QB prefetch vec4).
-// SPLITS = 1: the workgroup walks all of K and writes its tile through the epilogue (store_c,
-// or store_c4 where VSTORE = 1);
+// SPLITS = 1: the workgroup walks all of K and writes its tile through store_c (the epilogue);
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce then
 // adds the slices in a fixed order).
 

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field, replace
 from math import ceil, prod
 from pathlib import Path
 
-from kernels.matmul_rules import SPLITK_REDUCE, TRANSPOSE, auto_matmul, splitk_splits
+from kernels.matmul_rules import (
+    SPLITK_REDUCE,
+    TRANSPOSE,
+    auto_matmul,
+    splitk_splits,
+    vec4_store_ok,
+)
 
 KERNEL_DIR = Path(__file__).resolve().parent
 
@@ -79,10 +85,8 @@ class MatmulVariant:
     """A matmul variant: one kernel and its tile constants; the form sets TRANS_A / TRANS_B.
 
     A variant of a kernel that declares ``VEC`` gets vec4 global loads wherever the call's shape
-    allows them (``matmul_rules.vec4_ok``), one that declares ``VSTORE`` vec4 output stores
-    wherever N % 4 == 0 (``matmul_rules.vec4_store_ok``), and any ``split`` variant can run a
-    call as split-K (the same kernel with ``SPLITS`` > 1, then ``SPLITK_REDUCE``, which applies
-    the epilogue).
+    allows them (``matmul_rules.vec4_ok``), and any ``split`` variant can run a call as split-K
+    (the same kernel with ``SPLITS`` > 1, then ``SPLITK_REDUCE``, which applies the epilogue).
     """
 
     name: str
@@ -154,10 +158,11 @@ _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
 _MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
 _TILE_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile_io.wgsl")  # + the tile core
 # the tile staging's constants (include/matmul_tile_io.wgsl), then each core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
-                   "VSTORE": 0}
-# the tile staging's vec4 views: A and B loads (VEC), C / AUX stores and R / C reads (VSTORE)
-_TILE_ALIASES = {"a4": "a", "b4": "b", "c4": "c", "r4": "r", "aux4": "aux"}
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
+_TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
+# include/matmul_store_vec4.wgsl's views too: C / AUX stores, R / C reads
+_TILE_V4_ALIASES = {**_TILE_ALIASES, "c4": "c", "r4": "r", "aux4": "aux"}
+_SCALAR_STORES = "include/matmul_store_scalar.wgsl"
 _WARPTILE_CONSTANTS = _TILE_CONSTANTS
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
@@ -323,12 +328,18 @@ KERNELS: dict[str, Kernel] = {
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "TILE": 16},
                optional=("r", "aux")),
         Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, "include/matmul_tile_core.wgsl"),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, "include/matmul_tile_core.wgsl"),
                constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
                trusted=True),
+        # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
+        Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+               includes=(*_TILE_INCLUDES, "include/matmul_store_vec4.wgsl",
+                         "include/matmul_tile_core.wgsl"),
+               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_V4_ALIASES,
+               trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
-               includes=_TILE_INCLUDES, constants=_WARPTILE_CONSTANTS, optional=("r", "aux"),
-               aliases=_TILE_ALIASES, trusted=True),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,
+               optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
@@ -399,6 +410,14 @@ def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVa
     return MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=tune)
 
 
+def _v4(base: MatmulVariant) -> MatmulVariant:
+    """``base`` storing each finished output quad as one vec4 (kernel matmul_blocked_v4, name +
+    "v4"): for N % 4 == 0 only, other calls fall back to ``base``."""
+    return replace(base, name=base.name + "v4", kernel="matmul_blocked_v4",
+                   accepts=lambda form, M, N, K: vec4_store_ok(N), fallback=base.name,
+                   notes=f"{base.name} with vec4 output stores (N % 4 == 0; else {base.name})")
+
+
 def _via_tn(base: MatmulVariant) -> MatmulVariant:
     """``base`` with nn / nt run through transposed operands on the tn path (name + "tr")."""
     return replace(base, name=base.name + "tr", via_tn=True,
@@ -414,6 +433,10 @@ _B64T8 = _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles
                   BM=64, BN=64, BK=4)
 _B128T84 = _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
                     BM=128, BN=128, BK=16, TN=4)
+_B128X64 = _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 8: "
+                    "twice b128's workgroups on grids with a narrow side", BM=128, BN=64, BK=8)
+_B64X128 = _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 8",
+                    BM=64, BN=128, BK=8)
 _W128 = _warptile("w128", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with 8x16 "
                   "outputs, k-tiles of 8", BM=128, BN=128, BK=8)
 _W128K16 = _warptile("w128k16", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with "
@@ -435,11 +458,10 @@ MATMULS: dict[str, MatmulVariant] = {
         _B64,
         _B64T8,
         _B128T84,
-        _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 8: twice "
-                 "b128's workgroups on grids with a narrow side", BM=128, BN=64, BK=8),
-        _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 8",
-                 BM=64, BN=128, BK=8),
+        _B128X64,
+        _B64X128,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
+        *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),
         _W128,
         _W128K16,  # not timed by ``auto``, as b128k16
         _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere

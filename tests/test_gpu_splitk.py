@@ -23,7 +23,7 @@ pytestmark = requires_adapter
 RNG = np.random.default_rng(777)
 # (M, K, N, splits): odd sizes, tiles overhanging 64, K not a multiple of 16 or of the slices,
 # slices past K (K = 17 in 5 slices of 16; K = 33 in 4), a rule-chosen split (None), and N % 4 ==
-# 0 with M odd (partial tiles stored as vec4, VSTORE = 1; every other shape stores scalars).
+# 0 with M odd (a v4 row's partial tiles stored as vec4; every other shape stores scalars).
 SPLIT_SHAPES = [(37, 300, 29, 3), (5, 17, 130, 5), (65, 33, 3, 4), (70, 520, 33, None),
                 (1, 200, 1, 2), (37, 150, 68, 3)]
 
@@ -34,9 +34,11 @@ def operands(form, M, K, N):
     return a, b
 
 
-# the split-K rule's row, and each direct row of the other tile kernel (matmul_warptile) that fits
+# the split-K rule's row, and each direct row of the other tile kernels (matmul_warptile, and
+# matmul_blocked_v4 with its vec4 partial stores) that fits
 SPLIT_ROWS = ["splitk", *(v.name for v in registry.MATMULS.values()
-                          if v.kernel == "matmul_warptile" and not v.via_tn)]
+                          if v.kernel in ("matmul_warptile", "matmul_blocked_v4")
+                          and not v.via_tn)]
 
 
 @pytest.mark.parametrize("variant", SPLIT_ROWS)
@@ -103,7 +105,7 @@ def test_via_tn_plan_runs_the_tn_form():
 @pytest.mark.parametrize("epilogue", [e for e in registry.EPILOGUES if e != "store"])
 def test_splitk_epilogues(epilogue):
     """The reduce applies each epilogue (the partial kernel never does), after partial tiles
-    stored as scalars (N % 4 != 0) or as vec4 (N % 4 == 0, VSTORE = 1)."""
+    stored as scalars or, by a v4 row at N % 4 == 0, as vec4."""
     from backends.gpu import run_matmul
 
     form = "tn"
@@ -113,7 +115,7 @@ def test_splitk_epilogues(epilogue):
             else None
         c = RNG.standard_normal((M, N)).astype(np.float32) if epilogue == "accumulate" else None
         want = ref_matmul(a, b, form, epilogue, r=r, c=c)
-        for variant in ("splitk", "w128"):
+        for variant in ("splitk", "w128", "b64v4"):
             got = run_matmul(a, b, form, variant, epilogue, r=r, c=c, splits=3)
             for key in want:
                 np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4,

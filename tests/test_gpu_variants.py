@@ -29,7 +29,7 @@ VARIANTS = [v for v in sorted(registry.MATMULS) if v != "tiled16"]
 # (M, K, N): odd, single row/column, K = 1, and tiles overhanging 64 and 128 on every side.
 ODD_SHAPES = [(37, 23, 29), (1, 50, 17), (33, 1, 65), (150, 7, 131)]
 # Multiples of 4 on the contiguous axes, so vec4 runs its vector path in every form (loads, and
-# stores: N % 4 == 0; the odd shapes above run the scalar stores).
+# the v4 rows' stores: N % 4 == 0; on the odd shapes above they run as their scalar twins).
 VEC_SHAPES = [(132, 12, 68), (4, 4, 8), (140, 44, 136)]
 
 
@@ -68,8 +68,8 @@ def test_matmul_variant_shapes(variant, form):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_matmul_variant_epilogues(variant):
-    """Each epilogue through each variant's own kernel, on a vec4-friendly shape (the tile
-    kernels' vec4 stores, store_c4: N % 4 == 0) and on one with N % 4 != 0 (scalar stores)."""
+    """Each epilogue through each variant's own kernel, on a vec4-friendly shape (the v4 rows'
+    vec4 stores, store_c4: N % 4 == 0) and on one with N % 4 != 0 (scalar stores)."""
     from backends.gpu import run_matmul
 
     if not fits(variant):
@@ -91,8 +91,8 @@ def test_matmul_variant_epilogues(variant):
 
 
 def test_vec4_rule_sets_the_constant():
-    """The tile kernels load vec4 exactly where the contiguous axes allow it, and store vec4
-    (VSTORE) exactly where N % 4 == 0, in every form, split or not, direct or via tn."""
+    """The tile kernels load vec4 exactly where the contiguous axes allow it; a v4 row stores
+    vec4 exactly where N % 4 == 0 and is its scalar twin elsewhere, split or not."""
     from kernels import matmul_plan
 
     for M, K, N in VEC_SHAPES:
@@ -103,11 +103,11 @@ def test_vec4_rule_sets_the_constant():
     assert matmul_plan.plan_matmul("b128", "nt", 6, 7, 8).constants["VEC"] == 1
     for M, K, N in ODD_SHAPES + VEC_SHAPES + [(6, 8, 8), (8, 6, 7)]:
         for form in ("nn", "nt", "tn"):
-            for variant, splits in [("b128", None), ("w128", None), ("b128tr", None),
-                                    ("splitk", 2), ("w128tr", 3)]:
+            for variant, splits in [("b128v4", None), ("b64v4", 2), ("b128", None)]:
                 plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=splits)
-                assert plan.constants["VSTORE"] == int(N % 4 == 0), (variant, form, M, K, N)
-    assert "VSTORE" not in matmul_plan.plan_matmul("tiled16", "nn", 8, 8, 8).constants
+                vec4_out = variant.endswith("v4") and N % 4 == 0
+                assert plan.kernel == ("matmul_blocked_v4" if vec4_out else "matmul_blocked")
+                assert plan.ran == (variant if vec4_out else variant.removesuffix("v4"))
 
 
 def test_blocked_rows_read_their_tile_and_memory():

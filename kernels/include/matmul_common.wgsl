@@ -10,9 +10,8 @@
 //   2 gelu       AUX = acc; C = gelu(acc)  (MLP up-projection keeps its pre-activation)
 //   3 gelu_bwd   C = acc * gelu'(R)     (R is the saved pre-activation)
 //   4 accumulate C = C + acc            (gradient accumulation)
-// Bindings r and aux are bound to a dummy when the epilogue does not use them. The tile kernels'
-// vec4 stores go through store_c4 (include/matmul_tile_io.wgsl, beside their vec4 views of c, r,
-// aux), which applies the same epilogues: change both together.
+// Bindings r and aux are bound to a dummy when the epilogue does not use them. store_c4
+// (include/matmul_store_vec4.wgsl) is store_c's vec4 twin: change both together.
 
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
@@ -46,7 +45,6 @@ fn load_b(k: u32, col: u32) -> f32 {
 }
 
 // Write one finished output element through the epilogue; outside the matrix it does nothing.
-// (store_c4 in include/matmul_tile_io.wgsl is its vec4 twin.)
 fn store_c(row: u32, col: u32, acc: f32) {
     if (row >= mm.M || col >= mm.N) { return; }
     let i = row * mm.N + col;

@@ -4,9 +4,6 @@
 //   VEC      1: global loads as vec4 through the aliases a4 / b4 (the contiguous axes of A and B
 //            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
-//   VSTORE   1: each finished output quad (4 columns from a multiple of 4) is one vec4 store,
-//            the epilogue's R / C reads vec4 too, through the aliases c4 / r4 / aux4 (N must be
-//            a multiple of 4: kernels.matmul_rules.vec4_store_ok), 0: four scalar stores
 // The core declares NT (invocations per workgroup) and `fn compute(buf: u32, t: u32)` (one
 // workgroup tile's k-rows into its accumulators). Needs BM*BK/4 and BK*BN/4 to be 1..4 times NT.
 // Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads (4 consecutive floats along
@@ -15,21 +12,18 @@
 // k-major ([k][m], [k][n]) as vec4 rows padded by one vec4 (a quad along m or n is one vec4
 // store; a quad along k is four scalar stores, which the padding spreads over distinct banks);
 // two buffers, one barrier per tile.
+// Output: `put` writes one finished element; the kernel's store include (matmul_store_scalar
+// or matmul_store_vec4, appended after this file) defines `put4` for four of them.
 // Split-K (SPLITS > 1): workgroup z covers the k-slice [z*chunk, (z+1)*chunk), chunk =
 // ceil(K / SPLITS) rounded up to BK, and stores its partial tile, without epilogue, into c seen as
 // the scratch [SPLITS, M, N]; matmul_splitk_reduce adds the slices in a fixed order (a slice past K
 // stores zeros), so the result is bitwise the same run to run.
-// Bindings: those of matmul_common.wgsl, plus vec4 views of the same buffers (a4, b4 read like a,
-// b; c4, aux4 read_write like c, aux; r4 read like r: WebGPU refuses one buffer bound both
-// read-only and read_write in a dispatch; c4, r4, aux4 are declared with put4), so 10 storage
-// bindings per stage in all.
 
 override BM: u32 = 128u;
 override BN: u32 = 128u;
 override BK: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
-override VSTORE: u32 = 0u;
 
 override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
 override SB: u32 = BN / 4u + 1u;
@@ -188,51 +182,4 @@ fn put(row: u32, col: u32, v: f32, base: u32) {
     } else if (row < mm.M && col < mm.N) {
         c[base + row * mm.N + col] = v;
     }
-}
-
-// The output side: the vec4 views of c, r, aux, declared beside the code that uses them (VSTORE
-// stays with the other overrides above: declared here, below functions, it made naga 29's
-// process_overrides panic on a handle count mismatch, as WN did in matmul_warptile.wgsl).
-@group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read> r4: array<vec4<f32>>;
-@group(0) @binding(10) var<storage, read_write> aux4: array<vec4<f32>>;
-
-// The vec4 twin of matmul_common's store_c (the same epilogues, element for element): C[row,
-// col..col+3] as one vec4, for col a multiple of 4, N % 4 == 0, row < M and col + 3 < N (the
-// caller checks).
-fn store_c4(row: u32, col: u32, acc: vec4<f32>) {
-    let i = (row * mm.N + col) >> 2u;
-    switch EPILOGUE {
-        case 1u: { c4[i] = acc + r4[i]; }
-        case 2u: {
-            aux4[i] = acc;
-            c4[i] = vec4<f32>(gelu(acc.x), gelu(acc.y), gelu(acc.z), gelu(acc.w));
-        }
-        case 3u: {
-            let u = r4[i];
-            let g = vec4<f32>(gelu_grad(u.x), gelu_grad(u.y), gelu_grad(u.z), gelu_grad(u.w));
-            c4[i] = acc * g;
-        }
-        case 4u: { c4[i] = c4[i] + acc; }
-        default: { c4[i] = acc; }
-    }
-}
-
-// Four finished elements C[row, col..col+3], col a multiple of 4 at every call. VSTORE = 1
-// (N % 4 == 0, so col < N implies col + 3 < N, and base = z*M*N is a multiple of 4): one bounds
-// check, one vec4 store. VSTORE = 0: four scalar puts, each checked.
-fn put4(row: u32, col: u32, v: vec4<f32>, base: u32) {
-    if (VSTORE != 0u) {
-        if (row >= mm.M || col >= mm.N) { return; }
-        if (SPLITS == 1u) {
-            store_c4(row, col, v);
-        } else {
-            c4[(base + row * mm.N + col) >> 2u] = v;
-        }
-        return;
-    }
-    put(row, col, v.x, base);
-    put(row, col + 1u, v.y, base);
-    put(row, col + 2u, v.z, base);
-    put(row, col + 3u, v.w, base);
 }
