@@ -155,13 +155,15 @@ def _attn(u: dict) -> tuple[int, int, int]:
 
 
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
-_MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl")
-_TILE_INCLUDES = (*_MM_INCLUDES, "include/matmul_tile_io.wgsl")  # + the tile core
+_MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl", "include/matmul_out.wgsl")
+# the tile kernels: matmul_common, then an output side, the staging, a put4 and the core
+_TILE_IO = "include/matmul_tile_io.wgsl"
+_TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
 # the tile staging's constants (include/matmul_tile_io.wgsl), then each core's own
 _TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
-# include/matmul_store_vec4.wgsl's views too: C / AUX stores, R / C reads
-_TILE_V4_ALIASES = {**_TILE_ALIASES, "c4": "c", "r4": "r", "aux4": "aux"}
+# include/matmul_store_vec4.wgsl's output bindings, vec4 views of the caller's c, r, aux
+_TILE_V4_ALIASES = {**_TILE_ALIASES, "c4": "c", "r4": "r", "aux4": "aux"}  # in place of c, r, aux
 _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
 _WARPTILE_CONSTANTS = _TILE_CONSTANTS
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
@@ -333,8 +335,8 @@ KERNELS: dict[str, Kernel] = {
                trusted=True),
         # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, "include/matmul_store_vec4.wgsl",
-                         "include/matmul_tile_core.wgsl"),
+               includes=("include/common.wgsl", "include/matmul_common.wgsl", _TILE_IO,
+                         "include/matmul_store_vec4.wgsl", "include/matmul_tile_core.wgsl"),
                constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",

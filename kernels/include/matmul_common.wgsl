@@ -10,8 +10,8 @@
 //   2 gelu       AUX = acc; C = gelu(acc)  (MLP up-projection keeps its pre-activation)
 //   3 gelu_bwd   C = acc * gelu'(R)     (R is the saved pre-activation)
 //   4 accumulate C = C + acc            (gradient accumulation)
-// Bindings r and aux are bound to a dummy when the epilogue does not use them. store_c4
-// (include/matmul_store_vec4.wgsl) is store_c's vec4 twin: change both together.
+// The output side (bindings 3..5: c, r, aux; the epilogues) is include/matmul_out.wgsl, or, for
+// the vec4-store tile kernels, include/matmul_store_vec4.wgsl (the same bindings seen as vec4).
 
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
@@ -26,9 +26,6 @@ struct MatmulParams {
 @group(0) @binding(0) var<uniform> mm: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<storage, read> r: array<f32>;
-@group(0) @binding(5) var<storage, read_write> aux: array<f32>;
 
 // op(A)[row, k], zero outside the matrix (tiles may overhang).
 fn load_a(row: u32, k: u32) -> f32 {
@@ -42,17 +39,4 @@ fn load_b(k: u32, col: u32) -> f32 {
     if (k >= mm.K || col >= mm.N) { return 0.0; }
     if (TRANS_B != 0u) { return b[col * mm.K + k]; }
     return b[k * mm.N + col];
-}
-
-// Write one finished output element through the epilogue; outside the matrix it does nothing.
-fn store_c(row: u32, col: u32, acc: f32) {
-    if (row >= mm.M || col >= mm.N) { return; }
-    let i = row * mm.N + col;
-    switch EPILOGUE {
-        case 1u: { c[i] = acc + r[i]; }
-        case 2u: { aux[i] = acc; c[i] = gelu(acc); }
-        case 3u: { c[i] = acc * gelu_grad(r[i]); }
-        case 4u: { c[i] = c[i] + acc; }
-        default: { c[i] = acc; }
-    }
 }

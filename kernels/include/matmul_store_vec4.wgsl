@@ -3,15 +3,15 @@
 // elements C[row, col..col+3], col a multiple of 4 at every call site, so col < N implies
 // col + 3 < N and the quad is one aligned vec4 of C, of R, of AUX and of the split-K scratch
 // [S, M, N] (base = z*M*N is a multiple of 4): one bounds check, one vec4 store.
-// Appended after matmul_tile_io.wgsl in place of matmul_store_scalar.wgsl. Kept out of the
-// scalar rows' kernels: on the H200 the extra bindings cost the long-K shapes (results/h200/s7).
-// Bindings: vec4 views of the buffers bound as c, r, aux (registry aliases): c4 and aux4
-// read_write like c and aux, r4 read like r (WebGPU refuses one buffer bound both read-only and
-// read_write in a dispatch); with a4 / b4, 10 storage bindings.
+// Appended after matmul_tile_io.wgsl, in place of matmul_out.wgsl and matmul_store_scalar.wgsl:
+// the output bindings 3..5 are declared here as vec4 arrays (c4, r4, aux4: registry aliases of the
+// views bound as c, r, aux), so the kernel binds no more buffers than its scalar twin (declared
+// beside the scalar ones instead, the three more bindings slowed the long-K shapes on the H200:
+// results/h200/s7/README.md).
 
-@group(0) @binding(8) var<storage, read_write> c4: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read> r4: array<vec4<f32>>;
-@group(0) @binding(10) var<storage, read_write> aux4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> r4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> aux4: array<vec4<f32>>;
 
 // The vec4 twin of matmul_common's store_c (the same epilogues, element for element): C[row,
 // col..col+3] for row < M and col + 3 < N (the caller checks).

@@ -12,8 +12,8 @@
 // k-major ([k][m], [k][n]) as vec4 rows padded by one vec4 (a quad along m or n is one vec4
 // store; a quad along k is four scalar stores, which the padding spreads over distinct banks);
 // two buffers, one barrier per tile.
-// Output: `put` writes one finished element; the kernel's store include (matmul_store_scalar
-// or matmul_store_vec4, appended after this file) defines `put4` for four of them.
+// Output: the kernel's store include (matmul_store_scalar or matmul_store_vec4, appended after
+// this file) defines `put4`, which writes four finished elements of a row.
 // Split-K (SPLITS > 1): workgroup z covers the k-slice [z*chunk, (z+1)*chunk), chunk =
 // ceil(K / SPLITS) rounded up to BK, and stores its partial tile, without epilogue, into c seen as
 // the scratch [SPLITS, M, N]; matmul_splitk_reduce adds the slices in a fixed order (a slice past K
@@ -173,13 +173,4 @@ fn k_slice(z: u32) -> vec3<u32> {
     if (SPLITS == 1u) { return vec3<u32>(0u, mm.K, 0u); }
     let chunk = ((mm.K + SPLITS - 1u) / SPLITS + BK - 1u) / BK * BK;
     return vec3<u32>(z * chunk, z * chunk + chunk, z * mm.M * mm.N);
-}
-
-// One finished element: through the epilogue (SPLITS = 1) or into the split-K scratch.
-fn put(row: u32, col: u32, v: f32, base: u32) {
-    if (SPLITS == 1u) {
-        store_c(row, col, v);
-    } else if (row < mm.M && col < mm.N) {
-        c[base + row * mm.N + col] = v;
-    }
 }
