@@ -5,9 +5,10 @@
 // [S, M, N] (base = z*M*N is a multiple of 4): one bounds check, one vec4 store.
 // Appended after matmul_tile_io.wgsl, in place of matmul_out.wgsl and matmul_store_scalar.wgsl:
 // the output bindings 3..5 are declared here as vec4 arrays (c4, r4, aux4: registry aliases of the
-// views bound as c, r, aux), so the kernel binds no more buffers than its scalar twin (declared
-// beside the scalar ones instead, the three more bindings slowed the long-K shapes on the H200:
-// results/h200/s7/README.md).
+// views bound as c, r, aux), so the kernel binds no more buffers than its scalar twin (7 storage
+// bindings, within WebGPU's default limit of 8) and no buffer twice.
+// Where it pays: its stores are cheaper, yet its k-loop ran slower than the scalar twin's on the
+// H200 at long K (results/h200/s7/README.md), so these rows are candidates beside their twins.
 
 @group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> r4: array<vec4<f32>>;
