@@ -463,8 +463,9 @@ MATMULS: dict[str, MatmulVariant] = {
         _B128X64,
         _B64X128,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
+        # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
+        # direct v4 rows elsewhere (results/h200/s7/study-trv4): none
         *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),
-        *(_v4(_via_tn(v)) for v in (_B128, _B128T84)),  # b128trv4, b128t84trv4
         _W128,
         _W128K16,  # not timed by ``auto``, as b128k16
         _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere
