@@ -337,7 +337,7 @@ KERNELS: dict[str, Kernel] = {
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                includes=("include/common.wgsl", "include/matmul_common.wgsl", _TILE_IO,
                          "include/matmul_store_vec4.wgsl", "include/matmul_tile_core.wgsl"),
-               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_V4_ALIASES,
+               constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,

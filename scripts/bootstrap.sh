@@ -37,7 +37,9 @@ if [ ! -f "$stamp" ]; then
 fi
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"  # the Vulkan loader warns without one
-adapter_probe='import wgpu, sys; a = wgpu.gpu.request_adapter_sync(power_preference="high-performance"); sys.exit(a is None)'
+# a Vulkan adapter, the API the GPU backend targets (Mesa's OpenGL llvmpipe, which wgpu also finds
+# on a bare Debian host, compiles the WGSL through GLSL instead of SPIR-V and does not count)
+adapter_probe='import wgpu, sys; sys.exit(not any(a.info.get("backend_type") == "Vulkan" for a in wgpu.gpu.enumerate_adapters_sync()))'
 if ! "$VENV/bin/python" -c "$adapter_probe" >/dev/null 2>&1; then
   echo "== no Vulkan adapter found: installing Debian's mesa-vulkan-drivers (lavapipe, a software adapter)" >&2
   as_root apt-get update -qq >&2

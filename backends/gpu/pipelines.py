@@ -120,10 +120,9 @@ class Pipelines:
             )
         entries, read_bufs, rw_bufs = [], {}, {}
         for b in c.bindings:
-            alias_of = c.kernel.aliases.get(b.name, "")
-            v = views.get(b.name, views.get(alias_of))
+            v = views.get(b.name, views.get(c.kernel.aliases.get(b.name, "")))
             if v is None:
-                if b.name not in c.kernel.optional and alias_of not in c.kernel.optional:
+                if b.name not in c.kernel.optional:
                     raise BackendError(f"{label}: binding {b.name} of {c.kernel.name} not given")
                 v = dummies[b.kind]
             (rw_bufs if b.kind == "read_write" else read_bufs)[id(v.buffer)] = (b.name, v.label)
