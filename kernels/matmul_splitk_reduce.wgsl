@@ -2,7 +2,7 @@
 // part [SPLITS, M, N] holds matmul_splitk's partial tiles; invocation i (of a 1-D grid of
 // 256-wide workgroups folded into (x, y)) owns C[i / N, i % N] and adds its SPLITS partials in
 // the order z = 0, 1, ... (a fixed order: bitwise deterministic), then writes it through store_c
-// of matmul_common.wgsl, so every epilogue works as in the one-pass kernels. Bindings a and b of
+// of include/matmul_out.wgsl, so every epilogue works as in the one-pass kernels. Bindings a and b of
 // the shared interface are unused here (a dummy is bound).
 
 override SPLITS: u32 = 2u;

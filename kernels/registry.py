@@ -12,7 +12,9 @@ the ``auto`` rule) and ``kernels.matmul_plan`` applies them to one call.
 
 Adding a variant = one WGSL file + one ``Kernel`` row + one ``MatmulVariant`` or
 ``AttentionVariant`` row. A matmul variant must implement the interface of
-``include/matmul_common.wgsl`` (bindings, forms by TRANS_A/TRANS_B, epilogues by ``store_c``).
+``include/matmul_common.wgsl`` (bindings of A, B, forms by TRANS_A/TRANS_B) and write C through an
+output side: ``include/matmul_out.wgsl`` (C, R, AUX; epilogues by ``store_c``) or, for vec4
+stores, ``include/matmul_store_vec4.wgsl``.
 """
 
 from __future__ import annotations
@@ -63,8 +65,7 @@ class Kernel:
     includes: tuple[str, ...] = ("include/common.wgsl",)
     constants: dict[str, int] = field(default_factory=dict)  # override name -> default
     features: tuple[str, ...] = ()
-    # bindings a caller may leave unbound (a dummy is bound); an alias of one is optional too
-    optional: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()  # bindings a caller may leave unbound (a dummy is bound)
     # workgroup memory it declares; the pipeline cache reads the figure from the WGSL itself
     # (kernels.wgsl.workgroup_bytes, with the constants of the call), the row's is only checked
     workgroup_bytes: int = 0
@@ -405,7 +406,8 @@ def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVa
     warp tiles of 32 invocations, each k-tile staged in 1..4 quads of A and of B per invocation."""
     c = {**_WARPTILE_CONSTANTS, **tile}
     bm, bn, bk = c["BM"], c["BN"], c["BK"]
-    if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 or bk % 4 \
+    if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 \
+            or bk <= 0 or bk % 4 \
             or not (32 * bk % bn == 0 and 32 * bk % bm == 0 and 32 * bk // bn <= 4
                     and 32 * bk // bm <= 4):
         raise VariantError(f"matmul_warptile tile {bm}x{bn}, BK {bk} out of its limits")
@@ -452,9 +454,9 @@ MATMULS: dict[str, MatmulVariant] = {
             notes="baseline: 16x16 shared-memory tiles, one output per invocation, any shape",
         ),
         _B128,
-        # never within 3% of the best candidate at a mega / behemoth step shape or 4096^3 on the
-        # H200 (results/h200/s7/A): not timed by ``auto`` (fewer pipelines to build and time on
-        # a cold cache), selectable and under the parity tests
+        # never near the best candidate at a mega / behemoth step shape or 4096^3 on the H200
+        # (results/h200/s7/README.md): not timed by ``auto`` (fewer pipelines to build and time
+        # on a cold cache), selectable and under the parity tests
         _blocked("b128k16", "128x128 tile, 256 invocations with 8x8 outputs, k-tiles of 16",
                  tune=False, BM=128, BN=128, BK=16),
         _B64,
@@ -530,7 +532,8 @@ ATTENTIONS: dict[str, AttentionVariant] = {
     ]
 }
 
-# Matmul epilogues (EPILOGUE override constant), see include/matmul_common.wgsl.
+# Matmul epilogues (EPILOGUE override constant), see include/matmul_common.wgsl and
+# include/matmul_out.wgsl.
 EPILOGUES: dict[str, int] = {"store": 0, "add": 1, "gelu": 2, "gelu_bwd": 3, "accumulate": 4}
 
 

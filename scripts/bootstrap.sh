@@ -37,9 +37,10 @@ if [ ! -f "$stamp" ]; then
 fi
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"  # the Vulkan loader warns without one
-# a Vulkan adapter, the API the GPU backend targets (Mesa's OpenGL llvmpipe, which wgpu also finds
-# on a bare Debian host, compiles the WGSL through GLSL instead of SPIR-V and does not count)
-adapter_probe='import wgpu, sys; sys.exit(not any(a.info.get("backend_type") == "Vulkan" for a in wgpu.gpu.enumerate_adapters_sync()))'
+# an adapter of a native compute API (Vulkan; Metal, D3D12 elsewhere). Mesa's OpenGL llvmpipe,
+# which wgpu also finds on a bare Debian host, compiles the WGSL through GLSL instead of the SPIR-V
+# a GPU runs, and does not count: such a host gets lavapipe
+adapter_probe='import wgpu, sys; sys.exit(not any(a.info.get("backend_type") in ("Vulkan", "Metal", "D3D12") for a in wgpu.gpu.enumerate_adapters_sync()))'
 if ! "$VENV/bin/python" -c "$adapter_probe" >/dev/null 2>&1; then
   echo "== no Vulkan adapter found: installing Debian's mesa-vulkan-drivers (lavapipe, a software adapter)" >&2
   as_root apt-get update -qq >&2

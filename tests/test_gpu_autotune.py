@@ -152,6 +152,19 @@ def test_via_tn_rows_are_candidates_of_nn_and_nt_only(tmp_path):
     assert ("b128", 1) in cands and ("b128tr", 1) not in cands
 
 
+def test_v4_rows_are_candidates_where_n_holds_whole_vec4_only(tmp_path):
+    """A v4 row is timed where N % 4 == 0; elsewhere it falls back to its scalar twin, whose
+    kernel and constants are already a candidate, so it is not timed twice."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    gates = autotune._GATES[t.key]
+    for name in registry.MATMULS:
+        gates[name] = (True, "ok")
+    for form in ("nn", "nt", "tn"):
+        assert ("b128v4", 1) in t.candidates(form, 256, 256, 64), form
+        cands = t.candidates(form, 256, 258, 64)
+        assert ("b128", 1) in cands and ("b128v4", 1) not in cands, form
+
+
 def test_key_names_backend_type_and_kernel_constants(monkeypatch):
     info = {"adapter": "x", "driver": "d", "wgpu_version": "0"}
     assert (autotune.device_key({**info, "backend": "Vulkan"})

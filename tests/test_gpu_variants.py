@@ -110,6 +110,18 @@ def test_vec4_rule_sets_the_constant():
                 assert plan.ran == (variant if vec4_out else variant.removesuffix("v4"))
 
 
+def test_v4_kernel_writes_c_through_vec4_bindings_only():
+    """matmul_blocked_v4 binds the output side as vec4 (c4, r4, aux4 at the scalar kernel's
+    binding numbers) and no scalar view of it, and so binds no more buffers than its twin."""
+    from kernels import wgsl
+
+    v4 = {b.index: b.name for b in wgsl.bindings(wgsl.source("matmul_blocked_v4"))}
+    scalar = {b.index: b.name for b in wgsl.bindings(wgsl.source("matmul_blocked"))}
+    assert {v4[i] for i in (3, 4, 5)} == {"c4", "r4", "aux4"}
+    assert {scalar[i] for i in (3, 4, 5)} == {"c", "r", "aux"}
+    assert not {"c", "r", "aux"} & set(v4.values()) and len(v4) == len(scalar)
+
+
 def test_blocked_rows_read_their_tile_and_memory():
     """Tile sizes are written once (the row's constants); the grid and the workgroup memory
     follow from them."""

@@ -86,9 +86,14 @@ class Case:
 
 
 
+# long-K shapes of the split gate: N odd (scalar partial stores) and N % 4 == 0 with M odd (a v4
+# row's vec4 partial stores; at the odd N it runs as its scalar twin)
+SPLIT_CHECK_SHAPES = (MATMUL_CHECK_SHAPES[-1], (71, 520, 36))
+
+
 def split_cases(splits: int) -> list:
-    """Each form once on the long-K check shape through ``splits`` K slices."""
-    return [(form, MATMUL_CHECK_SHAPES[-1], splits) for form in ("nn", "nt", "tn")]
+    """Each form on each long-K split check shape through ``splits`` K slices."""
+    return [(form, shape, splits) for form in ("nn", "nt", "tn") for shape in SPLIT_CHECK_SHAPES]
 
 class MicroBench:
     """Builds cases and parity gates on one adapter (timestamps requested where offered)."""

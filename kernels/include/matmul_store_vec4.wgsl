@@ -7,14 +7,14 @@
 // the output bindings 3..5 are declared here as vec4 arrays (c4, r4, aux4: registry aliases of the
 // views bound as c, r, aux), so the kernel binds no more buffers than its scalar twin (7 storage
 // bindings, within WebGPU's default limit of 8) and no buffer twice.
-// Where it pays: its stores are cheaper, yet its k-loop ran slower than the scalar twin's on the
+// Where it pays: its stores are cheaper, yet the kernel ran slower than its scalar twin on the
 // H200 at long K (results/h200/s7/README.md), so these rows are candidates beside their twins.
 
 @group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> r4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> aux4: array<vec4<f32>>;
 
-// The vec4 twin of matmul_common's store_c (the same epilogues, element for element): C[row,
+// The vec4 twin of matmul_out.wgsl's store_c (the same epilogues, element for element): C[row,
 // col..col+3] for row < M and col + 3 < N (the caller checks).
 fn store_c4(row: u32, col: u32, acc: vec4<f32>) {
     let i = (row * mm.N + col) >> 2u;
