@@ -300,9 +300,9 @@ class _Slot:
         if trend is not None and is_trusted(status):
             status = with_reason("noisy", f"{trend:.2g}x off its d_model neighbours' trend "
                                  f"in {pooled.total} rounds")
+        host_us = [recs[i].get("host_us") for i in order]
         if status_word(status) == "unstable" and (note := host_note(
-                [recs[i].get("host_us") for i in order],
-                [float(np.median(recs[i]["samples"])) for i in order])):
+                host_us, [float(np.median(recs[i]["samples"])) for i in order])):
             status = f"{status}; {note}"
         describe = recs[order[0]].get("describe") or {}
         row = make_row(self.store.run_id, point, m, status, describe,
@@ -312,7 +312,7 @@ class _Slot:
             "warmup_runs": m.warmup_runs, "converged": m.converged,
             "rounds": [recs[i]["samples"] for i in order], "kept": [order[i] for i in pooled.kept],
             "settle": [recs[i].get("settle") for i in order],
-            "host_us": [recs[i].get("host_us") for i in order],
+            "host_us": host_us,
         })
 
 
