@@ -156,17 +156,18 @@ def _attn(u: dict) -> tuple[int, int, int]:
 
 
 _MATMUL_CONSTANTS = {"TRANS_A": 0, "TRANS_B": 0, "EPILOGUE": 0}
-_MM_INCLUDES = ("include/common.wgsl", "include/matmul_common.wgsl", "include/matmul_out.wgsl")
+_MM_BASE = ("include/common.wgsl", "include/matmul_common.wgsl")  # A, B, forms: no output side
+_MM_INCLUDES = (*_MM_BASE, "include/matmul_out.wgsl")  # + the scalar output side (C, R, AUX)
 # the tile kernels: matmul_common, then an output side, the staging, a put4 and the core
 _TILE_IO = "include/matmul_tile_io.wgsl"
 _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
-# the tile staging's constants (include/matmul_tile_io.wgsl), then each core's own
+# the tile staging's constants (include/matmul_tile_io.wgsl; the warp-tile core adds none), then
+# the blocked core's own
 _TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
-# include/matmul_store_vec4.wgsl's output bindings, vec4 views of the caller's c, r, aux
-_TILE_V4_ALIASES = {**_TILE_ALIASES, "c4": "c", "r4": "r", "aux4": "aux"}  # in place of c, r, aux
+# include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
+_TILE_V4_ALIASES = {**_TILE_ALIASES, "c4": "c", "r4": "r", "aux4": "aux"}
 _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
-_WARPTILE_CONSTANTS = _TILE_CONSTANTS
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
 
@@ -336,12 +337,12 @@ KERNELS: dict[str, Kernel] = {
                trusted=True),
         # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=("include/common.wgsl", "include/matmul_common.wgsl", _TILE_IO,
-                         "include/matmul_store_vec4.wgsl", "include/matmul_tile_core.wgsl"),
+               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
+                         "include/matmul_tile_core.wgsl"),
                constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_TILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
@@ -404,7 +405,7 @@ def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
 def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVariant:
     """A matmul_warptile row; its tile must fit the kernel's limits (see its header): 64 x 64
     warp tiles of 32 invocations, each k-tile staged in 1..4 quads of A and of B per invocation."""
-    c = {**_WARPTILE_CONSTANTS, **tile}
+    c = {**_TILE_CONSTANTS, **tile}
     bm, bn, bk = c["BM"], c["BN"], c["BK"]
     if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 \
             or bk <= 0 or bk % 4 \
