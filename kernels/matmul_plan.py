@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernels.matmul_rules import SPLITK_REDUCE, vec4_ok
+from kernels.matmul_rules import SPLITK_REDUCE, SPLITK_REDUCE_V4, vec4_ok, vec4_store_ok
 from kernels.registry import FORMS, MatmulVariant, VariantError, kernel, matmul_variant
 
 # The operands a via-tn row transposes per form: those the form stores k-contiguous.
@@ -28,10 +28,13 @@ class MatmulPlan:
     # operands transposed into scratch before the matmul, which then runs the tn form on them
     # (a via-tn row: "a" for nn, "a" and "b" for nt, none for tn)
     transposes: tuple[str, ...] = ()
+    reduce_vec4: bool = False  # N % 4 == 0: the split-K reduce adds and stores vec4 quads
 
     @property
     def reduce(self) -> str | None:
-        return SPLITK_REDUCE if self.splits > 1 else None
+        if self.splits == 1:
+            return None
+        return SPLITK_REDUCE_V4 if self.reduce_vec4 else SPLITK_REDUCE
 
     @property
     def label(self) -> str:
@@ -69,4 +72,5 @@ def plan_matmul(
         consts["VEC"] = int(vec4_ok(runs, M, N, K))
     if splits > 1:
         consts["SPLITS"] = int(splits)
-    return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell), transposes)
+    return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell), transposes,
+                      reduce_vec4=splits > 1 and vec4_store_ok(N))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from math import ceil
 
 SPLITK_REDUCE = "matmul_splitk_reduce"
+SPLITK_REDUCE_V4 = "matmul_splitk_reduce_v4"  # its vec4 twin, for N % 4 == 0 (vec4_store_ok)
 TRANSPOSE = "matmul_transpose"  # the operand transpose of the via-tn rows (registry.MatmulVariant)
 
 # Split-K (weight gradients A^T @ B: M, N = d_model..4*d_model, K = B*T): a 64x64-tile grid of a

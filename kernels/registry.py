@@ -26,6 +26,7 @@ from pathlib import Path
 
 from kernels.matmul_rules import (
     SPLITK_REDUCE,
+    SPLITK_REDUCE_V4,
     TRANSPOSE,
     auto_matmul,
     splitk_splits,
@@ -344,10 +345,21 @@ KERNELS: dict[str, Kernel] = {
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_TILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
+        # its vec4-store twin, as matmul_blocked_v4 is matmul_blocked's
+        Kernel("matmul_warptile_v4", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
+               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl"),
+               constants=_TILE_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
+               trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
                optional=("a", "b", "r", "aux"), trusted=True),
+        Kernel(SPLITK_REDUCE_V4, "matmul_splitk_reduce_v4.wgsl",
+               lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul",
+               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl"),
+               constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
+               optional=("a", "b", "r4", "aux4"), trusted=True,
+               aliases={"part4": "part", "c4": "c", "r4": "r", "aux4": "aux"}),
         Kernel(TRANSPOSE, "matmul_transpose.wgsl",
                lambda u: (ceil(u["C"] / 64), ceil(u["R"] / 64), 1), "ref_transpose",
                includes=(), constants={"VEC_IN": 0, "VEC_OUT": 0}, workgroup_bytes=64 * 64 * 4,
@@ -416,9 +428,9 @@ def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVa
 
 
 def _v4(base: MatmulVariant) -> MatmulVariant:
-    """``base`` storing each finished output quad as one vec4 (kernel matmul_blocked_v4, name +
+    """``base`` storing each finished output quad as one vec4 (its kernel's "_v4" twin, name +
     "v4"): for N % 4 == 0 only, other calls fall back to ``base``."""
-    return replace(base, name=base.name + "v4", kernel="matmul_blocked_v4",
+    return replace(base, name=base.name + "v4", kernel=base.kernel + "_v4",
                    accepts=lambda form, M, N, K: vec4_store_ok(N), fallback=base.name,
                    notes=f"{base.name} with vec4 output stores (N % 4 == 0; else {base.name})")
 
@@ -472,6 +484,8 @@ MATMULS: dict[str, MatmulVariant] = {
         _W128,
         _W128K16,  # not timed by ``auto``, as b128k16
         _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere
+        _v4(_W128),
+        _v4(_via_tn(_W128)),
         # picked nowhere on the H200 (results/h200-matmul-w): not timed by ``auto``, kept so the
         # kernel's 64- and 256-wide tile paths stay selectable and under the parity tests
         _warptile("w64", "warp-tiled 64x64 tile, one warp of 32 invocations with 8x16 outputs, "

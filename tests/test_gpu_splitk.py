@@ -35,9 +35,10 @@ def operands(form, M, K, N):
 
 
 # the split-K rule's row, and each direct row of the other tile kernels (matmul_warptile, and
-# matmul_blocked_v4 with its vec4 partial stores) that fits
+# the v4 twins with their vec4 partial stores) that fits
 SPLIT_ROWS = ["splitk", *(v.name for v in registry.MATMULS.values()
-                          if v.kernel in ("matmul_warptile", "matmul_blocked_v4")
+                          if v.kernel in ("matmul_warptile", "matmul_warptile_v4",
+                                          "matmul_blocked_v4")
                           and not v.via_tn)]
 
 
@@ -63,6 +64,30 @@ def test_splitk_shapes_and_determinism(form, variant):
                                    atol=1e-4, err_msg=f"{variant} {form} M,K,N,S={M},{K},{N},{S}")
         again = run_matmul(a, b, form, variant, splits=S)["c"]
         assert np.array_equal(got.view(np.uint32), again.view(np.uint32)), (form, M, K, N, S)
+
+
+@pytest.mark.parametrize("form", ["nn", "nt", "tn"])
+def test_vec4_reduce_adds_the_slices_as_the_scalar_reduce(form, monkeypatch):
+    """At N % 4 == 0 the split-K reduce runs as its vec4 twin, elsewhere as the scalar kernel;
+    the twin adds each element's slices in the same order, so the sums are bitwise the same."""
+    from backends.gpu import run_matmul
+
+    for N in (68, 29):
+        plan = matmul_plan.plan_matmul("splitk", form, 37, N, 150, splits=3)
+        want = matmul_rules.SPLITK_REDUCE_V4 if N % 4 == 0 else matmul_rules.SPLITK_REDUCE
+        assert plan.reduce == want, (N, plan)
+    assert matmul_plan.plan_matmul("b64v4", form, 37, 68, 150).reduce is None  # one pass
+    for variant in ("splitk", "b64v4"):
+        a, b = operands(form, 37, 150, 68)
+        vec4 = run_matmul(a, b, form, variant, splits=3)["c"]
+        with monkeypatch.context() as m:
+            m.setattr(matmul_plan, "vec4_store_ok", lambda N: False)
+            assert matmul_plan.plan_matmul(variant, form, 37, 68, 150, splits=3).reduce \
+                == matmul_rules.SPLITK_REDUCE
+            scalar = run_matmul(a, b, form, variant, splits=3)["c"]
+        np.testing.assert_allclose(vec4, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
+                                   atol=1e-4, err_msg=f"{variant} {form}")
+        assert np.array_equal(vec4.view(np.uint32), scalar.view(np.uint32)), (variant, form)
 
 
 VIA_TN = [v.name for v in registry.MATMULS.values() if v.via_tn]

@@ -80,7 +80,8 @@ def kernel_digest() -> str:
     chooses among them."""
     h = hashlib.sha256()
     names = sorted({v.kernel for v in registry.MATMULS.values() if v.kernel})
-    for name in [*names, matmul_rules.SPLITK_REDUCE, matmul_rules.TRANSPOSE]:
+    for name in [*names, matmul_rules.SPLITK_REDUCE, matmul_rules.SPLITK_REDUCE_V4,
+                 matmul_rules.TRANSPOSE]:
         h.update(wgsl.source(name).encode())
         h.update(f"{sorted(registry.kernel(name).constants.items())}".encode())
     for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
