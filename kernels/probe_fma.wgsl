@@ -3,6 +3,8 @@
 // (mul, add from the uniform, so nothing folds at compile time), then stores the sum of its 32
 // lanes to out[gid] (so nothing is dead code). FLOPs = invocations * iters * 8 * 4 * 2.
 // 256-wide workgroups over a 1-D grid folded into (x, y); invocations past n return at once.
+// Built trusted (registry): out[gid] is in range for gid < n, and naga's loop-bounding counter in
+// the FMA loop would make the probe measure the counter, not the FMA pipes.
 
 struct ProbeParams {
     n: u32,
