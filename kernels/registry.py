@@ -459,6 +459,9 @@ _B64X128 = _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k
                     BM=64, BN=128, BK=8)
 _W128 = _warptile("w128", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with 8x16 "
                   "outputs, k-tiles of 8", BM=128, BN=128, BK=8)
+_W128K4 = _warptile("w128k4", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with "
+                    "8x16 outputs, k-tiles of 4 (half w128's prefetch registers)",
+                    BM=128, BN=128, BK=4)
 _W128K16 = _warptile("w128k16", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with "
                      "8x16 outputs, k-tiles of 16", tune=False, BM=128, BN=128, BK=16)
 
@@ -487,6 +490,8 @@ MATMULS: dict[str, MatmulVariant] = {
         _W128,
         _W128K16,  # not timed by ``auto``, as b128k16
         _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere
+        _W128K4,
+        _via_tn(_W128K4),
         _v4(_W128),
         _v4(_via_tn(_W128)),
         # picked nowhere on the H200 (results/h200-matmul-w): not timed by ``auto``, kept so the

@@ -45,6 +45,15 @@ CONFIGS: list[tuple[str, str, int, int, int]] = [
     ("b64x128", "nn", 4096, 4096, 4096),
     ("b128x64", "nn", 4096, 4096, 4096),
     ("b64v4", "nn", 4096, 4096, 4096),
+    # session 8's shorter k-tiles (w128k4 in the registry; the b* rows from ../study_k.py)
+    ("w128k4", "tn", 4096, 4096, 4096),
+    ("w128k4v4", "tn", 4096, 4096, 4096),
+    ("b128k4", "nn", 4096, 4096, 4096),
+    ("b128t84k8", "nn", 4096, 4096, 4096),
+    ("b128t84k8v4", "nn", 4096, 4096, 4096),
+    ("b64k8", "nn", 4096, 4096, 4096),
+    ("b64k8v4", "nn", 4096, 4096, 4096),
+    ("b128x64k4", "nn", 4096, 4096, 4096),
 ]
 KERNELS: list[str] = ["probe_fma"]
 
@@ -127,6 +136,11 @@ def main() -> int:
 
     sys.path.insert(0, str(HERE))
     import spvinfo  # noqa: PLC0415
+
+    sys.path.insert(0, str(HERE.parent))
+    import study_k  # noqa: PLC0415
+
+    study_k.add_rows()
 
     dev = get_device()
     jobs: list[tuple[str, str, str, dict[str, int]]] = []
