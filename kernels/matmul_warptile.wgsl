@@ -1,8 +1,7 @@
 // matmul_warptile.wgsl - warp-tiled matmul: C[M, N] = op(A) @ op(B) (+ epilogue), every form and
 // epilogue of include/matmul_common.wgsl, tile staging (global -> registers -> two workgroup
 // buffers, one barrier per k-tile), k-loop and split-K slices of include/matmul_tile_io.wgsl,
-// output stores of include/matmul_store_scalar.wgsl (kernel matmul_warptile, any N) or
-// include/matmul_store_vec4.wgsl (kernel matmul_warptile_v4, N % 4 == 0: one vec4 store each).
+// scalar output stores of include/matmul_store_scalar.wgsl.
 // Layouts: nn A [M, K], B [K, N]; nt B [N, K]; tn A [K, M] (the form whose tiles are stored to
 // workgroup memory as whole vec4: the fast path; nn / nt also run, or go through a via-tn row).
 // Tiling (the CUDA SGEMM warp tiling, cf. cuBLAS's 128x128x8 SIMT kernels): a BM x BN workgroup

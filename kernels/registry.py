@@ -345,11 +345,6 @@ KERNELS: dict[str, Kernel] = {
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_TILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
-        # its vec4-store twin, as matmul_blocked_v4 is matmul_blocked's
-        Kernel("matmul_warptile_v4", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl"),
-               constants=_TILE_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
-               trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
@@ -492,8 +487,8 @@ MATMULS: dict[str, MatmulVariant] = {
         _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere
         _W128K4,
         _via_tn(_W128K4),
-        _v4(_W128),
-        _v4(_via_tn(_W128)),
+        # v4 twins of w128 / w128tr lost to the best candidate at every step shape and 4096^3
+        # (results/h200/s8/README.md): none
         # picked nowhere on the H200 (results/h200-matmul-w): not timed by ``auto``, kept so the
         # kernel's 64- and 256-wide tile paths stay selectable and under the parity tests
         _warptile("w64", "warp-tiled 64x64 tile, one warp of 32 invocations with 8x16 outputs, "

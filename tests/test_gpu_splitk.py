@@ -35,10 +35,9 @@ def operands(form, M, K, N):
 
 
 # the split-K rule's row, and each direct row of the other tile kernels (matmul_warptile, and
-# the v4 twins with their vec4 partial stores) that fits
+# matmul_blocked_v4 with its vec4 partial stores) that fits
 SPLIT_ROWS = ["splitk", *(v.name for v in registry.MATMULS.values()
-                          if v.kernel in ("matmul_warptile", "matmul_warptile_v4",
-                                          "matmul_blocked_v4")
+                          if v.kernel in ("matmul_warptile", "matmul_blocked_v4")
                           and not v.via_tn)]
 
 

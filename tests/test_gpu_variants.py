@@ -103,23 +103,20 @@ def test_vec4_rule_sets_the_constant():
     assert matmul_plan.plan_matmul("b128", "nt", 6, 7, 8).constants["VEC"] == 1
     for M, K, N in ODD_SHAPES + VEC_SHAPES + [(6, 8, 8), (8, 6, 7)]:
         for form in ("nn", "nt", "tn"):
-            for variant, splits in [("b128v4", None), ("b64v4", 2), ("b128", None),
-                                    ("w128v4", 3), ("w128trv4", None)]:
+            for variant, splits in [("b128v4", None), ("b64v4", 2), ("b128", None)]:
                 plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=splits)
                 vec4_out = variant.endswith("v4") and N % 4 == 0
-                base = "matmul_warptile" if variant.startswith("w") else "matmul_blocked"
-                assert plan.kernel == (base + "_v4" if vec4_out else base)
+                assert plan.kernel == ("matmul_blocked_v4" if vec4_out else "matmul_blocked")
                 assert plan.ran == (variant if vec4_out else variant.removesuffix("v4"))
 
 
-@pytest.mark.parametrize("twin", ["matmul_blocked", "matmul_warptile"])
-def test_v4_kernel_writes_c_through_vec4_bindings_only(twin):
-    """A tile kernel's v4 twin binds the output side as vec4 (c4, r4, aux4 at the scalar
-    kernel's binding numbers) and no scalar view of it, and so binds no more buffers than it."""
+def test_v4_kernel_writes_c_through_vec4_bindings_only():
+    """matmul_blocked_v4 binds the output side as vec4 (c4, r4, aux4 at the scalar kernel's
+    binding numbers) and no scalar view of it, and so binds no more buffers than its twin."""
     from kernels import wgsl
 
-    v4 = {b.index: b.name for b in wgsl.bindings(wgsl.source(twin + "_v4"))}
-    scalar = {b.index: b.name for b in wgsl.bindings(wgsl.source(twin))}
+    v4 = {b.index: b.name for b in wgsl.bindings(wgsl.source("matmul_blocked_v4"))}
+    scalar = {b.index: b.name for b in wgsl.bindings(wgsl.source("matmul_blocked"))}
     assert {v4[i] for i in (3, 4, 5)} == {"c4", "r4", "aux4"}
     assert {scalar[i] for i in (3, 4, 5)} == {"c", "r", "aux"}
     assert not {"c", "r", "aux"} & set(v4.values()) and len(v4) == len(scalar)

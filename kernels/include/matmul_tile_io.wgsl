@@ -5,9 +5,7 @@
 //            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
 // The core declares NT (invocations per workgroup) and `fn compute(buf: u32, t: u32)` (one
-// workgroup tile's k-rows into its accumulators). Needs BM*BK/4 and BK*BN/4 to be at most 4 times
-// NT and, above NT, a multiple of it; below NT (short k-tiles: fewer registers held for the
-// prefetch) the first BM*BK/4 (BK*BN/4) invocations load one quad each and the others none.
+// workgroup tile's k-rows into its accumulators). Needs BM*BK/4 and BK*BN/4 to be 1..4 times NT.
 // Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads (4 consecutive floats along
 // the contiguous axis), the B tile BK*BN/4; invocation t loads quads t, t + NT, ... (at most 4 of
 // each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Tiles are stored
@@ -29,7 +27,7 @@ override SPLITS: u32 = 1u;
 
 override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
 override SB: u32 = BN / 4u + 1u;
-override QA: u32 = BM * BK / 4u / NT;  // quads of A per invocation per tile (0: fewer than NT)
+override QA: u32 = BM * BK / 4u / NT;  // quads of A per invocation per tile
 override QB: u32 = BK * BN / 4u / NT;
 
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
@@ -125,11 +123,11 @@ fn put_quad_b(base: u32, q: u32, v: vec4<f32>) {
 
 // Registers <- global memory: this invocation's quads of the tiles at k0.
 fn fetch(m0: u32, n0: u32, k0: u32, t: u32) {
-    if (QA > 0u || t < BM * BK / 4u) { pa0 = load_quad_a(m0, k0, t); }
+    pa0 = load_quad_a(m0, k0, t);
     if (QA > 1u) { pa1 = load_quad_a(m0, k0, t + NT); }
     if (QA > 2u) { pa2 = load_quad_a(m0, k0, t + 2u * NT); }
     if (QA > 3u) { pa3 = load_quad_a(m0, k0, t + 3u * NT); }
-    if (QB > 0u || t < BK * BN / 4u) { pb0 = load_quad_b(k0, n0, t); }
+    pb0 = load_quad_b(k0, n0, t);
     if (QB > 1u) { pb1 = load_quad_b(k0, n0, t + NT); }
     if (QB > 2u) { pb2 = load_quad_b(k0, n0, t + 2u * NT); }
     if (QB > 3u) { pb3 = load_quad_b(k0, n0, t + 3u * NT); }
@@ -139,11 +137,11 @@ fn fetch(m0: u32, n0: u32, k0: u32, t: u32) {
 fn stash(buf: u32, t: u32) {
     let ba = buf * BK * SA;
     let bb = buf * BK * SB;
-    if (QA > 0u || t < BM * BK / 4u) { put_quad_a(ba, t, pa0); }
+    put_quad_a(ba, t, pa0);
     if (QA > 1u) { put_quad_a(ba, t + NT, pa1); }
     if (QA > 2u) { put_quad_a(ba, t + 2u * NT, pa2); }
     if (QA > 3u) { put_quad_a(ba, t + 3u * NT, pa3); }
-    if (QB > 0u || t < BK * BN / 4u) { put_quad_b(bb, t, pb0); }
+    put_quad_b(bb, t, pb0);
     if (QB > 1u) { put_quad_b(bb, t + NT, pb1); }
     if (QB > 2u) { put_quad_b(bb, t + 2u * NT, pb2); }
     if (QB > 3u) { put_quad_b(bb, t + 3u * NT, pb3); }
