@@ -18,11 +18,13 @@
 // where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
 // Limits: BM, BN in {64, 128, 256} with BM * BN <= 128 * 256 (NT <= 256); BK a multiple of 4
 // with BM*BK/4 and BK*BN/4 1..4 times NT, i.e. 32*BK/BN and 32*BK/BM in 1..4 (registry._warptile
-// checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; about 170-200 registers per invocation (128
-// accumulators, 6 fragment vec4, QA + QB prefetch vec4).
+// checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; well over 128 registers per invocation (128
+// accumulators, 6 fragment vec4, QA + QB prefetch vec4: a shorter BK holds fewer, which on a big
+// GPU can fit one more workgroup per multiprocessor; the driver's counts per row are in
+// results/h200/s8/README.md).
 // SPLITS = 1: the workgroup walks all of K and writes its tile through store_c (the epilogue);
-// SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce then
-// adds the slices in a fixed order).
+// SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce,
+// or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).
 
 override NT: u32 = BM * BN / 128u;  // invocations per workgroup (32 per 64x64 warp tile)
 

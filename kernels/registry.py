@@ -88,7 +88,8 @@ class MatmulVariant:
 
     A variant of a kernel that declares ``VEC`` gets vec4 global loads wherever the call's shape
     allows them (``matmul_rules.vec4_ok``), and any ``split`` variant can run a call as split-K
-    (the same kernel with ``SPLITS`` > 1, then ``SPLITK_REDUCE``, which applies the epilogue).
+    (the same kernel with ``SPLITS`` > 1, then ``SPLITK_REDUCE``, or its vec4 twin
+    ``SPLITK_REDUCE_V4`` where N % 4 == 0, which applies the epilogue).
     """
 
     name: str

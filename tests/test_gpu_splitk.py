@@ -76,10 +76,15 @@ def test_vec4_reduce_adds_the_slices_as_the_scalar_reduce(form, monkeypatch):
         want = matmul_rules.SPLITK_REDUCE_V4 if N % 4 == 0 else matmul_rules.SPLITK_REDUCE
         assert plan.reduce == want, (N, plan)
     assert matmul_plan.plan_matmul("b64v4", form, 37, 68, 150).reduce is None  # one pass
+    from kernels import wgsl
+
+    names = {b.name for b in wgsl.bindings(wgsl.source(matmul_rules.SPLITK_REDUCE_V4))}
+    assert {"part4", "c4", "r4", "aux4"} <= names and not {"part", "c", "r", "aux"} & names
     for variant in ("splitk", "b64v4"):
         a, b = operands(form, 37, 150, 68)
         vec4 = run_matmul(a, b, form, variant, splits=3)["c"]
         with monkeypatch.context() as m:
+            # the planner's own name only: b64v4's row still accepts N % 4 == 0 (registry's name)
             m.setattr(matmul_plan, "vec4_store_ok", lambda N: False)
             assert matmul_plan.plan_matmul(variant, form, 37, 68, 150, splits=3).reduce \
                 == matmul_rules.SPLITK_REDUCE

@@ -16,8 +16,9 @@
 // this file) defines `put4`, which writes four finished elements of a row.
 // Split-K (SPLITS > 1): workgroup z covers the k-slice [z*chunk, (z+1)*chunk), chunk =
 // ceil(K / SPLITS) rounded up to BK, and stores its partial tile, without epilogue, into c seen as
-// the scratch [SPLITS, M, N]; matmul_splitk_reduce adds the slices in a fixed order (a slice past K
-// stores zeros), so the result is bitwise the same run to run.
+// the scratch [SPLITS, M, N]; matmul_splitk_reduce (its vec4 twin where N % 4 == 0) adds the
+// slices in a fixed order (a slice past K stores zeros), so the result is bitwise the same run to
+// run.
 
 override BM: u32 = 128u;
 override BN: u32 = 128u;
