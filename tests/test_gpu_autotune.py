@@ -216,6 +216,28 @@ def test_tune_races_the_finalists(tmp_path, monkeypatch):
     assert plan["timed"] == first and plan["raced"] == {"b64": 1.2, "b128": 1.0}
 
 
+def test_each_rows_fastest_candidate_within_row_margin_races_too(tmp_path, monkeypatch):
+    """Beyond ``FINAL_MARGIN``, a row's fastest candidate still races when within ``ROW_MARGIN``
+    of the fastest first timing (one disturbed first timing cannot cut a whole row): only that
+    one of the row's candidates, and no row past the margin."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    cands = [("b128", 2), ("b64", 1), ("b64", 2), ("b128", 1), ("tiled16", 1)]
+    monkeypatch.setattr(MatmulTuner, "candidates", lambda self, *a: cands)
+    first = {"b128 split2": 1.0, "b64": 1.6, "b64 split2": 1.7, "b128": 1.9, "tiled16": 2.5}
+    monkeypatch.setattr(MatmulTuner, "time",
+                        lambda self, v, s, *a, **k: first[v + (f" split{s}" if s > 1 else "")])
+    raced = []
+
+    def race(self, finalists, *shape):
+        raced.append(list(finalists))
+        return {"b128 split2": 1.1, "b64": 0.9}
+
+    monkeypatch.setattr(MatmulTuner, "race", race)
+    plan = t.tune("tn", 64, 64, 4096)
+    assert raced == [[("b128", 2), ("b64", 1)]]
+    assert (plan["variant"], plan["splits"], plan["seconds"]) == ("b64", 1, 0.9)
+
+
 def test_at_most_finalists_race_and_a_race_without_readings_leaves_the_first_timings(
         tmp_path, monkeypatch):
     t = MatmulTuner(mode="on", path=tmp_path / "plans.json")

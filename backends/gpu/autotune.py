@@ -7,7 +7,8 @@ adapter (every form on awkward shapes, NaN-poisoned outputs, and each split fact
 long-K shape). Each is timed with GPU timestamps (one command buffer of a few repetitions, after
 a first run that touches the buffers, and after a settle of the GPU wherever building the case
 and that run idled it: pipelines compiled on a cold driver cache, large uploads); a candidate
-whose first call is over twice the best so far is dropped there. The few fastest then race:
+whose first call is over twice the best so far is dropped there. The few fastest, and each row's
+fastest candidate within twice the best, then race:
 their command buffers run interleaved, round after round, and the lowest median over the rounds
 is kept, so a clock dip or a stall during one candidate's turn cannot decide the plan (timed one
 after the other, candidates within a few percent of each other swapped places from one process
@@ -52,6 +53,11 @@ TARGET_SECONDS = 2e-3  # device time per timed command buffer to aim for
 # Racing costs only device time (the pipelines exist by then).
 FINALISTS = 8
 FINAL_MARGIN = 1.3  # ... when within this factor of the fastest first timing
+# ... and, beside them, each row's fastest candidate within this factor: one disturbed first
+# timing must not cut a whole row (on the H200 a fresh machine's first timings of nt 4096x256x768
+# read slow for every candidate but one, which cut b64v4, another machine's pick, from the race
+# and left a slower pick: results/h200/s8/README.md)
+ROW_MARGIN = 2.0
 RACE_ROUNDS = 7
 # Building a candidate's case (its pipelines are compiled there, on a cold driver cache for
 # hundreds of ms) and its first run taking longer than this left the GPU idle: it is settled again
@@ -89,7 +95,7 @@ def kernel_digest() -> str:
             h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}".encode())
     # how candidates are chosen: a plan another method picked is measured again
     h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}{FINALISTS}"
-             f"{FINAL_MARGIN}{RACE_ROUNDS}".encode())
+             f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}".encode())
     return h.hexdigest()[:16]
 
 
@@ -333,6 +339,11 @@ class MatmulTuner:
             timed[_label(v, s)] = self.time(v, s, form, M, N, K, best=best)
         first = sorted(zip(timed.values(), cands, strict=True), key=lambda tc: tc[0])
         finalists = [c for t, c in first[:FINALISTS] if t <= FINAL_MARGIN * first[0][0]]
+        rows = {v for v, _ in finalists}
+        for t, (v, s) in first:
+            if v not in rows and t <= ROW_MARGIN * first[0][0]:
+                finalists.append((v, s))
+                rows.add(v)
         once = [timed[_label(*c)] for c in finalists]
         raced = self.race(finalists, form, M, N, K, once) if len(finalists) > 1 else {}
         best, (v, s) = first[0]
