@@ -92,6 +92,10 @@ def test_vec4_reduce_adds_the_slices_as_the_scalar_reduce(form, monkeypatch):
         np.testing.assert_allclose(vec4, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
                                    atol=1e-4, err_msg=f"{variant} {form}")
         assert np.array_equal(vec4.view(np.uint32), scalar.view(np.uint32)), (variant, form)
+        with monkeypatch.context() as m:  # its 3 workgroups folded into (2, 2): one overhangs
+            m.setattr(registry, "MAX_GROUPS", 2)
+            folded = run_matmul(a, b, form, variant, splits=3)["c"]
+        assert np.array_equal(vec4.view(np.uint32), folded.view(np.uint32)), (variant, form)
 
 
 VIA_TN = [v.name for v in registry.MATMULS.values() if v.via_tn]
