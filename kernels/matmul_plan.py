@@ -28,13 +28,8 @@ class MatmulPlan:
     # operands transposed into scratch before the matmul, which then runs the tn form on them
     # (a via-tn row: "a" for nn, "a" and "b" for nt, none for tn)
     transposes: tuple[str, ...] = ()
-    reduce_vec4: bool = False  # N % 4 == 0: the split-K reduce adds and stores vec4 quads
-
-    @property
-    def reduce(self) -> str | None:
-        if self.splits == 1:
-            return None
-        return SPLITK_REDUCE_V4 if self.reduce_vec4 else SPLITK_REDUCE
+    # the split-K reduce kernel (None in one pass): its vec4 twin where N % 4 == 0
+    reduce: str | None = None
 
     @property
     def label(self) -> str:
@@ -72,5 +67,8 @@ def plan_matmul(
         consts["VEC"] = int(vec4_ok(runs, M, N, K))
     if splits > 1:
         consts["SPLITS"] = int(splits)
+    reduce = None
+    if splits > 1:
+        reduce = SPLITK_REDUCE_V4 if vec4_store_ok(N) else SPLITK_REDUCE
     return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell), transposes,
-                      reduce_vec4=splits > 1 and vec4_store_ok(N))
+                      reduce)

@@ -168,7 +168,8 @@ _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the
 _TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
 # include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
-_TILE_V4_ALIASES = {**_TILE_ALIASES, "c4": "c", "r4": "r", "aux4": "aux"}
+_OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
+_TILE_V4_ALIASES = {**_TILE_ALIASES, **_OUT_V4_ALIASES}
 _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
@@ -355,7 +356,7 @@ KERNELS: dict[str, Kernel] = {
                includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl"),
                constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
                optional=("a", "b", "r4", "aux4"), trusted=True,
-               aliases={"part4": "part", "c4": "c", "r4": "r", "aux4": "aux"}),
+               aliases={"part4": "part", **_OUT_V4_ALIASES}),
         Kernel(TRANSPOSE, "matmul_transpose.wgsl",
                lambda u: (ceil(u["C"] / 64), ceil(u["R"] / 64), 1), "ref_transpose",
                includes=(), constants={"VEC_IN": 0, "VEC_OUT": 0}, workgroup_bytes=64 * 64 * 4,

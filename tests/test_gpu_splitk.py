@@ -16,7 +16,7 @@ from helpers import ref_matmul
 
 from backends import get_backend
 from bench.model import ModelConfig, init_params
-from kernels import matmul_plan, matmul_rules, registry
+from kernels import matmul_plan, matmul_rules, registry, wgsl
 
 pytestmark = requires_adapter
 
@@ -76,8 +76,6 @@ def test_vec4_reduce_adds_the_slices_as_the_scalar_reduce(form, monkeypatch):
         want = matmul_rules.SPLITK_REDUCE_V4 if N % 4 == 0 else matmul_rules.SPLITK_REDUCE
         assert plan.reduce == want, (N, plan)
     assert matmul_plan.plan_matmul("b64v4", form, 37, 68, 150).reduce is None  # one pass
-    from kernels import wgsl
-
     names = {b.name for b in wgsl.bindings(wgsl.source(matmul_rules.SPLITK_REDUCE_V4))}
     assert {"part4", "c4", "r4", "aux4"} <= names and not {"part", "c", "r", "aux"} & names
     for variant in ("splitk", "b64v4"):
