@@ -20,6 +20,7 @@ and what the wgpu device enabled: extensions and robustness features, read by th
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -114,6 +115,11 @@ def main() -> int:
     """Generate the SPIR-V files and manifest.json."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir", type=Path)
+    ap.add_argument("--rows", help="VARIANT:FORM,... at 4096^3 instead of CONFIGS (a later "
+                    "session's rows)")
+    ap.add_argument("--study", type=Path, action="append",
+                    help="a study script whose add_rows() registers rows --rows names (repeat; "
+                    "default ../study_k.py)")
     args = ap.parse_args()
     out: Path = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -137,14 +143,18 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     import spvinfo  # noqa: PLC0415
 
-    sys.path.insert(0, str(HERE.parent))
-    import study_k  # noqa: PLC0415
-
-    study_k.add_rows()
+    for path in args.study or [HERE.parent / "study_k.py"]:
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        study = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(study)
+        study.add_rows()
+    configs = CONFIGS
+    if args.rows:
+        configs = [(*r.split(":"), 4096, 4096, 4096) for r in args.rows.split(",")]
 
     dev = get_device()
     jobs: list[tuple[str, str, str, dict[str, int]]] = []
-    for variant, form, m, n, k in CONFIGS:
+    for variant, form, m, n, k in configs:
         plan = matmul_plan.plan_matmul(variant, form, m, n, k)
         jobs.append((variant, form, plan.kernel, {**plan.constants, "EPILOGUE": 0}))
     jobs += [(name, "default", name, {}) for name in KERNELS]
