@@ -6,26 +6,19 @@
 // workgroup memory as whole vec4: the fast path; nn / nt also run, or go through a via-tn row).
 // Tiling (the CUDA SGEMM warp tiling, cf. cuBLAS's 128x128x8 SIMT kernels): a BM x BN workgroup
 // tile is cut into 64 x 64 warp tiles, one per 32 consecutive invocations (warp w = t / 32: rows
-// (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so BM * BN / 128 invocations per k-group,
-// each owning 8 x 16 = 128 outputs. Lane l = t % 32 of a warp is (lr, lc) = (l / 4, l % 4) and owns
+// (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so NT = BM * BN / 128 invocations, each
+// owning 8 x 16 = 128 outputs. Lane l = t % 32 of a warp is (lr, lc) = (l / 4, l % 4) and owns
 // rows lr*4 + {0..3} and 32 + lr*4 + {0..3} of its warp tile, columns lc*4 + {0..3} + 16j
 // (j = 0..3). Per k it reads two vec4 of the A tile and four of the B tile from workgroup memory:
 // a warp's A reads are 8 consecutive vec4 (one wavefront, each a broadcast to 4 lanes), its B
 // reads 4 consecutive vec4 (broadcast to 8 lanes), for 128 FMAs per invocation. Accumulators are
 // named vec4 (acc<row><chunk>), never an array indexed in a loop (which a driver may put in
 // local memory).
-// Sliced K (KG = 2, CUTLASS's "sliced-K"): two k-groups of BM * BN / 128 invocations each (group
-// g = warp / (BM * BN / 4096)) compute the same warp tiles, group g over k-rows [g*BK/2,
-// (g+1)*BK/2) of every staged k-tile; at the end they add their partial sums through the idle
-// tile buffers (trade), group 0 keeping and storing rows 0..3 of each lane's 8, group 1 rows
-// 4..7. Twice the warps per workgroup on the same tile, for grids with too few workgroups to
-// fill a big GPU, and half the prefetch quads per invocation. NT = KG * BM * BN / 128.
 // Dispatch: workgroup (NT); grid (ceil(N / BN), ceil(M / BM), SPLITS). Any M, N, K (VEC = 1 only
 // where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
-// Limits: BM, BN in {64, 128, 256} with NT <= 256; BK a multiple of 4 with
-// BM*BK/4 and BK*BN/4 1..4 times NT (registry._warptile checks; with KG = 2 that makes BK >=
-// BN/16 and BM/16, so each tile buffer, 2*BK*(BM/4+1) or 2*BK*(BN/4+1) vec4, holds the fold's
-// BM*BN/32); workgroup memory 2*BK*(BM+BN+8)*4 bytes; well over 128 registers per invocation (128
+// Limits: BM, BN in {64, 128, 256} with BM * BN <= 128 * 256 (NT <= 256); BK a multiple of 4
+// with BM*BK/4 and BK*BN/4 1..4 times NT, i.e. 32*BK/BN and 32*BK/BM in 1..4 (registry._warptile
+// checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; well over 128 registers per invocation (128
 // accumulators, 6 fragment vec4, QA + QB prefetch vec4: a shorter BK holds fewer, which on a big
 // GPU can fit one more workgroup per multiprocessor; the driver's counts per row are in
 // results/h200/s8/README.md).
@@ -33,11 +26,7 @@
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce,
 // or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).
 
-override KG: u32 = 1u;  // k-groups: 1, or 2 (sliced K: each warp tile computed twice over)
-override NT: u32 = BM * BN / 128u * KG;  // invocations (32 per 64x64 warp tile per k-group)
-
-// Warp tiles per k-group. A function for the reason warps_n is.
-fn warps() -> u32 { return BM * BN / 4096u; }
+override NT: u32 = BM * BN / 128u;  // invocations per workgroup (32 per 64x64 warp tile)
 
 // Warps along n (WN). A function, not an override: naga 29's override processing panics on this
 // kernel with WN declared as one (a handle count mismatch in process_overrides).
@@ -100,38 +89,15 @@ fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f3
 
 fn compute(buf: u32, t: u32) {
     let lane = t & 31u;
-    let warp = (t >> 5u) % warps();
-    let kg = (t >> 5u) / warps() * (BK / KG);  // this k-group's first k-row of the tile
-    // vec4 index of this lane's first row / column in its first k-row of the tile
-    let ba = buf * BK * SA + kg * SA + (warp / warps_n()) * 16u + (lane >> 2u);
-    let bb = buf * BK * SB + kg * SB + (warp % warps_n()) * 16u + (lane & 3u);
-    for (var k = 0u; k < BK / KG; k = k + 1u) {
+    let warp = t >> 5u;
+    // vec4 index of this lane's first row / column in a k-row of the tile
+    let ba = buf * BK * SA + (warp / warps_n()) * 16u + (lane >> 2u);
+    let bb = buf * BK * SB + (warp % warps_n()) * 16u + (lane & 3u);
+    for (var k = 0u; k < BK; k = k + 1u) {
         let oa = ba + k * SA;
         let ob = bb + k * SB;
         outer(sa[oa], sa[oa + 8u], sb[ob], sb[ob + 4u], sb[ob + 8u], sb[ob + 12u]);
     }
-}
-
-// One round of the sliced-K fold (KG = 2): group 1 parks its partial row lo (4 vec4) in sa, group 0
-// its partial row hi in sb, at this invocation's slot o of its group; then each adds the other's:
-// group 0 ends with lo summed over both groups, group 1 with hi. sa and sb are free once
-// matmul_tile has returned (its last barrier follows the last compute). Uniform control flow.
-fn trade(g: u32, o: u32, lo0: ptr<private, vec4<f32>>, lo1: ptr<private, vec4<f32>>,
-         lo2: ptr<private, vec4<f32>>, lo3: ptr<private, vec4<f32>>,
-         hi0: ptr<private, vec4<f32>>, hi1: ptr<private, vec4<f32>>,
-         hi2: ptr<private, vec4<f32>>, hi3: ptr<private, vec4<f32>>) {
-    if (g == 1u) {
-        sa[o] = *lo0; sa[o + 1u] = *lo1; sa[o + 2u] = *lo2; sa[o + 3u] = *lo3;
-    } else {
-        sb[o] = *hi0; sb[o + 1u] = *hi1; sb[o + 2u] = *hi2; sb[o + 3u] = *hi3;
-    }
-    workgroupBarrier();
-    if (g == 0u) {
-        *lo0 += sa[o]; *lo1 += sa[o + 1u]; *lo2 += sa[o + 2u]; *lo3 += sa[o + 3u];
-    } else {
-        *hi0 += sb[o]; *hi1 += sb[o + 1u]; *hi2 += sb[o + 2u]; *hi3 += sb[o + 3u];
-    }
-    workgroupBarrier();
 }
 
 // One output row of this lane: its four column chunks, 16 apart.
@@ -152,29 +118,17 @@ fn main(
     let n0 = wg.x * BN;
     let s = k_slice(wg.z);
     matmul_tile(m0, n0, s.x, s.y, t);
-    let g = (t >> 5u) / warps();
-    if (KG > 1u) {
-        let o = (t % (NT / KG)) * 4u;
-        trade(g, o, &acc00, &acc01, &acc02, &acc03, &acc40, &acc41, &acc42, &acc43);
-        trade(g, o, &acc10, &acc11, &acc12, &acc13, &acc50, &acc51, &acc52, &acc53);
-        trade(g, o, &acc20, &acc21, &acc22, &acc23, &acc60, &acc61, &acc62, &acc63);
-        trade(g, o, &acc30, &acc31, &acc32, &acc33, &acc70, &acc71, &acc72, &acc73);
-    }
     let lane = t & 31u;
-    let warp = (t >> 5u) % warps();
+    let warp = t >> 5u;
     let r = m0 + (warp / warps_n()) * 64u + (lane >> 2u) * 4u;
     let rh = r + 32u;
     let cl = n0 + (warp % warps_n()) * 64u + (lane & 3u) * 4u;
-    if (KG == 1u || g == 0u) {
-        put_row(r, cl, acc00, acc01, acc02, acc03, s.z);
-        put_row(r + 1u, cl, acc10, acc11, acc12, acc13, s.z);
-        put_row(r + 2u, cl, acc20, acc21, acc22, acc23, s.z);
-        put_row(r + 3u, cl, acc30, acc31, acc32, acc33, s.z);
-    }
-    if (KG == 1u || g == 1u) {
-        put_row(rh, cl, acc40, acc41, acc42, acc43, s.z);
-        put_row(rh + 1u, cl, acc50, acc51, acc52, acc53, s.z);
-        put_row(rh + 2u, cl, acc60, acc61, acc62, acc63, s.z);
-        put_row(rh + 3u, cl, acc70, acc71, acc72, acc73, s.z);
-    }
+    put_row(r, cl, acc00, acc01, acc02, acc03, s.z);
+    put_row(r + 1u, cl, acc10, acc11, acc12, acc13, s.z);
+    put_row(r + 2u, cl, acc20, acc21, acc22, acc23, s.z);
+    put_row(r + 3u, cl, acc30, acc31, acc32, acc33, s.z);
+    put_row(rh, cl, acc40, acc41, acc42, acc43, s.z);
+    put_row(rh + 1u, cl, acc50, acc51, acc52, acc53, s.z);
+    put_row(rh + 2u, cl, acc60, acc61, acc62, acc63, s.z);
+    put_row(rh + 3u, cl, acc70, acc71, acc72, acc73, s.z);
 }

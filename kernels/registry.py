@@ -163,10 +163,9 @@ _MM_INCLUDES = (*_MM_BASE, "include/matmul_out.wgsl")  # + the scalar output sid
 # the tile kernels: matmul_common, then an output side, the staging, a put4 and the core
 _TILE_IO = "include/matmul_tile_io.wgsl"
 _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
-# the tile staging's constants (include/matmul_tile_io.wgsl), then each core's own
+# the tile staging's constants (include/matmul_tile_io.wgsl; the warp-tile core adds none), then
+# the blocked core's own
 _TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
-# the warp-tile core's k-groups (KG: 1, or 2 for sliced K)
-_WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "KG": 1}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
 # include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
 _OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
@@ -346,7 +345,7 @@ KERNELS: dict[str, Kernel] = {
                constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_TILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
@@ -417,16 +416,14 @@ def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
 
 def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVariant:
     """A matmul_warptile row; its tile must fit the kernel's limits (see its header): 64 x 64
-    warp tiles of 32 invocations per k-group (KG of them), each k-tile staged in 1..4 quads of A
-    and of B per invocation (which with KG = 2 leaves room for the fold in the tile buffers)."""
-    c = {**_WARPTILE_CONSTANTS, **tile}
-    bm, bn, bk, kg = c["BM"], c["BN"], c["BK"], c["KG"]
-    nt = bm * bn // 128 * kg
-    ok = (bm in (64, 128, 256) and bn in (64, 128, 256) and kg in (1, 2) and nt <= 256
-          and bk > 0 and bk % 4 == 0
-          and all(q % (4 * nt) == 0 and 1 <= q // (4 * nt) <= 4 for q in (bm * bk, bk * bn)))
-    if not ok:
-        raise VariantError(f"matmul_warptile tile {bm}x{bn}, BK {bk}, KG {kg} out of its limits")
+    warp tiles of 32 invocations, each k-tile staged in 1..4 quads of A and of B per invocation."""
+    c = {**_TILE_CONSTANTS, **tile}
+    bm, bn, bk = c["BM"], c["BN"], c["BK"]
+    if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 \
+            or bk <= 0 or bk % 4 \
+            or not (32 * bk % bn == 0 and 32 * bk % bm == 0 and 32 * bk // bn <= 4
+                    and 32 * bk // bm <= 4):
+        raise VariantError(f"matmul_warptile tile {bm}x{bn}, BK {bk} out of its limits")
     return MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=tune)
 
 
@@ -462,11 +459,6 @@ _W128 = _warptile("w128", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invoca
 _W128K4 = _warptile("w128k4", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with "
                     "8x16 outputs, k-tiles of 4 (half w128's prefetch registers)",
                     BM=128, BN=128, BK=4)
-_W128S2 = _warptile("w128s2", "warp-tiled 128x128 tile with sliced K: 2 k-groups of 4 warps of "
-                    "64x64, 256 invocations with 8x16 outputs, each group half of every k-tile of "
-                    "8, partial sums folded through workgroup memory (twice w128's warps per "
-                    "workgroup, for grids too small to fill the device)",
-                    BM=128, BN=128, BK=8, KG=2)
 _W128K16 = _warptile("w128k16", "warp-tiled 128x128 tile: 4 warps of 64x64, 128 invocations with "
                      "8x16 outputs, k-tiles of 16", tune=False, BM=128, BN=128, BK=16)
 
@@ -497,8 +489,6 @@ MATMULS: dict[str, MatmulVariant] = {
         _via_tn(_W128),  # w128k16tr, measured with them, was picked nowhere
         _W128K4,
         _via_tn(_W128K4),
-        _W128S2,
-        _via_tn(_W128S2),
         # v4 twins of w128 / w128tr lost to the best candidate at every step shape and 4096^3
         # (results/h200/s8/README.md): none
         # picked nowhere on the H200 (results/h200-matmul-w): not timed by ``auto``, kept so the

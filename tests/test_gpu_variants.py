@@ -143,24 +143,6 @@ def test_blocked_rows_read_their_tile_and_memory():
             registry.kernel(name).constants, name
 
 
-def test_warptile_rows_check_their_k_groups():
-    """A sliced-K row runs twice the invocations on the same tile (the WGSL derives NT from KG),
-    and tiles whose staging or k-groups do not fit the kernel are refused when the row is made."""
-    from kernels import wgsl
-
-    v = registry.matmul_variant("w128s2")
-    consts = {**registry.kernel(v.kernel).constants, **v.constants}
-    assert wgsl.override_values(wgsl.source(v.kernel), consts)["NT"] == 256
-    assert wgsl.override_values(wgsl.source(v.kernel),
-                                {**consts, "KG": 1})["NT"] == 128
-    assert registry._warptile("ok", "", BM=64, BN=64, BK=4, KG=2).constants["KG"] == 2
-    for bad in (dict(BK=4, KG=2),  # half a quad of A per invocation (fine at KG = 1)
-                dict(BK=8, KG=3),
-                dict(BM=256, BN=128, BK=8, KG=2)):  # 512 invocations
-        with pytest.raises(registry.VariantError, match="out of its limits"):
-            registry._warptile("bad", "", **{"BM": 128, "BN": 128, **bad})
-
-
 # ---------------------------------------------------------------- fa2 kernels
 def run_attention(variant, B, T, H, hd, constants=None, seed=None):
     """Random inputs through ``backends.gpu.run_attention`` (forward, then the backward kernels

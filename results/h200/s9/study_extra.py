@@ -5,6 +5,8 @@ rows added for this process only, parity first.
 ``python3 results/h200/s9/study_extra.py OUT_DIR``: the warp-tile kernel with two k-groups at
 128 x 64, 64 x 128 and 64 x 64 (more warps per workgroup on the narrow grids where 128 x 128
 tiles leave multiprocessors idle) with their via-tn twins, and at 128 x 128 with k-tiles of 16.
+It runs at e9a5e02, the commit that added ``KG`` to matmul_warptile.wgsl and the two rows; both
+were removed after this study (call 1: sliced K lost at every shape, results/h200/s9/README.md).
 """
 
 from __future__ import annotations
