@@ -13,6 +13,7 @@
 @compute @workgroup_size(WX, WY)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) t: u32,
 ) {
     let m0 = wg.y * BM;
@@ -20,9 +21,8 @@ fn main(
     let s = k_slice(wg.z);
     let base = s.z;
     matmul_tile(m0, n0, s.x, s.y, t);
-    let xy = lane_xy(t);
-    let r = m0 + xy.y * 4u;
-    let cl = n0 + xy.x * 4u;
+    let r = m0 + lid.y * 4u;
+    let cl = n0 + lid.x * 4u;
     let rh = r + BM / 2u;
     let ch = cl + BN / 2u;
     put4(r, cl, acc0l, base);

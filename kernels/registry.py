@@ -171,8 +171,6 @@ _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loa
 _OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
 _TILE_V4_ALIASES = {**_TILE_ALIASES, **_OUT_V4_ALIASES}
 _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
-_TILE_CORE = "include/matmul_tile_core.wgsl"  # the blocked core, after one of its lane layouts
-_LANES_ROWS = "include/matmul_lanes_rows.wgsl"
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
 
@@ -337,13 +335,13 @@ KERNELS: dict[str, Kernel] = {
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "TILE": 16},
                optional=("r", "aux")),
         Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _LANES_ROWS, _TILE_CORE),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, "include/matmul_tile_core.wgsl"),
                constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
                trusted=True),
         # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl", _LANES_ROWS,
-                         _TILE_CORE),
+               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
+                         "include/matmul_tile_core.wgsl"),
                constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",

@@ -7,10 +7,6 @@
 // so that per k a warp reads consecutive vec4 of op(B) (no bank conflict) and few of op(A)
 // (broadcast). Accumulators are named vec4<f32> (acc<row><l|h>), never an array indexed in a loop;
 // the halves a TM/TN of 4 does not use are dead code once the constants are known.
-// Which (tx, ty) each invocation is comes from a lanes include (`fn lane_xy(t) -> vec2<u32>`):
-// include/matmul_lanes_rows.wgsl or include/matmul_lanes_blocks.wgsl (a choice of include, not an
-// override: naga 29's override processing panics on this module with one more override used in a
-// function, as with the warp-tile kernel's WN).
 
 override TM: u32 = 8u;
 override TN: u32 = 8u;
@@ -63,9 +59,10 @@ fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
 }
 
 fn compute(buf: u32, t: u32) {
-    let xy = lane_xy(t);
-    let ba = buf * BK * SA + xy.y;
-    let bb = buf * BK * SB + xy.x;
+    let tx = t % WX;  // t = local_invocation_index of the (WX, WY) workgroup
+    let ty = t / WX;
+    let ba = buf * BK * SA + ty;
+    let bb = buf * BK * SB + tx;
     for (var k = 0u; k < BK; k = k + 1u) {
         let oa = ba + k * SA;
         let ob = bb + k * SB;

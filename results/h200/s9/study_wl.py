@@ -10,6 +10,9 @@ where the registry has them) once more on the kernels ``matmul_blocked_l`` / ``m
 of 32 invocations) reads per k two A vec4 at one address each and 32 distinct B vec4 (four
 wavefronts by the shared-memory rule of 128 bytes per wavefront); as an 8 x 4 block it reads 4
 and 8 distinct vec4, one wavefront apiece: half the shared-memory traffic per FMA.
+It runs at 37674b3, the commit that moved the blocked core's lane mapping into the lanes includes;
+that change was reverted after this study (call 4: the lane blocks ran at 0.93-1.01 of the best
+other candidate, results/h200/s9/README.md).
 """
 
 from __future__ import annotations
