@@ -28,8 +28,9 @@
 
 override NT: u32 = BM * BN / 128u;  // invocations per workgroup (32 per 64x64 warp tile)
 
-// Warps along n (WN). A function, not an override: naga 29's override processing panics on this
-// kernel with WN declared as one (a handle count mismatch in process_overrides).
+// Warps along n (WN). A function: written when naga 29 panicked on WN as an override declared
+// after the staging's override-sized workgroup arrays; kernels.wgsl.source now puts every
+// override first, so one would also do.
 fn warps_n() -> u32 { return BN / 64u; }
 
 var<private> acc00: vec4<f32>;

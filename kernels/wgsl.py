@@ -15,10 +15,29 @@ from kernels.registry import KERNEL_DIR, kernel
 
 
 def source(name: str) -> str:
-    """The WGSL of kernel ``name``: shared pieces, then the kernel file."""
+    """The WGSL of kernel ``name``: shared pieces, then the kernel file, with every ``override``
+    declaration moved to the top (``hoist_overrides``)."""
     k = kernel(name)
     parts = [(KERNEL_DIR / f).read_text() for f in (*k.includes, k.file)]
-    return "\n".join(parts)
+    return hoist_overrides("\n".join(parts))
+
+
+_OVERRIDE_LINE = re.compile(r"^override\s.*;.*$", re.M)
+
+
+def hoist_overrides(wgsl: str) -> str:
+    """``wgsl`` with its one-line module-scope ``override`` declarations first, in their order.
+
+    WGSL's module scope has no order, but naga 29's override processing (wgpu 0.32) panics
+    ("handlevec.rs:66", an aborted process, not an error) on an override declared after a
+    workgroup array sized by an override expression and then used in a function: the tile
+    kernels' cores come after the staging that declares those arrays, so a core could not add
+    an override of its own (results/h200/s9/README.md)."""
+    lines = _OVERRIDE_LINE.findall(wgsl)
+    if not lines:
+        return wgsl
+    rest = _OVERRIDE_LINE.sub("", wgsl)
+    return "\n".join(lines) + "\n" + rest
 
 
 _BINDING = re.compile(

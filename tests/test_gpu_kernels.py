@@ -8,6 +8,9 @@ The ``ref_*`` names are the references the registry rows point at.
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -117,6 +120,51 @@ def test_registry_rows_are_consistent():
     for v in registry.ATTENTIONS.values():
         for k in (v.forward, *v.backward):
             registry.kernel(k)
+
+
+# An override declared after a workgroup array sized by an override expression, used in a
+# function: naga 29 (wgpu 0.32) aborts the process on this module as written.
+_NAGA_ABORTS = """
+override A: u32 = 4u;
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+var<workgroup> buf: array<f32, A * 2u>;
+override B: u32 = 1u;
+fn f(i: u32) -> f32 { if (B != 0u) { return buf[i]; } return 0.0; }
+@compute @workgroup_size(8) fn main(@builtin(local_invocation_index) t: u32) {
+    buf[t] = f32(t);
+    workgroupBarrier();
+    out[t] = f(t);
+}
+"""
+
+
+def test_assembled_kernels_declare_overrides_first():
+    """Every kernel's assembled WGSL declares all its overrides before any workgroup array, and
+    hoisting keeps each declaration and the order among them."""
+    for name in registry.KERNELS:
+        src = wgsl.source(name)
+        if "var<workgroup>" in src:
+            body = src[src.index("var<workgroup>"):]
+            assert not re.search(r"^override\s", body, re.M), name
+    hoisted = wgsl.hoist_overrides(_NAGA_ABORTS)
+    assert hoisted.splitlines()[:2] == ["override A: u32 = 4u;", "override B: u32 = 1u;"]
+    assert wgsl.overrides(hoisted) == {"A", "B"} and hoisted.count("override") == 2
+
+
+def test_hoisted_module_builds_where_naga_would_abort():
+    """The hoisted form of the module above builds a pipeline (in a child process: naga's panic
+    would abort pytest itself)."""
+    code = (
+        "import sys, wgpu\n"
+        "dev = wgpu.gpu.request_adapter_sync().request_device_sync()\n"
+        "m = dev.create_shader_module(code=sys.stdin.read())\n"
+        "dev.create_compute_pipeline(layout='auto', compute={'module': m, 'entry_point': 'main',"
+        " 'constants': {'B': 1}})\n"
+        "print('built')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], input=wgsl.hoist_overrides(_NAGA_ABORTS),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "built" in run.stdout, run.stderr[-2000:]
 
 
 def test_unknown_constant_and_variant_are_refused():
