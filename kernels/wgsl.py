@@ -29,10 +29,11 @@ def hoist_overrides(wgsl: str) -> str:
     """``wgsl`` with its one-line module-scope ``override`` declarations first, in their order.
 
     WGSL's module scope has no order, but naga 29's override processing (wgpu 0.32) panics
-    ("handlevec.rs:66", an aborted process, not an error) on an override declared after a
-    workgroup array sized by an override expression and then used in a function: the tile
-    kernels' cores come after the staging that declares those arrays, so a core could not add
-    an override of its own (results/h200/s9/README.md)."""
+    ("handlevec.rs:66", an aborted process, not an error) on some declaration orders. One that
+    does: an override declared after a workgroup array sized by an override expression and used
+    only in functions, not in an earlier override's initializer. The tile kernels' cores come
+    after the staging that declares those arrays, so a core could not add such an override
+    (results/h200/s9/README.md)."""
     lines = _OVERRIDE_LINE.findall(wgsl)
     if not lines:
         return wgsl

@@ -122,8 +122,8 @@ def test_registry_rows_are_consistent():
             registry.kernel(k)
 
 
-# An override declared after a workgroup array sized by an override expression, used in a
-# function: naga 29 (wgpu 0.32) aborts the process on this module as written.
+# An override declared after a workgroup array sized by an override expression and used only in
+# a function: naga 29 (wgpu 0.32) aborts the process on this module as written.
 _NAGA_ABORTS = """
 override A: u32 = 4u;
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
