@@ -1,5 +1,6 @@
 """The matmul table of the session-4 note from kernel-benchmark CSVs: ``auto`` per step shape
-beside cuBLAS, and what ``auto`` read in an earlier CSV (session 3) at the same shape.
+beside cuBLAS, and what ``auto`` read in an earlier CSV (BEFORE: session 3's in the session-4
+note) at the same shape.
 
     python results/h200/s4/table.py NOW.csv [BEFORE.csv]
 """
@@ -22,7 +23,7 @@ def main() -> None:
     now = rows(sys.argv[1])
     before = rows(sys.argv[2]) if len(sys.argv) > 2 else {}
     print("| preset | form M x N x K | cuBLAS TFLOP/s | auto TFLOP/s | auto ran | auto / cuBLAS "
-          "| of FMA probe | session 3 auto / cuBLAS |")
+          "| of FMA probe | before: auto / cuBLAS |")
     print("|---|---|---:|---:|---|---:|---:|---:|")
     for (preset, form, M, N, K), r in now.items():
         b = before.get((preset, form, M, N, K))
