@@ -1,0 +1,141 @@
+"""Session 10: where the narrow grids' time goes — a fixed cost per dispatch or the k-loop.
+
+Session 9's via-tn timings put ``b128t84``'s tn tile path at 42.3 / 69.5 / 230.0 us for
+4096 x 512 x K, K = 256 / 512 / 2048: a line of about 1.7 us per k-tile of 16 plus about 15 us
+that does not grow with K. cuBLAS at the same shapes fits about 3 us plus its k-loop. This script
+measures that line directly, and how the intercept depends on the way a dispatch is timed:
+
+- ``per_dispatch``: the harness's way (``Case.run``): one compute pass per dispatch with
+  beginning / end-of-pass timestamps, the per-rep sum of (end - begin);
+- ``one_pass``: the same ``R`` dispatches in one compute pass (wgpu puts its barriers between them),
+  timestamps only at that pass's beginning and end, divided by ``R`` — what cuBLAS's CUDA events
+  around ``R`` back-to-back calls measure;
+- ``gaps``: from the per-dispatch stamps, begin(i+1) - end(i) (negative: the next pass's beginning
+  stamp was written before the previous pass's end stamp, so the intervals overlap);
+- cuBLAS (``bench.vendor``) at the same shape.
+
+``python3 results/h200/s10/fixed_cost.py OUT_DIR``: writes ``fixed-cost.csv`` and prints, per
+(variant, form), the least-squares line seconds = a + b * K of each method.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import wgpu
+
+from backends.gpu import native
+from backends.gpu.graph import Piece
+from backends.gpu.microbench import MicroBench, settle
+from bench import vendor
+from bench.environment import git_commit
+
+REPS = 10  # dispatches per command buffer
+RUNS = 5  # command buffers per method; the median is kept
+KS = (16, 64, 256, 512, 1024, 2048)
+ROWS = (  # (variant, form, M, N)
+    ("b128t84", "nn", 4096, 512),
+    ("b128t84", "tn", 4096, 512),
+    ("b128t84v4", "nn", 4096, 512),
+    ("w128k4", "tn", 4096, 512),
+    ("b64v4", "nn", 4096, 512),
+    ("b128t84", "tn", 4096, 4096),
+    ("w128k4", "tn", 4096, 4096),
+)
+
+
+def one_pass_seconds(mb: MicroBench, case) -> float:
+    """Seconds per dispatch with all of ``case``'s dispatches in one timed pass."""
+    dev = mb.dev.device
+    qs = dev.create_query_set(type="timestamp", count=2)
+    res = dev.create_buffer(size=16, usage=wgpu.BufferUsage.QUERY_RESOLVE
+                            | wgpu.BufferUsage.COPY_SRC)
+    read = dev.create_buffer(size=16, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+    ds = case.graph.dispatches
+    piece = Piece(ds, native.program(ds))
+    out = []
+    for _ in range(RUNS):
+        enc = dev.create_command_encoder()
+        case.graph.encode_piece(enc, piece, timestamp_writes={
+            "query_set": qs, "beginning_of_pass_write_index": 0, "end_of_pass_write_index": 1})
+        enc.resolve_query_set(qs, 0, 2, res, 0)
+        enc.copy_buffer_to_buffer(res, 0, read, 0, 16)
+        dev.queue.submit([enc.finish()])
+        read.map_sync(wgpu.MapMode.READ, 0, 16)
+        t = np.frombuffer(read.read_mapped(0, 16), np.uint64).astype(np.int64)
+        read.unmap()
+        out.append((t[1] - t[0]) * 1e-9 / len(ds))
+    for b in (res, read):
+        b.destroy()
+    qs.destroy()
+    return float(np.median(out))
+
+
+def per_dispatch(case) -> tuple[float, list[float]]:
+    """``Case.run``'s seconds per rep (median of RUNS) and the last run's begin(i+1) - end(i)."""
+    secs = sorted(case.run() for _ in range(RUNS))
+    n = 2 * len(case.graph.dispatches)
+    case._read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
+    t = np.frombuffer(case._read.read_mapped(0, 8 * n), np.uint64).astype(np.int64)
+    case._read.unmap()
+    gaps = [(t[2 * i + 2] - t[2 * i + 1]) * 1e-9 for i in range(len(t) // 2 - 1)]
+    return secs[len(secs) // 2], gaps
+
+
+def fit(ks: list[int], secs: list[float]) -> tuple[float, float]:
+    b, a = np.polyfit(np.asarray(ks, float), np.asarray(secs, float), 1)
+    return float(a), float(b)
+
+
+def main(out: str) -> int:
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settle()
+    mb = MicroBench()
+    info = mb.describe()
+    print("adapter:", info["adapter"], "|", info["driver"], "| cuda:", vendor.device_name())
+    rows = []
+    for variant, form, M, N in ROWS:
+        for K in KS:
+            case = mb.matmul(variant, form, M, N, K, repeats=REPS, splits=1)
+            try:
+                case.run()  # touch the buffers
+                pd, gaps = per_dispatch(case)
+                op = one_pass_seconds(mb, case)
+            finally:
+                case.close()
+            cub = vendor.matmul_seconds(form, M, N, K)
+            rows.append(dict(variant=variant, form=form, M=M, N=N, K=K, per_dispatch_s=pd,
+                             one_pass_s=op, cublas_s=cub, gap_min_s=min(gaps),
+                             gap_median_s=float(np.median(gaps)), gap_max_s=max(gaps),
+                             adapter=info["adapter"], driver=info["driver"],
+                             git_commit=git_commit()))
+            print(f"{variant:10s} {form} {M}x{N}x{K:<5d} per-dispatch {pd * 1e6:8.1f} us  "
+                  f"one-pass {op * 1e6:8.1f} us  cuBLAS {cub * 1e6 if cub else float('nan'):8.1f}"
+                  f" us  gaps {min(gaps) * 1e6:+.1f}..{max(gaps) * 1e6:+.1f} us", flush=True)
+    with (out_dir / "fixed-cost.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print("\n| variant | form | M x N | per-dispatch a us | b us/k16 | one-pass a us | b us/k16 "
+          "| cuBLAS a us | b us/k16 |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for variant, form, M, N in ROWS:
+        rs = [r for r in rows if (r["variant"], r["form"], r["M"], r["N"]) == (variant, form, M, N)]
+        ks = [r["K"] for r in rs]
+        cells = []
+        for key in ("per_dispatch_s", "one_pass_s", "cublas_s"):
+            if any(r[key] is None for r in rs):
+                cells += ["", ""]
+                continue
+            a, b = fit(ks, [r[key] for r in rs])
+            cells += [f"{a * 1e6:.1f}", f"{b * 16e6:.3f}"]
+        print(f"| {variant} | {form} | {M}x{N} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
