@@ -14,8 +14,13 @@ measures that line directly, and how the intercept depends on the way a dispatch
   stamp was written before the previous pass's end stamp, so the intervals overlap);
 - cuBLAS (``bench.vendor``) at the same shape.
 
-``python3 results/h200/s10/fixed_cost.py OUT_DIR``: writes ``fixed-cost.csv`` and prints, per
-(variant, form), the least-squares line seconds = a + b * K of each method.
+Second part (``--steps CANDIDATES_CSV``): at each mega / behemoth step shape, the fastest
+registry row of an earlier study's candidates (what ``auto`` picks, without a cold tune) timed both
+ways, cuBLAS beside; ``step-shapes.csv`` and a table of ours / cuBLAS by each method.
+
+``python3 results/h200/s10/fixed_cost.py OUT_DIR [--steps CANDIDATES_CSV]``: writes
+``fixed-cost.csv`` and prints, per (variant, form), the least-squares line seconds = a + b * K of
+each method.
 """
 
 from __future__ import annotations
@@ -91,7 +96,57 @@ def fit(ks: list[int], secs: list[float]) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def main(out: str) -> int:
+def best_registry_rows(path: str) -> list[tuple[str, str, int, int, int, str, int]]:
+    """(preset, form, M, N, K, variant, splits) of the fastest registry row per step shape."""
+    from kernels import registry
+
+    best: dict[tuple, tuple[float, str]] = {}
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            if r["preset"] == "cube" or r["candidate"].split()[0] not in registry.MATMULS:
+                continue
+            key = (r["preset"], r["form"], int(r["M"]), int(r["N"]), int(r["K"]))
+            if key not in best or float(r["seconds"]) < best[key][0]:
+                best[key] = (float(r["seconds"]), r["candidate"])
+    out = []
+    for key, (_, cand) in best.items():
+        splits = int(cand.split("split")[1]) if "split" in cand else 1
+        out.append((*key, cand.split()[0], splits))
+    return out
+
+
+def steps(mb: MicroBench, path: str, out_dir: Path, info: dict) -> None:
+    rows = []
+    for preset, form, M, N, K, variant, splits in best_registry_rows(path):
+        case = mb.matmul(variant, form, M, N, K, repeats=REPS, splits=splits)
+        try:
+            case.run()
+            pd, gaps = per_dispatch(case)
+            op = one_pass_seconds(mb, case)
+        finally:
+            case.close()
+        cub = vendor.matmul_seconds(form, M, N, K)
+        rows.append(dict(preset=preset, form=form, M=M, N=N, K=K, variant=variant,
+                         splits=splits, per_dispatch_s=pd, one_pass_s=op, cublas_s=cub,
+                         gap_median_s=float(np.median(gaps)) if gaps else "",
+                         adapter=info["adapter"], driver=info["driver"],
+                         git_commit=git_commit()))
+    with (out_dir / "step-shapes.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print("\n| preset | form M x N x K | ran | cuBLAS us | per-dispatch us | one-pass us "
+          "| cuBLAS / per-dispatch | cuBLAS / one-pass |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        cub = r["cublas_s"] or float("nan")
+        ran = r["variant"] + (f" split{r['splits']}" if r["splits"] > 1 else "")
+        print(f"| {r['preset']} | {r['form']} {r['M']}x{r['N']}x{r['K']} | {ran} "
+              f"| {cub * 1e6:.1f} | {r['per_dispatch_s'] * 1e6:.1f} | {r['one_pass_s'] * 1e6:.1f} "
+              f"| {cub / r['per_dispatch_s']:.2f} | {cub / r['one_pass_s']:.2f} |", flush=True)
+
+
+def main(out: str, steps_from: str | None = None) -> int:
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     settle()
@@ -135,8 +190,11 @@ def main(out: str) -> int:
             a, b = fit(ks, [r[key] for r in rs])
             cells += [f"{a * 1e6:.1f}", f"{b * 16e6:.3f}"]
         print(f"| {variant} | {form} | {M}x{N} | " + " | ".join(cells) + " |")
+    if steps_from:
+        steps(mb, steps_from, out_dir, info)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    args = sys.argv[1:]
+    sys.exit(main(args[0], args[2] if args[1:2] == ["--steps"] else None))
