@@ -4,9 +4,12 @@ copy-bandwidth probe in GB/s) so each kernel is also reported as a share of the 
 of a vendor library's figure when one is given).
 
 Timing is ``bench.timing.time_fn`` around ``Case.run`` of ``backends.gpu.microbench``: one call =
-one command buffer of ``repeats`` repetitions. With timestamp queries the row's seconds are device
-busy time per repetition (the wall median per repetition is kept beside it); without, the wall
-time of submit + wait divided by ``repeats``.
+one command buffer of ``repeats`` repetitions run back to back in one compute pass. With timestamp
+queries the row's seconds are that pass's device time per repetition (the wall median per
+repetition is kept beside it), as cuBLAS's are CUDA-event time around back-to-back calls; without,
+the wall time of submit + wait divided by ``repeats``. ``profile_s`` is the same batch with a timed
+pass per dispatch (``Case.profile``), the sum per repetition: it also counts each pass's own
+beginning and end, so it reads above ``seconds``; the split by kernel comes from it.
 
 Attention rows are (B, H, T, head_dim) shapes: ``ATTENTION_SHAPE`` along ``seqs`` by default, or
 any list (``attention_shape`` reads "BxHxTxHD" or a preset name: that preset's attention). Each
@@ -41,7 +44,8 @@ TARGET_WORK = 2e10  # FLOPs per command buffer to aim for (a few ms on a big GPU
 
 FIELDS = (
     "kind", "variant", "ran", "preset", "form", "M", "N", "K", "B", "H", "T", "hd", "status",
-    "timing", "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "gflops", "gbps",
+    "timing", "repeats", "seconds", "ci_low_s", "ci_high_s", "samples", "wall_s", "profile_s",
+    "gflops", "gbps",
     "share_of_peak", "vendor_gflops", "share_of_vendor", "fwd_s", "dq_s", "dkv_s", "vendor_s",
     "vendor_fwd_s", "vs_vendor", "vendor", "constants", "adapter", "adapter_type", "backend",
     "driver", "software", "wgpu_version", "cpu", "git_commit",
@@ -134,6 +138,8 @@ def run_kernels(
     def timed(case, row: dict[str, Any]) -> dict[str, Any]:
         try:
             m, how, wall = time_case(case, budget_s, lambda: settle(adapter))
+            if how == "timestamps":
+                row["profile_s"] = case.profile()
         finally:
             case.close()
         row.update(_split(case))

@@ -420,6 +420,7 @@ def test_kernel_bench_gates_then_times(monkeypatch):
         assert r["status"] == "ok" and r["seconds"] > 0, key
         assert r["software"] is is_software(r), key  # flagged exactly when a rasteriser ran
     assert by_kind[("matmul", "b128")]["share_of_peak"] > 0
+    assert by_kind[("matmul", "b128")]["profile_s"] > 0  # the per-dispatch profile beside it
     fa2 = by_kind[("attention", "fa2")]
     assert min(fa2["fwd_s"], fa2["dq_s"], fa2["dkv_s"]) > 0  # the split by kernel (timestamps)
     assert "vendor_s" not in fa2 or fa2["vs_vendor"] > 0  # SDPA only where torch sees CUDA
@@ -457,3 +458,25 @@ def test_trusted_kernels_build_without_runtime_checks():
         _, unchecked = create_module(dev.device, name, wgsl.source(name), True)
         assert unchecked, name
     assert create_module(dev.device, "x", wgsl.source("matmul_tiled16"), False)[1] is False
+
+
+def test_case_times_one_pass_and_profiles_per_dispatch():
+    """``run`` times the batch as one pass; ``profile`` times each dispatch's own pass and splits
+    by kernel, its parts adding up to what it returns (a split-K repetition is two dispatches)."""
+    from backends.gpu.microbench import MicroBench
+
+    mb = MicroBench()
+    if not mb.timestamps:
+        pytest.skip("adapter without timestamp-query: both fall back to wall time")
+    case = mb.matmul("b64", "tn", 40, 24, 300, repeats=3, splits=2)
+    try:
+        assert case.split == {}  # nothing profiled yet
+        first = case.run()
+        assert first > 0 and case.split == {}
+        busy = case.profile()
+        labels = {d.label for d in case.graph.dispatches}
+        assert len(labels) == 2 and set(case.split) == labels
+        assert math.isclose(sum(case.split.values()), busy, rel_tol=1e-9)
+        assert case.run() > 0  # the query set serves both ways in turn
+    finally:
+        case.close()

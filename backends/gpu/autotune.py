@@ -59,6 +59,11 @@ FINAL_MARGIN = 1.3  # ... when within this factor of the fastest first timing
 # and left a slower pick: results/h200/s8/README.md)
 ROW_MARGIN = 2.0
 RACE_ROUNDS = 7
+# How a candidate is timed (part of the cache key's digest, so plans timed otherwise are retuned):
+# "one-pass" = Case.run, a command buffer of back-to-back dispatches in one timed pass. Until
+# session 10 each dispatch had a timed pass of its own, which adds about 3 us per dispatch on the
+# H200 and so held split-K and via-tn candidates (2-4 dispatches) back against one-pass rows.
+TIMING = "one-pass"
 # Building a candidate's case (its pipelines are compiled there, on a cold driver cache for
 # hundreds of ms) and its first run taking longer than this left the GPU idle: it is settled again
 # before the timed runs, or the candidate reads at a dropped clock and is cut from the shortlist
@@ -95,7 +100,7 @@ def kernel_digest() -> str:
             h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}".encode())
     # how candidates are chosen: a plan another method picked is measured again
     h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}{FINALISTS}"
-             f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}".encode())
+             f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}{TIMING}".encode())
     return h.hexdigest()[:16]
 
 

@@ -3,10 +3,14 @@
 A ``Case`` is a ready batch of ``repeats`` identical repetitions (a matmul dispatch; attention's
 forward + backward dispatches; a peak probe) recorded in ONE command buffer, buffers allocated and
 bind groups built up front. ``Case.run()`` encodes, submits and waits for it, and returns the
-device seconds per repetition from timestamp queries (one timed pass per dispatch, so the sum is
-busy time without inter-dispatch gaps) when the adapter has ``timestamp-query``, else ``None``:
-the caller then divides its wall time by ``repeats``. No timing loop lives here: the harness
-drives ``run`` with ``bench.timing.time_fn``.
+device seconds per repetition when the adapter has ``timestamp-query``, else ``None`` (the caller
+then divides its wall time by ``repeats``). Its dispatches run back to back in ONE compute pass
+(wgpu's barriers between them), timestamps at that pass's beginning and end: the way the step runs
+them, and the way cuBLAS is timed (CUDA events around back-to-back calls, ``bench.vendor``).
+``Case.profile()`` instead gives every dispatch a timed pass of its own and sums by kernel
+(``split``): for shares only, since each such pass adds its beginning and end to the dispatch's
+interval (about 3 us per dispatch on the H200, results/h200/s10/README.md). No timing loop lives
+here: the harness drives ``run`` with ``bench.timing.time_fn``.
 
 Parity gates: ``check_matmul`` / ``check_attention`` run a variant on random awkward shapes on
 this adapter against NumPy (float64); the harness times a variant only after its gate passed.
@@ -25,9 +29,10 @@ import wgpu
 from backends import clocks
 from backends import reference as R
 from backends.base import BackendError
+from backends.gpu import native
 from backends.gpu.buffers import BufferPool, View
 from backends.gpu.device import adapter_info, choose_adapter, get_device
-from backends.gpu.graph import Graph, per_kernel_seconds
+from backends.gpu.graph import Graph, Piece, per_kernel_seconds
 from backends.gpu.matmul import MatmulScratch, record_matmul
 from backends.gpu.pipelines import pipelines_for
 from backends.gpu.testing import run_attention, run_matmul
@@ -54,30 +59,53 @@ class Case:
     flops: float = 0.0  # per repetition
     bytes: float = 0.0  # per repetition (memory traffic the kernel must do at least)
     info: dict[str, Any] = field(default_factory=dict)
-    split: dict[str, float] = field(default_factory=dict)  # last run's seconds per rep by label
-    _qs: Any = None
+    split: dict[str, float] = field(default_factory=dict)  # last profile's seconds per rep by label
+    _qs: Any = None  # 2 queries per dispatch (profile); run uses the first two
     _resolve: Any = None
     _read: Any = None
 
     def run(self) -> float | None:
+        """Device seconds per repetition, every dispatch in one timed pass (None: no timestamps,
+        the caller times the wall)."""
+        dev = self.graph.pipelines.dev.device
+        enc = dev.create_command_encoder(label=self.name)
+        if self._qs is None:
+            self.graph.encode(enc)
+            dev.queue.submit([enc.finish()])
+            dev.queue.on_submitted_work_done_sync()
+            return None
+        ds = self.graph.dispatches
+        self.graph.encode_piece(enc, Piece(ds, native.program(ds)), timestamp_writes={
+            "query_set": self._qs, "beginning_of_pass_write_index": 0,
+            "end_of_pass_write_index": 1})
+        ticks = self._ticks(enc, 2)
+        return max(int(ticks[1] - ticks[0]), 0) * 1e-9 / self.repeats
+
+    def profile(self) -> float | None:
+        """One timed pass per dispatch: fills ``split`` (seconds per repetition by dispatch
+        label) and returns their sum per repetition; None without timestamps. Each pass's own
+        beginning and end are inside its interval, so use it for shares, ``run`` for time."""
+        if self._qs is None:
+            return None
         dev = self.graph.pipelines.dev.device
         enc = dev.create_command_encoder(label=self.name)
         self.graph.encode(enc, query_set=self._qs)
-        n = 2 * len(self.graph.dispatches)
-        if self._qs is not None:
-            enc.resolve_query_set(self._qs, 0, n, self._resolve, 0)
-            enc.copy_buffer_to_buffer(self._resolve, 0, self._read, 0, 8 * n)
-        dev.queue.submit([enc.finish()])
-        if self._qs is None:
-            dev.queue.on_submitted_work_done_sync()
-            return None
-        self._read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
-        ticks = np.frombuffer(self._read.read_mapped(0, 8 * n), np.uint64).astype(np.int64)
-        self._read.unmap()
+        ticks = self._ticks(enc, 2 * len(self.graph.dispatches))
         labels = [d.label for d in self.graph.dispatches]
         self.split = {k: v / self.repeats for k, v in per_kernel_seconds(labels, ticks).items()}
         busy = np.maximum(ticks[1::2] - ticks[0::2], 0).sum() * 1e-9
         return float(busy) / self.repeats
+
+    def _ticks(self, enc, n: int) -> np.ndarray:
+        """Submit ``enc`` with its first ``n`` timestamps resolved; wait and read them."""
+        dev = self.graph.pipelines.dev.device
+        enc.resolve_query_set(self._qs, 0, n, self._resolve, 0)
+        enc.copy_buffer_to_buffer(self._resolve, 0, self._read, 0, 8 * n)
+        dev.queue.submit([enc.finish()])
+        self._read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
+        ticks = np.frombuffer(self._read.read_mapped(0, 8 * n), np.uint64).astype(np.int64)
+        self._read.unmap()
+        return ticks
 
     def close(self) -> None:
         for buf in self.pool.buffers.values():
