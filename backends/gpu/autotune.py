@@ -61,8 +61,9 @@ ROW_MARGIN = 2.0
 RACE_ROUNDS = 7
 # How a candidate is timed (part of the cache key's digest, so plans timed otherwise are retuned):
 # "one-pass" = Case.run, a command buffer of back-to-back dispatches in one timed pass. Until
-# session 10 each dispatch had a timed pass of its own, which adds about 3 us per dispatch on the
-# H200 and so held split-K and via-tn candidates (2-4 dispatches) back against one-pass rows.
+# session 10 each dispatch had a timed pass of its own, whose own start and end add to every
+# dispatch (results/h200/s10/README.md) and so held split-K and via-tn candidates (2-4 dispatches
+# per call) back against one-dispatch rows.
 TIMING = "one-pass"
 # Building a candidate's case (its pipelines are compiled there, on a cold driver cache for
 # hundreds of ms) and its first run taking longer than this left the GPU idle: it is settled again

@@ -9,7 +9,7 @@ then divides its wall time by ``repeats``). Its dispatches run back to back in O
 them, and the way cuBLAS is timed (CUDA events around back-to-back calls, ``bench.vendor``).
 ``Case.profile()`` instead gives every dispatch a timed pass of its own and sums by kernel
 (``split``): for shares only, since each such pass adds its beginning and end to the dispatch's
-interval (about 3 us per dispatch on the H200, results/h200/s10/README.md). No timing loop lives
+interval (results/h200/s10/README.md). No timing loop lives
 here: the harness drives ``run`` with ``bench.timing.time_fn``.
 
 Parity gates: ``check_matmul`` / ``check_attention`` run a variant on random awkward shapes on
