@@ -54,7 +54,8 @@ ROWS = (  # (variant, form, M, N)
 
 
 def one_pass_seconds(mb: MicroBench, case) -> float:
-    """Seconds per dispatch with all of ``case``'s dispatches in one timed pass."""
+    """Seconds per repetition with all of ``case``'s dispatches in one timed pass (at 6e809e1,
+    call 2: per dispatch, the pass divided by its dispatch count)."""
     dev = mb.dev.device
     qs = dev.create_query_set(type="timestamp", count=2)
     res = dev.create_buffer(size=16, usage=wgpu.BufferUsage.QUERY_RESOLVE
@@ -73,7 +74,7 @@ def one_pass_seconds(mb: MicroBench, case) -> float:
         read.map_sync(wgpu.MapMode.READ, 0, 16)
         t = np.frombuffer(read.read_mapped(0, 16), np.uint64).astype(np.int64)
         read.unmap()
-        out.append((t[1] - t[0]) * 1e-9 / len(ds))
+        out.append((t[1] - t[0]) * 1e-9 / case.repeats)
     for b in (res, read):
         b.destroy()
     qs.destroy()
