@@ -82,14 +82,28 @@ def one_pass_seconds(mb: MicroBench, case) -> float:
 
 
 def per_dispatch(case) -> tuple[float, list[float]]:
-    """``Case.run``'s seconds per rep (median of RUNS) and the last run's begin(i+1) - end(i)."""
-    secs = sorted(case.run() for _ in range(RUNS))
+    """``Case.profile``'s seconds per rep (median of RUNS; ``Case.run`` at 6e809e1, call 2) and the
+    last run's begin(i+1) - end(i)."""
+    secs = sorted(case.profile() for _ in range(RUNS))
     n = 2 * len(case.graph.dispatches)
     case._read.map_sync(wgpu.MapMode.READ, 0, 8 * n)
     t = np.frombuffer(case._read.read_mapped(0, 8 * n), np.uint64).astype(np.int64)
     case._read.unmap()
     gaps = [(t[2 * i + 2] - t[2 * i + 1]) * 1e-9 for i in range(len(t) // 2 - 1)]
     return secs[len(secs) // 2], gaps
+
+
+def time_both(mb: MicroBench, variant: str, form: str, M: int, N: int, K: int, splits: int
+              ) -> tuple[float, list[float], float, float | None]:
+    """(per-dispatch seconds, gaps, one-pass seconds, cuBLAS seconds) per call at one shape."""
+    case = mb.matmul(variant, form, M, N, K, repeats=REPS, splits=splits)
+    try:
+        case.run()  # touch the buffers
+        pd, gaps = per_dispatch(case)
+        op = one_pass_seconds(mb, case)
+    finally:
+        case.close()
+    return pd, gaps, op, vendor.matmul_seconds(form, M, N, K)
 
 
 def fit(ks: list[int], secs: list[float]) -> tuple[float, float]:
@@ -119,14 +133,7 @@ def best_registry_rows(path: str) -> list[tuple[str, str, int, int, int, str, in
 def steps(mb: MicroBench, path: str, out_dir: Path, info: dict) -> None:
     rows = []
     for preset, form, M, N, K, variant, splits in best_registry_rows(path):
-        case = mb.matmul(variant, form, M, N, K, repeats=REPS, splits=splits)
-        try:
-            case.run()
-            pd, gaps = per_dispatch(case)
-            op = one_pass_seconds(mb, case)
-        finally:
-            case.close()
-        cub = vendor.matmul_seconds(form, M, N, K)
+        pd, gaps, op, cub = time_both(mb, variant, form, M, N, K, splits)
         rows.append(dict(preset=preset, form=form, M=M, N=N, K=K, variant=variant,
                          splits=splits, per_dispatch_s=pd, one_pass_s=op, cublas_s=cub,
                          gap_median_s=float(np.median(gaps)) if gaps else "",
@@ -157,14 +164,7 @@ def main(out: str, steps_from: str | None = None) -> int:
     rows = []
     for variant, form, M, N in ROWS:
         for K in KS:
-            case = mb.matmul(variant, form, M, N, K, repeats=REPS, splits=1)
-            try:
-                case.run()  # touch the buffers
-                pd, gaps = per_dispatch(case)
-                op = one_pass_seconds(mb, case)
-            finally:
-                case.close()
-            cub = vendor.matmul_seconds(form, M, N, K)
+            pd, gaps, op, cub = time_both(mb, variant, form, M, N, K, 1)
             rows.append(dict(variant=variant, form=form, M=M, N=N, K=K, per_dispatch_s=pd,
                              one_pass_s=op, cublas_s=cub, gap_min_s=min(gaps),
                              gap_median_s=float(np.median(gaps)), gap_max_s=max(gaps),
