@@ -32,8 +32,6 @@ from pathlib import Path
 import numpy as np
 import wgpu
 
-from backends.gpu import native
-from backends.gpu.graph import Piece
 from backends.gpu.microbench import MicroBench, settle
 from bench import vendor
 from bench.environment import git_commit
@@ -51,34 +49,6 @@ ROWS = (  # (variant, form, M, N)
     ("b128t84", "tn", 4096, 4096),
     ("w128k4", "tn", 4096, 4096),
 )
-
-
-def one_pass_seconds(mb: MicroBench, case) -> float:
-    """Seconds per repetition with all of ``case``'s dispatches in one timed pass (at 6e809e1,
-    call 2: per dispatch, the pass divided by its dispatch count)."""
-    dev = mb.dev.device
-    qs = dev.create_query_set(type="timestamp", count=2)
-    res = dev.create_buffer(size=16, usage=wgpu.BufferUsage.QUERY_RESOLVE
-                            | wgpu.BufferUsage.COPY_SRC)
-    read = dev.create_buffer(size=16, usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
-    ds = case.graph.dispatches
-    piece = Piece(ds, native.program(ds))
-    out = []
-    for _ in range(RUNS):
-        enc = dev.create_command_encoder()
-        case.graph.encode_piece(enc, piece, timestamp_writes={
-            "query_set": qs, "beginning_of_pass_write_index": 0, "end_of_pass_write_index": 1})
-        enc.resolve_query_set(qs, 0, 2, res, 0)
-        enc.copy_buffer_to_buffer(res, 0, read, 0, 16)
-        dev.queue.submit([enc.finish()])
-        read.map_sync(wgpu.MapMode.READ, 0, 16)
-        t = np.frombuffer(read.read_mapped(0, 16), np.uint64).astype(np.int64)
-        read.unmap()
-        out.append((t[1] - t[0]) * 1e-9 / case.repeats)
-    for b in (res, read):
-        b.destroy()
-    qs.destroy()
-    return float(np.median(out))
 
 
 def per_dispatch(case) -> tuple[float, list[float]]:
@@ -100,7 +70,8 @@ def time_both(mb: MicroBench, variant: str, form: str, M: int, N: int, K: int, s
     try:
         case.run()  # touch the buffers
         pd, gaps = per_dispatch(case)
-        op = one_pass_seconds(mb, case)
+        runs = sorted(case.run() for _ in range(RUNS))  # one pass (at 6e809e1: its own copy)
+        op = runs[len(runs) // 2]
     finally:
         case.close()
     return pd, gaps, op, vendor.matmul_seconds(form, M, N, K)
