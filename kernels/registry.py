@@ -165,12 +165,16 @@ _TILE_IO = "include/matmul_tile_io.wgsl"
 _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
 # the tile staging's constants (include/matmul_tile_io.wgsl; the warp-tile core adds none), then
 # the blocked core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
+                   "KG": 0}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
 # include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
 _OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
 _TILE_V4_ALIASES = {**_TILE_ALIASES, **_OUT_V4_ALIASES}
 _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
+_BLOCKED_CORE = "include/matmul_tile_core.wgsl"
+_TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its own quads
+_TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 
 
@@ -335,13 +339,19 @@ KERNELS: dict[str, Kernel] = {
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "TILE": 16},
                optional=("r", "aux")),
         Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, "include/matmul_tile_core.wgsl"),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT),
+               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
+               trusted=True),
+        # the same kernel writing its tile through workgroup memory: row-contiguous scalar
+        # stores (the "o" rows), any N
+        Kernel("matmul_blocked_os", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED),
                constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
                trusted=True),
         # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
-                         "include/matmul_tile_core.wgsl"),
+                         _BLOCKED_CORE, _TILE_OUT),
                constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
@@ -433,6 +443,25 @@ def _v4(base: MatmulVariant) -> MatmulVariant:
     return replace(base, name=base.name + "v4", kernel=base.kernel + "_v4",
                    accepts=lambda form, M, N, K: vec4_store_ok(N), fallback=base.name,
                    notes=f"{base.name} with vec4 output stores (N % 4 == 0; else {base.name})")
+
+
+def _os(base: MatmulVariant) -> MatmulVariant:
+    """``base`` (a matmul_blocked row) writing its finished tile through workgroup memory
+    (kernel matmul_blocked_os, name + "o"); the tile's [BM/TM][BN/4 + 1] vec4 slab must fit the
+    A tile buffer of [2][BK][BM/4 + 1] vec4."""
+    c = {**_BLOCKED_CONSTANTS, **base.constants}
+    if c["BM"] // c["TM"] * (c["BN"] // 4 + 1) > 2 * c["BK"] * (c["BM"] // 4 + 1):
+        raise VariantError(f"{base.name}: its output slab does not fit the A tile buffer")
+    return replace(base, name=base.name + "o", kernel=base.kernel + "_os",
+                   notes=f"{base.name} writing its tile through workgroup memory (consecutive "
+                   "invocations store consecutive elements of a row)")
+
+
+def _kg(base: MatmulVariant) -> MatmulVariant:
+    """``base`` staging K-contiguous operands in quads along m / n (KG = 1, name + "g")."""
+    return replace(base, name=base.name + "g", constants={**base.constants, "KG": 1},
+                   notes=f"{base.name} staging nn / nt's K-contiguous operands as four rows at "
+                   "one k (scalar loads, one vec4 store to workgroup memory)")
 
 
 def _via_tn(base: MatmulVariant) -> MatmulVariant:

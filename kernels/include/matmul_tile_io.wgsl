@@ -4,6 +4,10 @@
 //   VEC      1: global loads as vec4 through the aliases a4 / b4 (the contiguous axes of A and B
 //            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
+//   KG       0: a K-contiguous operand (nn / nt A, nt B) is staged in quads along k (one vec4 or
+//            four scalar loads, then four scalar stores to workgroup memory); 1: in quads along
+//            m / n (four scalar loads from four rows at one k, consecutive invocations on
+//            consecutive k, then one vec4 store), the layout the tn form gets from its loads
 // The core declares NT (invocations per workgroup) and `fn compute(buf: u32, t: u32)` (one
 // workgroup tile's k-rows into its accumulators). Needs BM*BK/4 and BK*BN/4 to be 1..4 times NT.
 // Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads (4 consecutive floats along
@@ -25,6 +29,10 @@ override BN: u32 = 128u;
 override BK: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
+override KG: u32 = 0u;
+
+override GA: u32 = TRANS_A + KG;  // nonzero: the A tile's quads run along m
+override GB: u32 = 1u - TRANS_B + KG;  // nonzero: the B tile's quads run along n
 
 override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
 override SB: u32 = BN / 4u + 1u;
@@ -46,42 +54,47 @@ var<private> pb1: vec4<f32>;
 var<private> pb2: vec4<f32>;
 var<private> pb3: vec4<f32>;
 
-// Quad q of the A tile as (m, k) of its first element; the quad runs along k for [M, K] storage,
-// along m for [K, M].
+// Quad q of the A tile as (m, k) of its first element. Along m: q runs along m for [K, M]
+// storage (each quad one vec4 of a row of A), along k for [M, K] (KG: four rows at one k);
+// along k ([M, K] storage, KG = 0): q runs along k.
 fn quad_a(q: u32) -> vec2<u32> {
     if (TRANS_A != 0u) { return vec2<u32>((q % (BM / 4u)) * 4u, q / (BM / 4u)); }
+    if (GA != 0u) { return vec2<u32>((q / BK) * 4u, q % BK); }
     return vec2<u32>(q / (BK / 4u), (q % (BK / 4u)) * 4u);
 }
 
-// Quad q of the B tile as (k, n); along n for [K, N] storage, along k for [N, K].
+// Quad q of the B tile as (k, n); along n for [K, N] storage, for [N, K] with KG (four rows of
+// B at one k); else along k.
 fn quad_b(q: u32) -> vec2<u32> {
-    if (TRANS_B != 0u) { return vec2<u32>((q % (BK / 4u)) * 4u, q / (BK / 4u)); }
-    return vec2<u32>(q / (BN / 4u), (q % (BN / 4u)) * 4u);
+    if (TRANS_B == 0u) { return vec2<u32>(q / (BN / 4u), (q % (BN / 4u)) * 4u); }
+    if (GB != 0u) { return vec2<u32>(q % BK, (q / BK) * 4u); }
+    return vec2<u32>((q % (BK / 4u)) * 4u, q / (BK / 4u));
 }
 
-// Four consecutive floats of op(A) from (m, k) along the contiguous axis, zero outside.
+// Four consecutive floats of op(A) from (m, k) along the tile's quad axis (m when GA), zero
+// outside; vec4 loads (VEC) where that axis is the contiguous one.
 fn fetch_a(m: u32, k: u32) -> vec4<f32> {
-    if (VEC != 0u) {
+    if (VEC != 0u && (GA != 0u) == (TRANS_A != 0u)) {
         if (m >= mm.M || k >= mm.K) { return vec4<f32>(0.0); }
         if (TRANS_A != 0u) { return a4[(k * mm.M + m) >> 2u]; }
         return a4[(m * mm.K + k) >> 2u];
     }
-    if (TRANS_A != 0u) {
+    if (GA != 0u) {
         return vec4<f32>(load_a(m, k), load_a(m + 1u, k), load_a(m + 2u, k), load_a(m + 3u, k));
     }
     return vec4<f32>(load_a(m, k), load_a(m, k + 1u), load_a(m, k + 2u), load_a(m, k + 3u));
 }
 
 fn fetch_b(k: u32, n: u32) -> vec4<f32> {
-    if (VEC != 0u) {
+    if (VEC != 0u && (GB != 0u) == (TRANS_B == 0u)) {
         if (k >= mm.K || n >= mm.N) { return vec4<f32>(0.0); }
         if (TRANS_B != 0u) { return b4[(n * mm.K + k) >> 2u]; }
         return b4[(k * mm.N + n) >> 2u];
     }
-    if (TRANS_B != 0u) {
-        return vec4<f32>(load_b(k, n), load_b(k + 1u, n), load_b(k + 2u, n), load_b(k + 3u, n));
+    if (GB != 0u) {
+        return vec4<f32>(load_b(k, n), load_b(k, n + 1u), load_b(k, n + 2u), load_b(k, n + 3u));
     }
-    return vec4<f32>(load_b(k, n), load_b(k, n + 1u), load_b(k, n + 2u), load_b(k, n + 3u));
+    return vec4<f32>(load_b(k, n), load_b(k + 1u, n), load_b(k + 2u, n), load_b(k + 3u, n));
 }
 
 fn load_quad_a(m0: u32, k0: u32, q: u32) -> vec4<f32> {
@@ -96,7 +109,7 @@ fn load_quad_b(k0: u32, n0: u32, q: u32) -> vec4<f32> {
 
 fn put_quad_a(base: u32, q: u32, v: vec4<f32>) {
     let mk = quad_a(q);
-    if (TRANS_A != 0u) {
+    if (GA != 0u) {
         sa[base + mk.y * SA + (mk.x >> 2u)] = v;
         return;
     }
@@ -110,7 +123,7 @@ fn put_quad_a(base: u32, q: u32, v: vec4<f32>) {
 
 fn put_quad_b(base: u32, q: u32, v: vec4<f32>) {
     let kn = quad_b(q);
-    if (TRANS_B == 0u) {
+    if (GB != 0u) {
         sb[base + kn.x * SB + (kn.y >> 2u)] = v;
         return;
     }

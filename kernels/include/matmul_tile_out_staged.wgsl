@@ -1,0 +1,45 @@
+// include/matmul_tile_out_staged.wgsl - `write_tile` of the "o" rows (kernel matmul_blocked_os):
+// the finished tile goes out through workgroup memory, so that consecutive invocations store
+// consecutive elements of a row of C (whole 128-byte lines per warp store) instead of each
+// storing its own 4-float pieces (a warp's scalar store then touches 4 floats in every 16 bytes
+// of a 512-byte span). Any M, N: each element is one checked scalar store through `put` of
+// include/matmul_store_scalar.wgsl (epilogue, or the split-K scratch).
+// Appended after include/matmul_tile_core.wgsl. One round per accumulator row j (TM rounds, two
+// barriers each): invocation (tx, ty) writes its row quads of rows ty*4 + j%4 (+ BM/2 for j >= 4)
+// as vec4 into the A tile buffer `sa` (free once the k-loop's last barrier has passed), seen as
+// [WY][BN/4 + 1] vec4 (one vec4 of padding per row); then invocation t stores elements
+// t, t + NT, ... (TN of them) of that [WY][BN] slab, row by row.
+// Limits: WY * (BN/4 + 1) <= 2 * BK * (BM/4 + 1) (the slab fits in sa: registry._os checks).
+
+override SO: u32 = BN / 4u + 1u;  // vec4 per slab row, padding included
+
+// One round: accumulator row j of every invocation (lo: columns tx*4.., hi: BN/2 + tx*4..).
+fn write_round(j: u32, lo: vec4<f32>, hi: vec4<f32>, m0: u32, n0: u32, t: u32, base: u32) {
+    let tx = t % WX;
+    let ty = t / WX;
+    workgroupBarrier();  // every read of sa (the k-loop's, the previous round's) is done
+    sa[ty * SO + tx] = lo;
+    if (TN == 8u) { sa[ty * SO + WX + tx] = hi; }
+    workgroupBarrier();
+    let row0 = m0 + (j & 3u) + (j >> 2u) * (BM / 2u);
+    for (var i = 0u; i < TN; i = i + 1u) {
+        let e = t + i * NT;
+        let y = e / BN;
+        let col = e % BN;
+        put(row0 + y * 4u, n0 + col, sa[y * SO + (col >> 2u)][col & 3u], base);
+    }
+}
+
+// The workgroup's finished tile at (m0, n0); call in uniform control flow (barriers).
+fn write_tile(m0: u32, n0: u32, t: u32, base: u32) {
+    write_round(0u, acc0l, acc0h, m0, n0, t, base);
+    write_round(1u, acc1l, acc1h, m0, n0, t, base);
+    write_round(2u, acc2l, acc2h, m0, n0, t, base);
+    write_round(3u, acc3l, acc3h, m0, n0, t, base);
+    if (TM == 8u) {
+        write_round(4u, acc4l, acc4h, m0, n0, t, base);
+        write_round(5u, acc5l, acc5h, m0, n0, t, base);
+        write_round(6u, acc6l, acc6h, m0, n0, t, base);
+        write_round(7u, acc7l, acc7h, m0, n0, t, base);
+    }
+}
