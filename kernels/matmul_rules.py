@@ -25,9 +25,10 @@ SPLITK_MAX_SPLITS = 16
 
 
 def vec4_ok(form: str, M: int, N: int, K: int) -> bool:
-    """Whether every row of A and B read along its contiguous axis holds whole vec4s (then the
-    blocked kernel loads vec4: nn K, N; nt K; tn M, N multiples of 4)."""
-    contiguous = {"nn": (K, N), "nt": (K,), "tn": (M, N)}[form]
+    """Whether the tile kernels' vec4 loads may run: they read the operands stored m- or
+    n-contiguous (tn A, nn / tn B; include/matmul_tile_io.wgsl), whose rows must then hold whole
+    vec4s (nn N; tn M, N multiples of 4; nt has none, K-contiguous operands load as scalars)."""
+    contiguous = {"nn": (N,), "nt": (), "tn": (M, N)}[form]
     return all(n % 4 == 0 for n in contiguous)
 
 

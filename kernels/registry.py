@@ -165,8 +165,7 @@ _TILE_IO = "include/matmul_tile_io.wgsl"
 _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
 # the tile staging's constants (include/matmul_tile_io.wgsl; the warp-tile core adds none), then
 # the blocked core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
-                   "KG": 0}
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
 # include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
 _OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
@@ -457,13 +456,6 @@ def _os(base: MatmulVariant) -> MatmulVariant:
                    "invocations store consecutive elements of a row)")
 
 
-def _kg(base: MatmulVariant) -> MatmulVariant:
-    """``base`` staging K-contiguous operands in quads along m / n (KG = 1, name + "g")."""
-    return replace(base, name=base.name + "g", constants={**base.constants, "KG": 1},
-                   notes=f"{base.name} staging nn / nt's K-contiguous operands as four rows at "
-                   "one k (scalar loads, one vec4 store to workgroup memory)")
-
-
 def _via_tn(base: MatmulVariant) -> MatmulVariant:
     """``base`` with nn / nt run through transposed operands on the tn path (name + "tr")."""
     return replace(base, name=base.name + "tr", via_tn=True,
@@ -510,6 +502,13 @@ MATMULS: dict[str, MatmulVariant] = {
         _B128X64,
         _B64X128,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
+        # the tile written through workgroup memory: ahead of b128t84 at short K (K <= 768 on
+        # 4096 x 256..768 grids), behind at long K (results/h200/s11/README.md)
+        _os(_B128T84),
+        # behind b128 at every step shape on the H200 (results/h200/s11/README.md): not timed by
+        # ``auto``; kept so the staged write's 8-column path stays under the parity tests on
+        # adapters with 32 KiB of workgroup memory (b128t84o needs 33 KiB)
+        replace(_os(_B128), tune=False),
         # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
         # direct v4 rows elsewhere (results/h200/s7/study-trv4): none
         *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),

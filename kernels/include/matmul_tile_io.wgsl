@@ -1,21 +1,21 @@
 // include/matmul_tile_io.wgsl - the staging every register-tiled matmul core shares (prepended
 // after matmul_common.wgsl, before the core: include/matmul_tile_core.wgsl, matmul_warptile.wgsl):
 //   BM x BN  output tile of a workgroup;  BK  k-rows per workgroup tile (a multiple of 4)
-//   VEC      1: global loads as vec4 through the aliases a4 / b4 (the contiguous axes of A and B
-//            must hold a multiple of 4 floats: nn K, N; nt K; tn M, N), 0: four scalar loads
+//   VEC      1: global loads as vec4 through the aliases a4 / b4 where an operand's tile quads
+//            run along its contiguous axis (tn A; nn / tn B: M, N a multiple of 4), 0: scalar
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
-//   KG       0: a K-contiguous operand (nn / nt A, nt B) is staged in quads along k (one vec4 or
-//            four scalar loads, then four scalar stores to workgroup memory); 1: in quads along
-//            m / n (four scalar loads from four rows at one k, consecutive invocations on
-//            consecutive k, then one vec4 store), the layout the tn form gets from its loads
 // The core declares NT (invocations per workgroup) and `fn compute(buf: u32, t: u32)` (one
 // workgroup tile's k-rows into its accumulators). Needs BM*BK/4 and BK*BN/4 to be 1..4 times NT.
-// Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads (4 consecutive floats along
-// the contiguous axis), the B tile BK*BN/4; invocation t loads quads t, t + NT, ... (at most 4 of
-// each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Tiles are stored
-// k-major ([k][m], [k][n]) as vec4 rows padded by one vec4 (a quad along m or n is one vec4
-// store; a quad along k is four scalar stores, which the padding spreads over distinct banks);
-// two buffers, one barrier per tile.
+// Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads of 4 consecutive m at one
+// k, the B tile BK*BN/4 quads of 4 consecutive n; invocation t loads quads t, t + NT, ... (at
+// most 4 of each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Where the
+// operand is stored with m (n) contiguous a quad is one vec4 (or four scalar) loads of a row;
+// where it is K-contiguous (nn / nt A, nt B) a quad is four scalar loads from four rows at one
+// k, consecutive invocations on consecutive k (so a warp's loads cover 16 k-contiguous floats
+// of each row it touches). Either way a quad is one vec4 store: the tiles are stored k-major
+// ([k][m], [k][n]) as vec4 rows padded by one vec4. (Staging K-contiguous operands in quads along
+// k, then four scalar stores each, ran 1.02-1.38x slower on the H200: results/h200/s11/README.md.)
+// Two buffers, one barrier per tile.
 // Output: the kernel's store include (matmul_store_scalar or matmul_store_vec4, appended after
 // this file) defines `put4`, which writes four finished elements of a row.
 // Split-K (SPLITS > 1): workgroup z covers the k-slice [z*chunk, (z+1)*chunk), chunk =
@@ -29,10 +29,6 @@ override BN: u32 = 128u;
 override BK: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
-override KG: u32 = 0u;
-
-override GA: u32 = TRANS_A + KG;  // nonzero: the A tile's quads run along m
-override GB: u32 = 1u - TRANS_B + KG;  // nonzero: the B tile's quads run along n
 
 override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
 override SB: u32 = BN / 4u + 1u;
@@ -54,47 +50,35 @@ var<private> pb1: vec4<f32>;
 var<private> pb2: vec4<f32>;
 var<private> pb3: vec4<f32>;
 
-// Quad q of the A tile as (m, k) of its first element. Along m: q runs along m for [K, M]
-// storage (each quad one vec4 of a row of A), along k for [M, K] (KG: four rows at one k);
-// along k ([M, K] storage, KG = 0): q runs along k.
+// Quad q of the A tile as (m, k) of its first element: consecutive q along m for [K, M]
+// storage (vec4 rows of A), along k for [M, K] (each quad four rows of A at one k).
 fn quad_a(q: u32) -> vec2<u32> {
     if (TRANS_A != 0u) { return vec2<u32>((q % (BM / 4u)) * 4u, q / (BM / 4u)); }
-    if (GA != 0u) { return vec2<u32>((q / BK) * 4u, q % BK); }
-    return vec2<u32>(q / (BK / 4u), (q % (BK / 4u)) * 4u);
+    return vec2<u32>((q / BK) * 4u, q % BK);
 }
 
-// Quad q of the B tile as (k, n); along n for [K, N] storage, for [N, K] with KG (four rows of
-// B at one k); else along k.
+// Quad q of the B tile as (k, n): consecutive q along n for [K, N] storage, along k for [N, K].
 fn quad_b(q: u32) -> vec2<u32> {
     if (TRANS_B == 0u) { return vec2<u32>(q / (BN / 4u), (q % (BN / 4u)) * 4u); }
-    if (GB != 0u) { return vec2<u32>(q % BK, (q / BK) * 4u); }
-    return vec2<u32>((q % (BK / 4u)) * 4u, q / (BK / 4u));
+    return vec2<u32>(q % BK, (q / BK) * 4u);
 }
 
-// Four consecutive floats of op(A) from (m, k) along the tile's quad axis (m when GA), zero
-// outside; vec4 loads (VEC) where that axis is the contiguous one.
+// op(A)[m..m+3, k], zero outside: one vec4 (VEC) or four scalar loads.
 fn fetch_a(m: u32, k: u32) -> vec4<f32> {
-    if (VEC != 0u && (GA != 0u) == (TRANS_A != 0u)) {
+    if (VEC != 0u && TRANS_A != 0u) {
         if (m >= mm.M || k >= mm.K) { return vec4<f32>(0.0); }
-        if (TRANS_A != 0u) { return a4[(k * mm.M + m) >> 2u]; }
-        return a4[(m * mm.K + k) >> 2u];
+        return a4[(k * mm.M + m) >> 2u];
     }
-    if (GA != 0u) {
-        return vec4<f32>(load_a(m, k), load_a(m + 1u, k), load_a(m + 2u, k), load_a(m + 3u, k));
-    }
-    return vec4<f32>(load_a(m, k), load_a(m, k + 1u), load_a(m, k + 2u), load_a(m, k + 3u));
+    return vec4<f32>(load_a(m, k), load_a(m + 1u, k), load_a(m + 2u, k), load_a(m + 3u, k));
 }
 
+// op(B)[k, n..n+3], zero outside.
 fn fetch_b(k: u32, n: u32) -> vec4<f32> {
-    if (VEC != 0u && (GB != 0u) == (TRANS_B == 0u)) {
+    if (VEC != 0u && TRANS_B == 0u) {
         if (k >= mm.K || n >= mm.N) { return vec4<f32>(0.0); }
-        if (TRANS_B != 0u) { return b4[(n * mm.K + k) >> 2u]; }
         return b4[(k * mm.N + n) >> 2u];
     }
-    if (GB != 0u) {
-        return vec4<f32>(load_b(k, n), load_b(k, n + 1u), load_b(k, n + 2u), load_b(k, n + 3u));
-    }
-    return vec4<f32>(load_b(k, n), load_b(k + 1u, n), load_b(k + 2u, n), load_b(k + 3u, n));
+    return vec4<f32>(load_b(k, n), load_b(k, n + 1u), load_b(k, n + 2u), load_b(k, n + 3u));
 }
 
 fn load_quad_a(m0: u32, k0: u32, q: u32) -> vec4<f32> {
@@ -109,30 +93,12 @@ fn load_quad_b(k0: u32, n0: u32, q: u32) -> vec4<f32> {
 
 fn put_quad_a(base: u32, q: u32, v: vec4<f32>) {
     let mk = quad_a(q);
-    if (GA != 0u) {
-        sa[base + mk.y * SA + (mk.x >> 2u)] = v;
-        return;
-    }
-    let o = base + mk.y * SA + (mk.x >> 2u);
-    let c = mk.x & 3u;
-    sa[o][c] = v.x;
-    sa[o + SA][c] = v.y;
-    sa[o + 2u * SA][c] = v.z;
-    sa[o + 3u * SA][c] = v.w;
+    sa[base + mk.y * SA + (mk.x >> 2u)] = v;
 }
 
 fn put_quad_b(base: u32, q: u32, v: vec4<f32>) {
     let kn = quad_b(q);
-    if (GB != 0u) {
-        sb[base + kn.x * SB + (kn.y >> 2u)] = v;
-        return;
-    }
-    let o = base + kn.x * SB + (kn.y >> 2u);
-    let c = kn.y & 3u;
-    sb[o][c] = v.x;
-    sb[o + SB][c] = v.y;
-    sb[o + 2u * SB][c] = v.z;
-    sb[o + 3u * SB][c] = v.w;
+    sb[base + kn.x * SB + (kn.y >> 2u)] = v;
 }
 
 // Registers <- global memory: this invocation's quads of the tiles at k0.

@@ -13,6 +13,9 @@ step shapes still under 0.8 of cuBLAS (session 10, call 3).
 
 ``python3 results/h200/s11/study_go.py OUT_DIR``: ``bench.matmul_study`` over those rows (added
 for this process only), parity first, at the mega and behemoth step shapes and a token 256^3 cube.
+It ran at 6fa0111 (call 1), where KG was an override constant; since then the K-contiguous staging
+is the only one (every row is what the ``g`` rows were) and ``_kg`` is gone, so at later commits
+this script is a record, not a runnable study.
 """
 
 from __future__ import annotations
