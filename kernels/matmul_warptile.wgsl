@@ -2,8 +2,8 @@
 // epilogue of include/matmul_common.wgsl, tile staging (global -> registers -> two workgroup
 // buffers, one barrier per k-tile), k-loop and split-K slices of include/matmul_tile_io.wgsl,
 // scalar output stores of include/matmul_store_scalar.wgsl.
-// Layouts: nn A [M, K], B [K, N]; nt B [N, K]; tn A [K, M] (the form whose tiles are stored to
-// workgroup memory as whole vec4: the fast path; nn / nt also run, or go through a via-tn row).
+// Layouts: nn A [M, K], B [K, N]; nt B [N, K]; tn A [K, M] (every form's tiles are stored to
+// workgroup memory as whole vec4; only tn's A and nn / tn's B are also loaded as vec4).
 // Tiling (the CUDA SGEMM warp tiling, cf. cuBLAS's 128x128x8 SIMT kernels): a BM x BN workgroup
 // tile is cut into 64 x 64 warp tiles, one per 32 consecutive invocations (warp w = t / 32: rows
 // (w / WN) * 64, columns (w % WN) * 64, WN = BN / 64), so NT = BM * BN / 128 invocations, each

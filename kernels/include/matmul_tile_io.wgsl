@@ -14,7 +14,7 @@
 // k, consecutive invocations on consecutive k (so a warp's loads cover 16 k-contiguous floats
 // of each row it touches). Either way a quad is one vec4 store: the tiles are stored k-major
 // ([k][m], [k][n]) as vec4 rows padded by one vec4. (Staging K-contiguous operands in quads along
-// k, then four scalar stores each, ran 1.02-1.38x slower on the H200: results/h200/s11/README.md.)
+// k, then four scalar stores each, was slower in every row measured: results/h200/s11/README.md.)
 // Two buffers, one barrier per tile.
 // Output: the kernel's store include (matmul_store_scalar or matmul_store_vec4, appended after
 // this file) defines `put4`, which writes four finished elements of a row.
