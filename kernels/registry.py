@@ -345,8 +345,8 @@ KERNELS: dict[str, Kernel] = {
         # stores (the "o" rows), any N
         Kernel("matmul_blocked_os", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED),
-               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
-               trusted=True),
+               constants={**_BLOCKED_CONSTANTS, "OPL": 0}, optional=("r", "aux"),
+               aliases=_TILE_ALIASES, trusted=True),
         # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",

@@ -9,24 +9,56 @@
 // as vec4 into the A tile buffer `sa` (free once the k-loop's last barrier has passed), seen as
 // [WY][BN/4 + 1] vec4 (one vec4 of padding per row); then invocation t stores elements
 // t, t + NT, ... (TN of them) of that [WY][BN] slab, row by row.
-// Limits: WY * (BN/4 + 1) <= 2 * BK * (BM/4 + 1) (the slab fits in sa: registry._os checks).
+// OPL = 1 writes the slab as scalars instead: each slab row as 4 planes of PL floats, column c in
+// plane c % 4 at c / 4, so an invocation's quad is four scalar stores to four planes
+// (consecutive invocations on consecutive words: no bank conflict), and consecutive invocations
+// reading consecutive columns hit 32 distinct banks (PL = BN/4 + 8). It never stores an
+// accumulator as a vec4, for drivers that would tie the k-loop's registers to that.
+// Limits: WY * (BN/4 + 1) <= 2 * BK * (BM/4 + 1) (the slab fits in sa: registry._os checks);
+// with OPL, WY * PL <= 2 * BK * (BM/4 + 1).
 
 override SO: u32 = BN / 4u + 1u;  // vec4 per slab row, padding included
+override OPL: u32 = 0u;
+override PL: u32 = BN / 4u + 8u;  // floats per plane of a slab row (OPL = 1)
+
+// Float w of sa seen as a flat f32 array (OPL = 1).
+fn slab_put(w: u32, v: f32) { sa[w >> 2u][w & 3u] = v; }
+fn slab_get(w: u32) -> f32 { return sa[w >> 2u][w & 3u]; }
+
+// Quad v of columns 4q..4q+3 of slab row y, one float per plane (OPL = 1).
+fn slab_put4(y: u32, q: u32, v: vec4<f32>) {
+    let w = y * 4u * PL + q;
+    slab_put(w, v.x);
+    slab_put(w + PL, v.y);
+    slab_put(w + 2u * PL, v.z);
+    slab_put(w + 3u * PL, v.w);
+}
 
 // One round: accumulator row j of every invocation (lo: columns tx*4.., hi: BN/2 + tx*4..).
 fn write_round(j: u32, lo: vec4<f32>, hi: vec4<f32>, m0: u32, n0: u32, t: u32, base: u32) {
     let tx = t % WX;
     let ty = t / WX;
     workgroupBarrier();  // every read of sa (the k-loop's, the previous round's) is done
-    sa[ty * SO + tx] = lo;
-    if (TN == 8u) { sa[ty * SO + WX + tx] = hi; }
+    if (OPL != 0u) {
+        slab_put4(ty, tx, lo);
+        if (TN == 8u) { slab_put4(ty, WX + tx, hi); }
+    } else {
+        sa[ty * SO + tx] = lo;
+        if (TN == 8u) { sa[ty * SO + WX + tx] = hi; }
+    }
     workgroupBarrier();
     let row0 = m0 + (j & 3u) + (j >> 2u) * (BM / 2u);
     for (var i = 0u; i < TN; i = i + 1u) {
         let e = t + i * NT;
         let y = e / BN;
         let col = e % BN;
-        put(row0 + y * 4u, n0 + col, sa[y * SO + (col >> 2u)][col & 3u], base);
+        var v = 0.0;
+        if (OPL != 0u) {
+            v = slab_get(y * 4u * PL + (col & 3u) * PL + (col >> 2u));
+        } else {
+            v = sa[y * SO + (col >> 2u)][col & 3u];
+        }
+        put(row0 + y * 4u, n0 + col, v, base);
     }
 }
 
