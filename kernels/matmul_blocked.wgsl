@@ -8,7 +8,7 @@
 // or from include/matmul_tile_out_staged.wgsl (kernel matmul_blocked_os, any N: through
 // workgroup memory, row-contiguous scalar stores).
 // Workgroup (BN / TN, BM / TM); grid (ceil(N / BN), ceil(M / BM), SPLITS). Any M, N, K (VEC = 1
-// only where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
+// only where the m- / n-contiguous operands' rows hold whole vec4s: kernels.matmul_rules.vec4_ok).
 // SPLITS = 1: the workgroup walks all of K and writes its tile through the epilogue.
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce,
 // or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).

@@ -15,7 +15,7 @@
 // named vec4 (acc<row><chunk>), never an array indexed in a loop (which a driver may put in
 // local memory).
 // Dispatch: workgroup (NT); grid (ceil(N / BN), ceil(M / BM), SPLITS). Any M, N, K (VEC = 1 only
-// where the contiguous axes are multiples of 4: kernels.matmul_rules.vec4_ok).
+// where the m- / n-contiguous operands' rows hold whole vec4s: kernels.matmul_rules.vec4_ok).
 // Limits: BM, BN in {64, 128, 256} with BM * BN <= 128 * 256 (NT <= 256); BK a multiple of 4
 // with BM*BK/4 and BK*BN/4 1..4 times NT, i.e. 32*BK/BN and 32*BK/BM in 1..4 (registry._warptile
 // checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; well over 128 registers per invocation (128

@@ -505,10 +505,12 @@ MATMULS: dict[str, MatmulVariant] = {
         # the tile written through workgroup memory: ahead of b128t84 at short K (K <= 768 on
         # 4096 x 256..768 grids), behind at long K (results/h200/s11/README.md)
         _os(_B128T84),
-        # behind b128 at every step shape on the H200 (results/h200/s11/README.md): not timed by
-        # ``auto``; kept so the staged write's 8-column path stays under the parity tests on
-        # adapters with 32 KiB of workgroup memory (b128t84o needs 33 KiB)
+        # behind b128 at every step shape on the H200, and b64o within a few percent of b64v4
+        # (results/h200/s11/README.md): not timed by ``auto``; kept so the staged write's 8 x 8
+        # and 4 x 4 output paths stay under the parity tests on adapters with 32 KiB of
+        # workgroup memory (b128t84o needs 33 KiB)
         replace(_os(_B128), tune=False),
+        replace(_os(_B64), tune=False),
         # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
         # direct v4 rows elsewhere (results/h200/s7/study-trv4): none
         *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),

@@ -34,10 +34,12 @@ def operands(form, M, K, N):
     return a, b
 
 
-# the split-K rule's row, and each direct row of the other tile kernels (matmul_warptile, and
-# matmul_blocked_v4 with its vec4 partial stores) that fits
+# the split-K rule's row, and each direct row of the other tile kernels (matmul_warptile,
+# matmul_blocked_v4 with its vec4 partial stores, matmul_blocked_os with its partial tiles
+# written through workgroup memory) that fits
 SPLIT_ROWS = ["splitk", *(v.name for v in registry.MATMULS.values()
-                          if v.kernel in ("matmul_warptile", "matmul_blocked_v4")
+                          if v.kernel in ("matmul_warptile", "matmul_blocked_v4",
+                                          "matmul_blocked_os")
                           and not v.via_tn)]
 
 

@@ -28,8 +28,9 @@ RNG = np.random.default_rng(4321)
 VARIANTS = [v for v in sorted(registry.MATMULS) if v != "tiled16"]
 # (M, K, N): odd, single row/column, K = 1, and tiles overhanging 64 and 128 on every side.
 ODD_SHAPES = [(37, 23, 29), (1, 50, 17), (33, 1, 65), (150, 7, 131)]
-# Multiples of 4 on the contiguous axes, so vec4 runs its vector path in every form (loads, and
-# the v4 rows' stores: N % 4 == 0; on the odd shapes above they run as their scalar twins).
+# Multiples of 4 on every axis, so the vec4 loads run wherever a form has them (tn's A, nn's and
+# tn's B) and the v4 rows' stores run (N % 4 == 0; on the odd shapes above they run as their
+# scalar twins).
 VEC_SHAPES = [(132, 12, 68), (4, 4, 8), (140, 44, 136)]
 
 

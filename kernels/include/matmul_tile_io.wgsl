@@ -11,7 +11,7 @@
 // most 4 of each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Where the
 // operand is stored with m (n) contiguous a quad is one vec4 (or four scalar) loads of a row;
 // where it is K-contiguous (nn / nt A, nt B) a quad is four scalar loads from four rows at one
-// k, consecutive invocations on consecutive k (so a warp's loads cover 16 k-contiguous floats
+// k, consecutive invocations on consecutive k (so a warp's loads cover BK k-contiguous floats
 // of each row it touches). Either way a quad is one vec4 store: the tiles are stored k-major
 // ([k][m], [k][n]) as vec4 rows padded by one vec4. (Staging K-contiguous operands in quads along
 // k, then four scalar stores each, was slower in every row measured: results/h200/s11/README.md.)

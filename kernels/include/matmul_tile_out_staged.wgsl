@@ -1,8 +1,8 @@
 // include/matmul_tile_out_staged.wgsl - `write_tile` of the "o" rows (kernel matmul_blocked_os):
 // the finished tile goes out through workgroup memory, so that consecutive invocations store
-// consecutive elements of a row of C (whole 128-byte lines per warp store) instead of each
-// storing its own 4-float pieces (a warp's scalar store then touches 4 floats in every 16 bytes
-// of a 512-byte span). Any M, N: each element is one checked scalar store through `put` of
+// consecutive elements of a row of C (a warp store covers 32 consecutive floats, whole 128-byte
+// lines where N % 32 == 0) instead of each storing its own quads (on the direct path one warp
+// store writes one float in every 16 bytes of a 512-byte span, and a quad takes four). Any M, N: each element is one checked scalar store through `put` of
 // include/matmul_store_scalar.wgsl (epilogue, or the split-K scratch).
 // Appended after include/matmul_tile_core.wgsl. One round per accumulator row j (TM rounds, two
 // barriers each): invocation (tx, ty) writes its row quads of rows ty*4 + j%4 (+ BM/2 for j >= 4)
