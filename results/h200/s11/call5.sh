@@ -2,7 +2,7 @@
 # Session 11, call 5: study_opl.py (b128t84p: the staged write with scalar slab stores; a + b K
 # fits, then every tunable row at the step shapes, cold plan cache, parity first). Run after
 # `source .gl/enter.sh`; writes $OUT.
-timeout 420 python3 results/h200/s11/study_opl.py $OUT/opl > $OUT/opl.log 2>&1
+timeout 330 python3 results/h200/s11/study_opl.py $OUT/opl > $OUT/opl.log 2>&1
 echo "opl rc=$?"
 grep -E "parity .*(FAIL|mismatch|error|not run)" $OUT/opl.log | head
 sed -n '/^| variant | form | M x N/,/^$/p' $OUT/opl.log
