@@ -345,7 +345,7 @@ KERNELS: dict[str, Kernel] = {
         # stores (the "o" rows), any N
         Kernel("matmul_blocked_os", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED),
-               constants={**_BLOCKED_CONSTANTS, "OPL": 0}, optional=("r", "aux"),
+               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"),
                aliases=_TILE_ALIASES, trusted=True),
         # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
@@ -446,10 +446,10 @@ def _v4(base: MatmulVariant) -> MatmulVariant:
 
 def _os(base: MatmulVariant) -> MatmulVariant:
     """``base`` (a matmul_blocked row) writing its finished tile through workgroup memory
-    (kernel matmul_blocked_os, name + "o"); the tile's [BM/TM][BN/4 + 1] vec4 slab must fit the
-    A tile buffer of [2][BK][BM/4 + 1] vec4."""
+    (kernel matmul_blocked_os, name + "o"); the tile's slab of BM/TM rows, each 4 planes of
+    BN/4 + 8 floats, must fit the A tile buffer of [2][BK][BM/4 + 1] vec4."""
     c = {**_BLOCKED_CONSTANTS, **base.constants}
-    if c["BM"] // c["TM"] * (c["BN"] // 4 + 1) > 2 * c["BK"] * (c["BM"] // 4 + 1):
+    if c["BM"] // c["TM"] * (c["BN"] // 4 + 8) > 2 * c["BK"] * (c["BM"] // 4 + 1):
         raise VariantError(f"{base.name}: its output slab does not fit the A tile buffer")
     return replace(base, name=base.name + "o", kernel=base.kernel + "_os",
                    notes=f"{base.name} writing its tile through workgroup memory (consecutive "
@@ -502,14 +502,14 @@ MATMULS: dict[str, MatmulVariant] = {
         _B128X64,
         _B64X128,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
-        # the tile written through workgroup memory: ahead of b128t84 at short K (K <= 768 on
-        # 4096 x 256..768 grids), behind at long K (results/h200/s11/README.md)
+        # the tile written through workgroup memory: ahead of b128t84 on the short-K narrow
+        # products and the small split tn grids (results/h200/s11/README.md)
         _os(_B128T84),
-        # behind b128 at every step shape on the H200, and b64o within a few percent of b64v4
-        # (results/h200/s11/README.md): not timed by ``auto``; kept so the staged write's 8 x 8
-        # and 4 x 4 output paths stay under the parity tests on adapters with 32 KiB of
-        # workgroup memory (b128t84o needs 33 KiB)
-        replace(_os(_B128), tune=False),
+        # not timed by ``auto`` (the staged write slowed the 8x8-output tiles on the H200, and
+        # b64's is within a few percent of b64v4: results/h200/s11/README.md); kept so the
+        # staged write's 8 x 8 and 4 x 4 output paths stay under the parity tests on adapters
+        # with 32 KiB of workgroup memory (b128t84o needs 33 KiB)
+        replace(_os(_B128X64), tune=False),
         replace(_os(_B64), tune=False),
         # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
         # direct v4 rows elsewhere (results/h200/s7/study-trv4): none

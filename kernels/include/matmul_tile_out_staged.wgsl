@@ -2,30 +2,27 @@
 // the finished tile goes out through workgroup memory, so that consecutive invocations store
 // consecutive elements of a row of C (a warp store covers 32 consecutive floats, whole 128-byte
 // lines where N % 32 == 0) instead of each storing its own quads (on the direct path one warp
-// store writes one float in every 16 bytes of a 512-byte span, and a quad takes four). Any M, N: each element is one checked scalar store through `put` of
-// include/matmul_store_scalar.wgsl (epilogue, or the split-K scratch).
+// store writes one float in every 16 bytes of a 512-byte span, and a quad takes four). Any M, N:
+// each element is one checked scalar store through `put` of include/matmul_store_scalar.wgsl
+// (epilogue, or the split-K scratch).
 // Appended after include/matmul_tile_core.wgsl. One round per accumulator row j (TM rounds, two
 // barriers each): invocation (tx, ty) writes its row quads of rows ty*4 + j%4 (+ BM/2 for j >= 4)
-// as vec4 into the A tile buffer `sa` (free once the k-loop's last barrier has passed), seen as
-// [WY][BN/4 + 1] vec4 (one vec4 of padding per row); then invocation t stores elements
-// t, t + NT, ... (TN of them) of that [WY][BN] slab, row by row.
-// OPL = 1 writes the slab as scalars instead: each slab row as 4 planes of PL floats, column c in
-// plane c % 4 at c / 4, so an invocation's quad is four scalar stores to four planes
-// (consecutive invocations on consecutive words: no bank conflict), and consecutive invocations
-// reading consecutive columns hit 32 distinct banks (PL = BN/4 + 8). It never stores an
-// accumulator as a vec4, for drivers that would tie the k-loop's registers to that.
-// Limits: WY * (BN/4 + 1) <= 2 * BK * (BM/4 + 1) (the slab fits in sa: registry._os checks);
-// with OPL, WY * PL <= 2 * BK * (BM/4 + 1).
+// into the A tile buffer `sa` (free once the k-loop's last barrier has passed), seen as a flat
+// f32 slab [WY][4][PL]: column c of slab row y at plane c % 4, word c / 4. A quad is four scalar
+// stores, one per plane, consecutive invocations on consecutive words (no bank conflict); then
+// invocation t stores elements t, t + NT, ... (TN of them) of that [WY][BN] slab, row by row,
+// its reads on 32 distinct banks per warp (PL = BN/4 + 8: plane p starts 8p banks on). No
+// accumulator is stored as a vec4: builds that did so (a vec4 slab, the v4 rows' vec4 stores to
+// C) ran a slower k-loop on the H200 (results/h200/s11/README.md).
+// Limits: WY * 4 * PL floats fit in sa's 2 * BK * (BM/4 + 1) vec4: registry._os checks.
 
-override SO: u32 = BN / 4u + 1u;  // vec4 per slab row, padding included
-override OPL: u32 = 0u;
-override PL: u32 = BN / 4u + 8u;  // floats per plane of a slab row (OPL = 1)
+override PL: u32 = BN / 4u + 8u;  // floats per plane of a slab row
 
-// Float w of sa seen as a flat f32 array (OPL = 1).
+// Float w of sa seen as a flat f32 array.
 fn slab_put(w: u32, v: f32) { sa[w >> 2u][w & 3u] = v; }
 fn slab_get(w: u32) -> f32 { return sa[w >> 2u][w & 3u]; }
 
-// Quad v of columns 4q..4q+3 of slab row y, one float per plane (OPL = 1).
+// Quad v of columns 4q..4q+3 of slab row y, one float per plane.
 fn slab_put4(y: u32, q: u32, v: vec4<f32>) {
     let w = y * 4u * PL + q;
     slab_put(w, v.x);
@@ -39,25 +36,15 @@ fn write_round(j: u32, lo: vec4<f32>, hi: vec4<f32>, m0: u32, n0: u32, t: u32, b
     let tx = t % WX;
     let ty = t / WX;
     workgroupBarrier();  // every read of sa (the k-loop's, the previous round's) is done
-    if (OPL != 0u) {
-        slab_put4(ty, tx, lo);
-        if (TN == 8u) { slab_put4(ty, WX + tx, hi); }
-    } else {
-        sa[ty * SO + tx] = lo;
-        if (TN == 8u) { sa[ty * SO + WX + tx] = hi; }
-    }
+    slab_put4(ty, tx, lo);
+    if (TN == 8u) { slab_put4(ty, WX + tx, hi); }
     workgroupBarrier();
     let row0 = m0 + (j & 3u) + (j >> 2u) * (BM / 2u);
     for (var i = 0u; i < TN; i = i + 1u) {
         let e = t + i * NT;
         let y = e / BN;
         let col = e % BN;
-        var v = 0.0;
-        if (OPL != 0u) {
-            v = slab_get(y * 4u * PL + (col & 3u) * PL + (col >> 2u));
-        } else {
-            v = sa[y * SO + (col >> 2u)][col & 3u];
-        }
+        let v = slab_get(y * 4u * PL + (col & 3u) * PL + (col >> 2u));
         put(row0 + y * 4u, n0 + col, v, base);
     }
 }
