@@ -15,7 +15,8 @@ step shapes still under 0.8 of cuBLAS (session 10, call 3).
 for this process only), parity first, at the mega and behemoth step shapes and a token 256^3 cube.
 It ran at 6fa0111 (call 1), where KG was an override constant; since then the K-contiguous staging
 is the only one (every row is what the ``g`` rows were) and ``_kg`` is gone, so at later commits
-this script is a record, not a runnable study.
+this script is a record, not a runnable study. (Its `o` rows were the first staged write, a vec4
+slab; main's writes scalar planes since 469d0d0.)
 """
 
 from __future__ import annotations

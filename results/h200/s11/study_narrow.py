@@ -12,6 +12,9 @@ the narrow grids and the tn weight gradients (call 2).
 ``python3 results/h200/s11/study_narrow.py OUT_DIR``: ``bench.matmul_study`` over those rows
 (added for this process only), parity first, at the mega and behemoth step shapes and a token
 256^3 cube.
+It ran at 10df350 (call 3), when the `o` rows staged a vec4 slab. Main's staged write now uses
+scalar planes, whose slab does not fit `b64x128t48`'s A tile buffer, so at later commits this
+script is a record, not a runnable study.
 """
 
 from __future__ import annotations

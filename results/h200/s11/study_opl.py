@@ -10,6 +10,8 @@ those vec4 stores, ``b128t84p`` keeps the plain loop and the cheap write.
 ``python3 results/h200/s11/study_opl.py OUT_DIR``: the a + b K fits first (session 10's
 fixed_cost.py), then ``bench.matmul_study`` over every tunable row plus ``b128t84p`` (parity
 first) at the mega and behemoth step shapes and a token 256^3 cube.
+It ran at ecda7da (call 5). Since 469d0d0 the plane slab is the staged write's only layout (no
+``OPL``) and ``b128t84o`` is this ``b128t84p``, so at later commits this script is a record.
 """
 
 from __future__ import annotations
