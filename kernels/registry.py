@@ -502,8 +502,9 @@ MATMULS: dict[str, MatmulVariant] = {
         _B128X64,
         _B64X128,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
-        # the tile written through workgroup memory: ahead of b128t84 on the short-K narrow
-        # products and the small split tn grids (results/h200/s11/README.md)
+        # the tile written through workgroup memory: within 1.2% of b128t84 or ahead of it at
+        # every step shape on the H200, picked on the short-K narrow products and the small
+        # split tn grids (results/h200/s11/README.md)
         _os(_B128T84),
         # not timed by ``auto`` (the staged write slowed the 8x8-output tiles on the H200, and
         # b64's is within a few percent of b64v4: results/h200/s11/README.md); kept so the

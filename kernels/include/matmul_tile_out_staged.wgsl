@@ -9,9 +9,11 @@
 // barriers each): invocation (tx, ty) writes its row quads of rows ty*4 + j%4 (+ BM/2 for j >= 4)
 // into the A tile buffer `sa` (free once the k-loop's last barrier has passed), seen as a flat
 // f32 slab [WY][4][PL]: column c of slab row y at plane c % 4, word c / 4. A quad is four scalar
-// stores, one per plane, consecutive invocations on consecutive words (no bank conflict); then
-// invocation t stores elements t, t + NT, ... (TN of them) of that [WY][BN] slab, row by row,
-// its reads on 32 distinct banks per warp (PL = BN/4 + 8: plane p starts 8p banks on). No
+// stores, one per plane, consecutive invocations on consecutive words (no bank conflict where a
+// warp spans one slab row, WX >= 32; 32 / WX-way where it spans several, as slab rows start 0
+// banks apart); then invocation t stores elements t, t + NT, ... (TN of them) of that [WY][BN]
+// slab, row by row, its reads on 32 distinct banks per warp (PL = BN/4 + 8 puts plane p 8p banks
+// on at BN = 128, 24p at BN = 64). No
 // accumulator is stored as a vec4: builds that did so (a vec4 slab, the v4 rows' vec4 stores to
 // C) ran a slower k-loop on the H200 (results/h200/s11/README.md).
 // Limits: WY * 4 * PL floats fit in sa's 2 * BK * (BM/4 + 1) vec4: registry._os checks.
