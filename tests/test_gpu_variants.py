@@ -148,6 +148,26 @@ def test_blocked_rows_read_their_tile_and_memory():
             registry.kernel(name).constants, name
 
 
+def test_staged_write_rows_fit_their_tile_buffer():
+    """The staged write (kernel matmul_blocked_os) reuses the A tile buffer for a slab of BM/TM
+    rows of 4 planes of BN/4 + 8 floats, in a kernel built without runtime checks: a row whose
+    slab would overrun the buffer is refused, one that fits gets the staged kernel."""
+    from kernels import wgsl
+
+    with pytest.raises(registry.VariantError, match="does not fit"):
+        registry._os(registry.matmul_variant("b128"))  # 16 x 160 floats > 2 x 8 x 33 vec4
+    for name in ("b128t84o", "b128x64o", "b64o"):
+        v = registry.matmul_variant(name)
+        assert v.kernel == "matmul_blocked_os", name
+        consts = {**registry.kernel(v.kernel).constants, **v.constants}
+        slab = consts["BM"] // consts["TM"] * 4 * (consts["BN"] // 4 + 8) * 4  # bytes
+        sa = 2 * consts["BK"] * (consts["BM"] // 4 + 1) * 16
+        assert slab <= sa, name
+        # the staged kernel asks for no more workgroup memory than the direct one
+        assert wgsl.kernel_workgroup_bytes(v.kernel, consts) == \
+            wgsl.kernel_workgroup_bytes("matmul_blocked", consts), name
+
+
 # ---------------------------------------------------------------- fa2 kernels
 def run_attention(variant, B, T, H, hd, constants=None, seed=None):
     """Random inputs through ``backends.gpu.run_attention`` (forward, then the backward kernels
