@@ -13,9 +13,9 @@
 // warp spans one slab row, WX >= 32; 32 / WX-way where it spans several, as slab rows start 0
 // banks apart); then invocation t stores elements t, t + NT, ... (TN of them) of that [WY][BN]
 // slab, row by row, its reads on 32 distinct banks per warp (PL = BN/4 + 8 puts plane p 8p banks
-// on at BN = 128, 24p at BN = 64). No
-// accumulator is stored as a vec4: builds that did so (a vec4 slab, the v4 rows' vec4 stores to
-// C) ran a slower k-loop on the H200 (results/h200/s11/README.md).
+// on at BN = 128, 24p at BN = 64). No accumulator is stored as a vec4: builds that did so (a vec4
+// slab, the v4 rows' vec4 stores to C) ran a slower k-loop on the H200
+// (results/h200/s11/README.md).
 // Limits: WY * 4 * PL floats fit in sa's 2 * BK * (BM/4 + 1) vec4: registry._os checks.
 
 override PL: u32 = BN / 4u + 8u;  // floats per plane of a slab row
