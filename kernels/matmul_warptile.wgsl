@@ -27,6 +27,8 @@
 // or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).
 
 override NT: u32 = BM * BN / 128u;  // invocations per workgroup (32 per 64x64 warp tile)
+// k-rows per pass of compute's loop, written out in the source: 1, 2, 4 or 8, dividing BK
+override UK: u32 = 1u;
 
 // Warps along n (WN). A function: written when naga 29 panicked on WN as an override declared
 // after the staging's override-sized workgroup arrays; kernels.wgsl.source now puts every
@@ -88,16 +90,33 @@ fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f3
     acc72 = fma(vec4<f32>(a1.w), b2, acc72); acc73 = fma(vec4<f32>(a1.w), b3, acc73);
 }
 
+// One k-row of the staged tiles (offsets oa, ob of this lane's first vec4 in it).
+fn kstep(oa: u32, ob: u32) {
+    outer(sa[oa], sa[oa + 8u], sb[ob], sb[ob + 4u], sb[ob + 8u], sb[ob + 12u]);
+}
+
 fn compute(buf: u32, t: u32) {
     let lane = t & 31u;
     let warp = t >> 5u;
     // vec4 index of this lane's first row / column in a k-row of the tile
     let ba = buf * BK * SA + (warp / warps_n()) * 16u + (lane >> 2u);
     let bb = buf * BK * SB + (warp % warps_n()) * 16u + (lane & 3u);
-    for (var k = 0u; k < BK; k = k + 1u) {
+    // UK k-rows per pass, written out: the unrolling is the source's, not the driver's choice
+    for (var k = 0u; k < BK; k = k + UK) {
         let oa = ba + k * SA;
         let ob = bb + k * SB;
-        outer(sa[oa], sa[oa + 8u], sb[ob], sb[ob + 4u], sb[ob + 8u], sb[ob + 12u]);
+        kstep(oa, ob);
+        if (UK > 1u) { kstep(oa + SA, ob + SB); }
+        if (UK > 2u) {
+            kstep(oa + 2u * SA, ob + 2u * SB);
+            kstep(oa + 3u * SA, ob + 3u * SB);
+        }
+        if (UK > 4u) {
+            kstep(oa + 4u * SA, ob + 4u * SB);
+            kstep(oa + 5u * SA, ob + 5u * SB);
+            kstep(oa + 6u * SA, ob + 6u * SB);
+            kstep(oa + 7u * SA, ob + 7u * SB);
+        }
     }
 }
 

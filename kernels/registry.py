@@ -174,7 +174,8 @@ _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
 _BLOCKED_CORE = "include/matmul_tile_core.wgsl"
 _TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its own quads
 _TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
-_BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
+_BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1}
+_WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "UK": 1}
 
 
 FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
@@ -354,7 +355,7 @@ KERNELS: dict[str, Kernel] = {
                constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_TILE_CONSTANTS,
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
@@ -418,21 +419,32 @@ KERNELS: dict[str, Kernel] = {
     ]
 }
 
+def _unroll(name: str, bk: int, uk: int, most: int) -> None:
+    """A VariantError unless ``uk`` (k-rows per pass of a tile core's loop, UK) is a power of
+    two up to ``most`` (the passes the core's source writes out) that divides BK ``bk``."""
+    if uk not in (1, 2, 4, 8, 16) or uk > most or bk % uk:
+        raise VariantError(f"{name}: UK = {uk} must be a power of two <= {most} dividing "
+                           f"BK = {bk}")
+
+
 def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
              **tile: int) -> MatmulVariant:
+    c = {**_BLOCKED_CONSTANTS, **tile}
+    _unroll(name, c["BK"], c["UK"], 16)
     return MatmulVariant(name, "matmul_blocked", tile, notes, split=split, tune=tune)
 
 
 def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVariant:
     """A matmul_warptile row; its tile must fit the kernel's limits (see its header): 64 x 64
     warp tiles of 32 invocations, each k-tile staged in 1..4 quads of A and of B per invocation."""
-    c = {**_TILE_CONSTANTS, **tile}
+    c = {**_WARPTILE_CONSTANTS, **tile}
     bm, bn, bk = c["BM"], c["BN"], c["BK"]
     if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 \
             or bk <= 0 or bk % 4 \
             or not (32 * bk % bn == 0 and 32 * bk % bm == 0 and 32 * bk // bn <= 4
                     and 32 * bk // bm <= 4):
         raise VariantError(f"matmul_warptile tile {bm}x{bn}, BK {bk} out of its limits")
+    _unroll(name, bk, c["UK"], 8)
     return MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=tune)
 
 

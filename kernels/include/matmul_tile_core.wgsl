@@ -10,6 +10,8 @@
 
 override TM: u32 = 8u;
 override TN: u32 = 8u;
+// k-rows per pass of compute's loop, written out in the source: 1, 2, 4, 8 or 16, dividing BK
+override UK: u32 = 1u;
 
 override WX: u32 = BN / TN;  // invocations per workgroup row
 override WY: u32 = BM / TM;
@@ -58,18 +60,45 @@ fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
     }
 }
 
+// One k-row of the staged tiles (offsets oa, ob of this invocation's first vec4 in it).
+fn kstep(oa: u32, ob: u32) {
+    var a1 = vec4<f32>(0.0);
+    var b1 = vec4<f32>(0.0);
+    if (TM == 8u) { a1 = sa[oa + WY]; }
+    if (TN == 8u) { b1 = sb[ob + WX]; }
+    outer(sa[oa], a1, sb[ob], b1);
+}
+
 fn compute(buf: u32, t: u32) {
     let tx = t % WX;  // t = local_invocation_index of the (WX, WY) workgroup
     let ty = t / WX;
     let ba = buf * BK * SA + ty;
     let bb = buf * BK * SB + tx;
-    for (var k = 0u; k < BK; k = k + 1u) {
+    // UK k-rows per pass, written out: the unrolling is the source's, not the driver's choice
+    for (var k = 0u; k < BK; k = k + UK) {
         let oa = ba + k * SA;
         let ob = bb + k * SB;
-        var a1 = vec4<f32>(0.0);
-        var b1 = vec4<f32>(0.0);
-        if (TM == 8u) { a1 = sa[oa + WY]; }
-        if (TN == 8u) { b1 = sb[ob + WX]; }
-        outer(sa[oa], a1, sb[ob], b1);
+        kstep(oa, ob);
+        if (UK > 1u) { kstep(oa + SA, ob + SB); }
+        if (UK > 2u) {
+            kstep(oa + 2u * SA, ob + 2u * SB);
+            kstep(oa + 3u * SA, ob + 3u * SB);
+        }
+        if (UK > 4u) {
+            kstep(oa + 4u * SA, ob + 4u * SB);
+            kstep(oa + 5u * SA, ob + 5u * SB);
+            kstep(oa + 6u * SA, ob + 6u * SB);
+            kstep(oa + 7u * SA, ob + 7u * SB);
+        }
+        if (UK > 8u) {
+            kstep(oa + 8u * SA, ob + 8u * SB);
+            kstep(oa + 9u * SA, ob + 9u * SB);
+            kstep(oa + 10u * SA, ob + 10u * SB);
+            kstep(oa + 11u * SA, ob + 11u * SB);
+            kstep(oa + 12u * SA, ob + 12u * SB);
+            kstep(oa + 13u * SA, ob + 13u * SB);
+            kstep(oa + 14u * SA, ob + 14u * SB);
+            kstep(oa + 15u * SA, ob + 15u * SB);
+        }
     }
 }
