@@ -61,7 +61,7 @@ def plan_matmul(
         raise VariantError(f"matmul {v.name} has no split-K path")
     transposes = _TRANSPOSED[form] if v.via_tn else ()
     runs = "tn" if v.via_tn else form
-    consts = {**FORMS[runs], **v.constants}
+    consts = {**FORMS[runs], **v.constants, **v.form_constants.get(runs, {})}
     declared = kernel(v.kernel).constants
     if "VEC" in declared:
         consts["VEC"] = int(vec4_ok(runs, M, N, K))

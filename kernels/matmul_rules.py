@@ -52,17 +52,21 @@ def splitk_splits(form: str, M: int, N: int, K: int) -> int:
 
 
 # Split factors ``auto``'s measurement tries: not only powers of two (a grid of T tiles fills the
-# device in waves, and T x 3 or 6 can end nearer a whole wave than T x 2 or 4). Each factor is a
+# device in waves, and T x 3, 6, 7 or 11 can end nearer a whole wave than T x 2 or 4: on the
+# H200's 132 multiprocessors, with one 512-invocation workgroup each, 36 tiles x 7 and 11 gained
+# 9% and 19% over the best power-of-two factor at two behemoth weight gradients). Each factor is a
 # pipeline of its own per row and form (SPLITS is an override constant), compiled on a cold
-# driver cache; 5, 24 and 32 were under 1% ahead where the H200 picked them, so they are not.
-SPLIT_FACTORS = (2, 3, 4, 6, 8, 12, 16)
+# driver cache; 5, 9, 10, 24 and 32 were under 1% ahead where the H200 picked them, so they are
+# not tried (results/h200/s12/README.md).
+SPLIT_FACTORS = (2, 3, 4, 6, 7, 8, 11, 12, 16)
+SPLIT_MAX_GROUPS = 2048  # workgroups of a split grid at the most (144 tiles x 8 on the H200)
 
 
 SPLIT_MIN_KTILES = 8  # k-tiles per slice at the least: short-K grids of few tiles split too
 
 
 def split_candidates(M: int, N: int, K: int, bm: int, bn: int, bk: int,
-                     max_groups: int = 1024) -> list[int]:
+                     max_groups: int = SPLIT_MAX_GROUPS) -> list[int]:
     """Split factors worth timing for a BM x BN tile: 1, and the ``SPLIT_FACTORS`` that keep
     each slice at least ``SPLIT_MIN_KTILES`` k-tiles long and the grid within ``max_groups``
     workgroups."""

@@ -110,6 +110,9 @@ class MatmulVariant:
     # B) are first transposed into scratch by ``TRANSPOSE`` (one extra dispatch each); tn calls
     # run as the base row. Worth it only where the matmul outweighs the copies: ``auto`` times it.
     via_tn: bool = False
+    # constants that differ by the form the kernel runs (after via_tn), e.g. {"nn": {"UK": 8}}:
+    # the tile cores' best unrolling differs between the tn path and the K-contiguous staging
+    form_constants: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def tile(self) -> tuple[int, int]:
@@ -481,8 +484,15 @@ _B64 = _blocked("b64", "64x64 tile, 256 invocations with 4x4 outputs, k-tiles of
                 BM=64, BN=64, BK=16, TM=4, TN=4)
 _B64T8 = _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",
                   BM=64, BN=64, BK=4)
-_B128T84 = _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16",
-                    BM=128, BN=128, BK=16, TN=4)
+# b128t84's k-loop written out in the source (UK): the whole k-tile on the tn path, where it ran
+# 1.03-1.10x the driver's own unrolling at every step shape on the H200; 8 k-rows per pass (the
+# staged write) or the driver's choice on the K-contiguous staging of nn / nt, where 16 ran
+# 0.78-0.98x (results/h200/s12/README.md)
+_B128T84 = replace(
+    _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16 (UK 16 on "
+             "the tn path)", BM=128, BN=128, BK=16, TN=4, UK=16),
+    form_constants={"nn": {"UK": 1}, "nt": {"UK": 1}})
+_B128T84O = replace(_os(_B128T84), form_constants={"nn": {"UK": 8}, "nt": {"UK": 8}})
 _B128X64 = _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 8: "
                     "twice b128's workgroups on grids with a narrow side", BM=128, BN=64, BK=8)
 _B64X128 = _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 8",
@@ -517,13 +527,20 @@ MATMULS: dict[str, MatmulVariant] = {
         # the tile written through workgroup memory: within 1.2% of b128t84 or ahead of it at
         # every step shape on the H200, picked on the short-K narrow products and the small
         # split tn grids (results/h200/s11/README.md)
-        _os(_B128T84),
+        _B128T84O,
+        # the staged write on the tn path for nn / nt too: ahead of every other row at most nn /
+        # nt step shapes on the H200 (results/h200/s12/README.md)
+        _via_tn(_B128T84O),
         # not timed by ``auto`` (the staged write slowed the 8x8-output tiles on the H200, and
         # b64's is within a few percent of b64v4: results/h200/s11/README.md); kept so the
         # staged write's 8 x 8 and 4 x 4 output paths stay under the parity tests on adapters
         # with 32 KiB of workgroup memory (b128t84o needs 33 KiB)
-        replace(_os(_B128X64), tune=False),
-        replace(_os(_B64), tune=False),
+        # they also keep the source-unrolled k-loops (UK) of the blocked core under those tests,
+        # with a per-form UK in b64o
+        replace(_os(_blocked("b128x64", _B128X64.notes, BM=128, BN=64, BK=8, UK=8)),
+                tune=False),
+        replace(_os(_blocked("b64", _B64.notes, BM=64, BN=64, BK=16, TM=4, TN=4, UK=16)),
+                tune=False, form_constants={"nn": {"UK": 2}}),
         # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
         # direct v4 rows elsewhere (results/h200/s7/study-trv4): none
         *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),
@@ -536,10 +553,11 @@ MATMULS: dict[str, MatmulVariant] = {
         # (results/h200/s8/README.md): none
         # picked nowhere on the H200 (results/h200-matmul-w): not timed by ``auto``, kept so the
         # kernel's 64- and 256-wide tile paths stay selectable and under the parity tests
+        # (with the warp-tile core's source-unrolled k-loops, UK 8 and 2, under those tests)
         _warptile("w64", "warp-tiled 64x64 tile, one warp of 32 invocations with 8x16 outputs, "
-                  "k-tiles of 8", tune=False, BM=64, BN=64, BK=8),
+                  "k-tiles of 8, UK 8", tune=False, BM=64, BN=64, BK=8, UK=8),
         _warptile("w128x256", "warp-tiled 128x256 tile: 8 warps of 64x64, 256 invocations with "
-                  "8x16 outputs, k-tiles of 8", tune=False, BM=128, BN=256, BK=8),
+                  "8x16 outputs, k-tiles of 8, UK 2", tune=False, BM=128, BN=256, BK=8, UK=2),
         MatmulVariant(
             "splitk", "matmul_blocked", {"BM": 64, "BN": 64, "BK": 16, "TM": 4, "TN": 4},
             notes="b64, with the weight gradients (tn) of small tile grids and long K split "

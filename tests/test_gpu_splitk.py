@@ -180,10 +180,13 @@ def test_auto_choices_follow_the_rule():
 
 def test_split_candidates():
     c = matmul_rules.split_candidates
-    assert c(512, 1536, 4096, 128, 128, 8) == [1, 2, 3, 4, 6, 8, 12, 16]  # 48 tiles, long K
-    assert c(512, 1536, 512, 128, 128, 8) == [1, 2, 3, 4, 6, 8]  # slices of 8+ k-tiles
-    assert c(2048, 1024, 4096, 128, 128, 8) == [1, 2, 3, 4, 6, 8]  # 128 tiles: <= 1024 groups
-    assert c(4096, 4096, 4096, 128, 128, 8) == [1]  # 1024 tiles: no room to split
+    every = [1, 2, 3, 4, 6, 7, 8, 11, 12, 16]
+    assert c(512, 1536, 4096, 128, 128, 8) == every  # 48 tiles, long K
+    assert c(512, 1536, 512, 128, 128, 8) == every[:7]  # slices of 8+ k-tiles
+    assert c(2048, 1024, 4096, 128, 128, 8) == every  # 128 tiles x 16: within 2048 groups
+    assert c(4096, 1024, 4096, 128, 128, 8) == every[:7]  # 256 tiles: <= 2048 groups
+    assert c(4096, 4096, 4096, 128, 128, 8) == [1, 2]
+    assert c(8192, 4096, 4096, 128, 128, 8) == [1]  # 2048 tiles: no room to split
     assert c(64, 64, 200, 64, 64, 16) == [1]  # K too short for two 8-tile slices
 
 

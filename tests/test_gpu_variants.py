@@ -148,6 +148,35 @@ def test_blocked_rows_read_their_tile_and_memory():
             registry.kernel(name).constants, name
 
 
+def test_unrolled_k_loops_follow_the_form_they_run():
+    """UK (k-rows per pass of a tile core's loop, written out in the source) may differ by the
+    form a call runs: b128t84's rows write the whole k-tile out on the tn path only, their via-tn
+    twins run every form on it; every row's UK divides its k-tile, and one that does not (or
+    exceeds what the core's source writes out) is refused."""
+    from kernels import matmul_plan
+
+    def uk(name, form):
+        return matmul_plan.plan_matmul(name, form, 300, 260, 500).constants["UK"]
+
+    assert [uk("b128t84", f) for f in ("nn", "nt", "tn")] == [1, 1, 16]
+    assert [uk("b128t84o", f) for f in ("nn", "nt", "tn")] == [8, 8, 16]
+    assert [uk("b128t84otr", f) for f in ("nn", "nt", "tn")] == [16, 16, 16]
+    assert matmul_plan.plan_matmul("b128t84otr", "nt", 300, 260, 500).transposes == ("a", "b")
+    for name, row in registry.MATMULS.items():
+        if "UK" not in registry.kernel(row.kernel or "matmul_tiled16").constants:
+            continue
+        for form in ("nn", "nt", "tn"):
+            c = {**registry.kernel(row.kernel).constants,
+                 **matmul_plan.plan_matmul(name, form, 300, 260, 500).constants}
+            assert c["BK"] % c["UK"] == 0 and c["UK"] in (1, 2, 4, 8, 16), (name, form)
+    with pytest.raises(registry.VariantError, match="UK = 16"):
+        registry._blocked("bad", "", BK=8, UK=16)
+    with pytest.raises(registry.VariantError, match="UK = 16"):
+        registry._warptile("bad", "", BM=128, BN=128, BK=16, UK=16)  # its source writes out 8
+    with pytest.raises(registry.VariantError, match="UK = 3"):
+        registry._blocked("bad", "", BK=12, UK=3)
+
+
 def test_staged_write_rows_fit_their_tile_buffer():
     """The staged write (kernel matmul_blocked_os) reuses the A tile buffer for a slab of BM/TM
     rows of 4 planes of BN/4 + 8 floats, in a kernel built without runtime checks: a row whose

@@ -98,9 +98,11 @@ def kernel_digest() -> str:
         h.update(f"{sorted(registry.kernel(name).constants.items())}".encode())
     for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
         if v.tune:
-            h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}".encode())
+            h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}"
+                     f"{sorted(v.form_constants.items())}".encode())
     # how candidates are chosen: a plan another method picked is measured again
-    h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}{FINALISTS}"
+    h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}"
+             f"{matmul_rules.SPLIT_MAX_GROUPS}{FINALISTS}"
              f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}{TIMING}".encode())
     return h.hexdigest()[:16]
 
