@@ -6,8 +6,9 @@
 
 // The workgroup's finished tile at (m0, n0), through put4 (base: the split-K slice's offset).
 fn write_tile(m0: u32, n0: u32, t: u32, base: u32) {
-    let r = m0 + (t / WX) * 4u;
-    let cl = n0 + (t % WX) * 4u;
+    let xy = lane_xy(t);
+    let r = m0 + xy.y * 4u;
+    let cl = n0 + xy.x * 4u;
     let rh = r + BM / 2u;
     let ch = cl + BN / 2u;
     put4(r, cl, acc0l, base);

@@ -35,8 +35,9 @@ fn slab_put4(y: u32, q: u32, v: vec4<f32>) {
 
 // One round: accumulator row j of every invocation (lo: columns tx*4.., hi: BN/2 + tx*4..).
 fn write_round(j: u32, lo: vec4<f32>, hi: vec4<f32>, m0: u32, n0: u32, t: u32, base: u32) {
-    let tx = t % WX;
-    let ty = t / WX;
+    let xy = lane_xy(t);
+    let tx = xy.x;
+    let ty = xy.y;
     workgroupBarrier();  // every read of sa (the k-loop's, the previous round's) is done
     slab_put4(ty, tx, lo);
     if (TN == 8u) { slab_put4(ty, WX + tx, hi); }
