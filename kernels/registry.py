@@ -177,7 +177,7 @@ _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
 _BLOCKED_CORE = "include/matmul_tile_core.wgsl"
 _TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its own quads
 _TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
-_BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1, "LB": 0}
+_BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1}
 _WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "UK": 1}
 
 

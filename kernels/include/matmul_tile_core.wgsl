@@ -12,9 +12,6 @@ override TM: u32 = 8u;
 override TN: u32 = 8u;
 // k-rows per pass of compute's loop, written out in the source: 1, 2, 4, 8 or 16, dividing BK
 override UK: u32 = 1u;
-// lanes of a warp: 0 along tx (32 / WX rows of invocations), 1 as 8 x 4 blocks of (tx, ty), which
-// per k reads 4 distinct A vec4 and 8 B vec4 (needs WX % 8 == 0 and WY % 4 == 0)
-override LB: u32 = 0u;
 
 override WX: u32 = BN / TN;  // invocations per workgroup row
 override WY: u32 = BM / TM;
@@ -72,12 +69,12 @@ fn kstep(oa: u32, ob: u32) {
     outer(sa[oa], a1, sb[ob], b1);
 }
 
-// (tx, ty) of invocation t (local_invocation_index of the (WX, WY) workgroup).
+// (tx, ty) of invocation t (local_invocation_index of the (WX, WY) workgroup): consecutive
+// invocations along tx, the one mapping of the k-loop and both writes. (Warps as 8 x 4 blocks of
+// (tx, ty), half the shared-memory wavefronts per k, ran at 0.97-1.00 of each row in sessions 9
+// and 12: results/h200/s12/README.md.)
 fn lane_xy(t: u32) -> vec2<u32> {
-    if (LB == 0u) { return vec2<u32>(t % WX, t / WX); }
-    let w = t >> 5u;
-    let l = t & 31u;
-    return vec2<u32>((w % (WX / 8u)) * 8u + (l & 7u), (w / (WX / 8u)) * 4u + (l >> 3u));
+    return vec2<u32>(t % WX, t / WX);
 }
 
 fn compute(buf: u32, t: u32) {
