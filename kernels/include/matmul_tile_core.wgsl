@@ -2,6 +2,10 @@
 // parametrised by override constants (prepended after include/matmul_tile_io.wgsl, which stages the
 // tiles and runs the k-loop; BM, BN, BK, VEC, SPLITS are its constants):
 //   TM x TN  outputs per invocation, each 4 or 8;  the workgroup is (BN / TN, BM / TM) invocations
+//   UK       k-rows of a staged tile per pass of the k-loop, written out in this source (1, 2, 4,
+//            8 or 16, dividing BK): how far the loop is unrolled is then the source's choice, not
+//            the driver's, which on the H200 rolled it differently from build to build (a row may
+//            set UK per form: registry.MatmulVariant.form_constants)
 // Ownership: invocation (tx, ty) owns rows ty*4 + {0..3} (and, when TM = 8, BM/2 + ty*4 + {0..3})
 // and columns tx*4 + {0..3} (and, when TN = 8, BN/2 + tx*4 + {0..3}) of the tile: split in halves
 // so that per k a warp reads consecutive vec4 of op(B) (no bank conflict) and few of op(A)
@@ -10,7 +14,6 @@
 
 override TM: u32 = 8u;
 override TN: u32 = 8u;
-// k-rows per pass of compute's loop, written out in the source: 1, 2, 4, 8 or 16, dividing BK
 override UK: u32 = 1u;
 
 override WX: u32 = BN / TN;  // invocations per workgroup row
