@@ -10,6 +10,8 @@ blocked core was judged not bound by shared-memory wavefronts. The k-loop has ch
 ``python3 results/h200/s12/study_lanes.py OUT_DIR``: a + b K fits (session 10's
 ``fixed_cost.py``) of FIT_ROWS, then the tuner's timing of the ROWS (parity first) at SHAPES,
 cuBLAS beside; writes ``lanes.csv`` and prints each shape's best per row.
+It ran at 0efd448 (call 5). The ``LB`` override is gone since 3b12067, so at later commits this
+script is a record.
 """
 
 from __future__ import annotations
