@@ -53,13 +53,17 @@ def splitk_splits(form: str, M: int, N: int, K: int) -> int:
 
 # Split factors ``auto``'s measurement tries: not only powers of two (a grid of T tiles fills the
 # device in waves, and T x 3, 6, 7 or 11 can end nearer a whole wave than T x 2 or 4: on the
-# H200's 132 multiprocessors, with one 512-invocation workgroup each, 36 tiles x 7 and 11 gained
-# 9% and 19% over the best power-of-two factor at two behemoth weight gradients). Each factor is a
+# H200's 132 multiprocessors, with one 512-invocation workgroup each, 7 and 11 were ahead of every
+# other factor at behemoth's 768 x 768 and 256 x 768 weight gradients). Each factor is a
 # pipeline of its own per row and form (SPLITS is an override constant), compiled on a cold
-# driver cache; 5, 9, 10, 24 and 32 were under 1% ahead where the H200 picked them, so they are
-# not tried (results/h200/s12/README.md).
+# driver cache; 5, 9, 10, 24 and 32 were best nowhere or under 1% ahead where the H200 picked
+# them, so they are not tried (results/h200/s4/, s12/README.md).
 SPLIT_FACTORS = (2, 3, 4, 6, 7, 8, 11, 12, 16)
-SPLIT_MAX_GROUPS = 2048  # workgroups of a split grid at the most (144 tiles x 8 on the H200)
+# workgroups of a split grid at the most (room for 144 128x128 tiles x 8..12 on the H200)
+SPLIT_MAX_GROUPS = 2048
+# the split-K scratch [S, M, N] in bytes at the most: WebGPU's default maximum storage-buffer
+# binding (128 MiB), which a 128x256 tile at 2048 workgroups would pass
+SPLIT_MAX_SCRATCH = 128 << 20
 
 
 SPLIT_MIN_KTILES = 8  # k-tiles per slice at the least: short-K grids of few tiles split too
@@ -68,12 +72,12 @@ SPLIT_MIN_KTILES = 8  # k-tiles per slice at the least: short-K grids of few til
 def split_candidates(M: int, N: int, K: int, bm: int, bn: int, bk: int,
                      max_groups: int = SPLIT_MAX_GROUPS) -> list[int]:
     """Split factors worth timing for a BM x BN tile: 1, and the ``SPLIT_FACTORS`` that keep
-    each slice at least ``SPLIT_MIN_KTILES`` k-tiles long and the grid within ``max_groups``
-    workgroups."""
+    each slice at least ``SPLIT_MIN_KTILES`` k-tiles long, the grid within ``max_groups``
+    workgroups and the scratch within ``SPLIT_MAX_SCRATCH`` bytes."""
     tiles = ceil(M / bm) * ceil(N / bn)
     return [1, *(s for s in SPLIT_FACTORS
                  if tiles * s <= max_groups and K >= s * SPLIT_MIN_KTILES * bk
-                 and s <= SPLITK_MAX_SPLITS)]
+                 and s <= SPLITK_MAX_SPLITS and 4 * s * M * N <= SPLIT_MAX_SCRATCH)]
 
 
 # Without measurement: 128x128 tiles once their grid has ~96 tiles; the 64x64 tile below that;

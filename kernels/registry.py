@@ -84,7 +84,8 @@ FORMS: dict[str, dict[str, int]] = {"nn": {}, "nt": {"TRANS_B": 1}, "tn": {"TRAN
 
 @dataclass(frozen=True)
 class MatmulVariant:
-    """A matmul variant: one kernel and its tile constants; the form sets TRANS_A / TRANS_B.
+    """A matmul variant: one kernel and its tile constants; the form sets TRANS_A / TRANS_B and
+    picks the row's ``form_constants`` for that form.
 
     A variant of a kernel that declares ``VEC`` gets vec4 global loads wherever the call's shape
     allows them (``matmul_rules.vec4_ok``), and any ``split`` variant can run a call as split-K
@@ -422,19 +423,47 @@ KERNELS: dict[str, Kernel] = {
     ]
 }
 
-def _unroll(name: str, bk: int, uk: int, most: int) -> None:
-    """A VariantError unless ``uk`` (k-rows per pass of a tile core's loop, UK) is a power of
-    two up to ``most`` (the passes the core's source writes out) that divides BK ``bk``."""
-    if uk not in (1, 2, 4, 8, 16) or uk > most or bk % uk:
-        raise VariantError(f"{name}: UK = {uk} must be a power of two <= {most} dividing "
-                           f"BK = {bk}")
+# k-rows per pass (UK) that each tile core's source writes out at the most
+_UNROLL_MOST = {"matmul_blocked": 16, "matmul_blocked_os": 16, "matmul_blocked_v4": 16,
+                "matmul_warptile": 8}
+
+
+def check_matmul_row(v: MatmulVariant) -> None:
+    """A VariantError unless every form of row ``v`` compiles to constants its kernel declares
+    and, in the tile cores (built without runtime checks, where a UK that does not divide BK
+    reads past the tile buffers and one above what the source writes out skips k-rows), a UK
+    that is a power of two up to the core's most dividing BK."""
+    if not v.kernel:
+        return
+    unknown = sorted(set(v.form_constants) - set(FORMS))
+    if unknown:
+        raise VariantError(f"{v.name}: form_constants for unknown form(s) {unknown}")
+    declared = KERNELS[v.kernel].constants  # (check_constants is defined below the rows)
+    for form in FORMS:
+        given = {**v.constants, **v.form_constants.get(form, {})}
+        if set(given) - set(declared):
+            raise VariantError(f"{v.name} ({form}): kernel {v.kernel} has no override "
+                               f"constant(s) {sorted(set(given) - set(declared))}")
+        c = {**declared, **given}
+        if "UK" in c:
+            most = _UNROLL_MOST[v.kernel]
+            if c["UK"] not in (1, 2, 4, 8, 16) or c["UK"] > most or c["BK"] % c["UK"]:
+                raise VariantError(f"{v.name} ({form}): UK = {c['UK']} must be a power of two "
+                                   f"<= {most} dividing BK = {c['BK']}")
+
+
+def _with(base: MatmulVariant, **consts: int) -> MatmulVariant:
+    """``base`` with some of its constants changed (checked as every row is)."""
+    row = replace(base, constants={**base.constants, **consts})
+    check_matmul_row(row)
+    return row
 
 
 def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
              **tile: int) -> MatmulVariant:
-    c = {**_BLOCKED_CONSTANTS, **tile}
-    _unroll(name, c["BK"], c["UK"], 16)
-    return MatmulVariant(name, "matmul_blocked", tile, notes, split=split, tune=tune)
+    row = MatmulVariant(name, "matmul_blocked", tile, notes, split=split, tune=tune)
+    check_matmul_row(row)
+    return row
 
 
 def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVariant:
@@ -447,8 +476,9 @@ def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVa
             or not (32 * bk % bn == 0 and 32 * bk % bm == 0 and 32 * bk // bn <= 4
                     and 32 * bk // bm <= 4):
         raise VariantError(f"matmul_warptile tile {bm}x{bn}, BK {bk} out of its limits")
-    _unroll(name, bk, c["UK"], 8)
-    return MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=tune)
+    row = MatmulVariant(name, "matmul_warptile", tile, notes, split=True, tune=tune)
+    check_matmul_row(row)
+    return row
 
 
 def _v4(base: MatmulVariant) -> MatmulVariant:
@@ -472,8 +502,10 @@ def _os(base: MatmulVariant) -> MatmulVariant:
 
 
 def _via_tn(base: MatmulVariant) -> MatmulVariant:
-    """``base`` with nn / nt run through transposed operands on the tn path (name + "tr")."""
-    return replace(base, name=base.name + "tr", via_tn=True,
+    """``base`` with nn / nt run through transposed operands on the tn path (name + "tr"; of
+    ``base``'s per-form constants only the tn form's apply)."""
+    tn = {"tn": base.form_constants["tn"]} if "tn" in base.form_constants else {}
+    return replace(base, name=base.name + "tr", via_tn=True, form_constants=tn,
                    notes=f"{base.name} with nn / nt operands transposed into scratch first "
                    "(matmul_transpose), so every form runs the tn tile path")
 
@@ -485,9 +517,9 @@ _B64 = _blocked("b64", "64x64 tile, 256 invocations with 4x4 outputs, k-tiles of
 _B64T8 = _blocked("b64t8", "64x64 tile, 64 invocations with 8x8 outputs, k-tiles of 4",
                   BM=64, BN=64, BK=4)
 # b128t84's k-loop written out in the source (UK): the whole k-tile on the tn path, where it ran
-# 1.03-1.10x the driver's own unrolling at every step shape on the H200; 8 k-rows per pass (the
+# ahead of the driver's own unrolling at every step shape on the H200; 8 k-rows per pass (the
 # staged write) or the driver's choice on the K-contiguous staging of nn / nt, where 16 ran
-# 0.78-0.98x (results/h200/s12/README.md)
+# behind (results/h200/s12/README.md)
 _B128T84 = replace(
     _blocked("b128t84", "128x128 tile, 512 invocations with 8x4 outputs, k-tiles of 16 (UK 16 on "
              "the tn path)", BM=128, BN=128, BK=16, TN=4, UK=16),
@@ -524,9 +556,8 @@ MATMULS: dict[str, MatmulVariant] = {
         _B128X64,
         _B64X128,
         *(_via_tn(v) for v in (_B128, _B128T84)),  # twins of b64, b64t8: picked nowhere (README)
-        # the tile written through workgroup memory: within 1.2% of b128t84 or ahead of it at
-        # every step shape on the H200, picked on the short-K narrow products and the small
-        # split tn grids (results/h200/s11/README.md)
+        # the tile written through workgroup memory: picked on the H200 for the short-K narrow
+        # nn / nt products and the split tn products (results/h200/s11/, s12/README.md)
         _B128T84O,
         # the staged write on the tn path for nn / nt too: ahead of every other row at most nn /
         # nt step shapes on the H200 (results/h200/s12/README.md)
@@ -537,10 +568,8 @@ MATMULS: dict[str, MatmulVariant] = {
         # with 32 KiB of workgroup memory (b128t84o needs 33 KiB)
         # they also keep the source-unrolled k-loops (UK) of the blocked core under those tests,
         # with a per-form UK in b64o
-        replace(_os(_blocked("b128x64", _B128X64.notes, BM=128, BN=64, BK=8, UK=8)),
-                tune=False),
-        replace(_os(_blocked("b64", _B64.notes, BM=64, BN=64, BK=16, TM=4, TN=4, UK=16)),
-                tune=False, form_constants={"nn": {"UK": 2}}),
+        replace(_os(_with(_B128X64, UK=8)), tune=False),
+        replace(_os(_with(_B64, UK=16)), tune=False, form_constants={"nn": {"UK": 2}}),
         # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
         # direct v4 rows elsewhere (results/h200/s7/study-trv4): none
         *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),
@@ -574,6 +603,9 @@ MATMULS: dict[str, MatmulVariant] = {
         ),
     ]
 }
+
+for _row in MATMULS.values():  # replace()d rows and their twins pass the same check
+    check_matmul_row(_row)
 
 
 ATTENTIONS: dict[str, AttentionVariant] = {

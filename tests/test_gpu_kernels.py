@@ -112,8 +112,9 @@ def test_registry_rows_are_consistent():
     for v in registry.MATMULS.values():
         assert bool(v.kernel) == (v.choose is None), v.name
         if v.kernel:
-            for form in registry.FORMS.values():
-                registry.check_constants(v.kernel, {**form, **v.constants})
+            for f, form in registry.FORMS.items():
+                registry.check_constants(v.kernel, {**form, **v.constants,
+                                                    **v.form_constants.get(f, {})})
     for name, k in registry.KERNELS.items():  # a row's hand figure never undercounts the WGSL
         if k.workgroup_bytes:
             assert k.workgroup_bytes >= wgsl.kernel_workgroup_bytes(name), name

@@ -187,6 +187,8 @@ def test_split_candidates():
     assert c(4096, 1024, 4096, 128, 128, 8) == every[:7]  # 256 tiles: <= 2048 groups
     assert c(4096, 4096, 4096, 128, 128, 8) == [1, 2]
     assert c(8192, 4096, 4096, 128, 128, 8) == [1]  # 2048 tiles: no room to split
+    # 1024 tiles of 128x256 x 2 fit 2048 groups, but their 256 MiB scratch passes 128 MiB
+    assert c(4096, 8192, 4096, 128, 256, 8) == [1]
     assert c(64, 64, 200, 64, 64, 16) == [1]  # K too short for two 8-tile slices
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -165,16 +166,30 @@ def test_unrolled_k_loops_follow_the_form_they_run():
     for name, row in registry.MATMULS.items():
         if "UK" not in registry.kernel(row.kernel or "matmul_tiled16").constants:
             continue
+        most = 8 if row.kernel == "matmul_warptile" else 16  # what each core's source writes out
         for form in ("nn", "nt", "tn"):
             c = {**registry.kernel(row.kernel).constants,
                  **matmul_plan.plan_matmul(name, form, 300, 260, 500).constants}
             assert c["BK"] % c["UK"] == 0 and c["UK"] in (1, 2, 4, 8, 16), (name, form)
+            assert c["UK"] <= most, (name, form)
     with pytest.raises(registry.VariantError, match="UK = 16"):
         registry._blocked("bad", "", BK=8, UK=16)
     with pytest.raises(registry.VariantError, match="UK = 16"):
         registry._warptile("bad", "", BM=128, BN=128, BK=16, UK=16)  # its source writes out 8
     with pytest.raises(registry.VariantError, match="UK = 3"):
         registry._blocked("bad", "", BK=12, UK=3)
+    # per-form constants pass the same check (rows built by replace() included)
+    w64 = registry.matmul_variant("w64")
+    with pytest.raises(registry.VariantError, match=r"\(tn\): UK = 16"):
+        registry.check_matmul_row(replace(w64, form_constants={"tn": {"UK": 16}}))
+    with pytest.raises(registry.VariantError, match="unknown form"):
+        registry.check_matmul_row(replace(w64, form_constants={"NN": {"UK": 2}}))
+    with pytest.raises(registry.VariantError, match="no override constant"):
+        registry.check_matmul_row(replace(w64, form_constants={"nt": {"TM": 4}}))
+    with pytest.raises(registry.VariantError, match="UK = 8"):
+        registry._with(registry.matmul_variant("b64t8"), UK=8)  # BK = 4
+    # a via-tn twin keeps only the tn form's constants: it runs every call on the tn path
+    assert registry.matmul_variant("b128t84otr").form_constants == {}
 
 
 def test_staged_write_rows_fit_their_tile_buffer():

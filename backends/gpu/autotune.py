@@ -99,10 +99,11 @@ def kernel_digest() -> str:
     for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
         if v.tune:
             h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}"
-                     f"{sorted(v.form_constants.items())}".encode())
+                     f"{sorted((f, sorted(c.items())) for f, c in v.form_constants.items())}"
+                     .encode())
     # how candidates are chosen: a plan another method picked is measured again
     h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}"
-             f"{matmul_rules.SPLIT_MAX_GROUPS}{FINALISTS}"
+             f"{matmul_rules.SPLIT_MAX_GROUPS}{matmul_rules.SPLIT_MAX_SCRATCH}{FINALISTS}"
              f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}{TIMING}".encode())
     return h.hexdigest()[:16]
 

@@ -74,8 +74,8 @@ fn kstep(oa: u32, ob: u32) {
 
 // (tx, ty) of invocation t (local_invocation_index of the (WX, WY) workgroup): consecutive
 // invocations along tx, the one mapping of the k-loop and both writes. (Warps as 8 x 4 blocks of
-// (tx, ty), half the shared-memory wavefronts per k, ran at 0.97-1.00 of each row in sessions 9
-// and 12: results/h200/s12/README.md.)
+// (tx, ty), half the shared-memory wavefronts per k, did not pay on the H200 in sessions 9 and
+// 12: results/h200/s12/README.md.)
 fn lane_xy(t: u32) -> vec2<u32> {
     return vec2<u32>(t % WX, t / WX);
 }
