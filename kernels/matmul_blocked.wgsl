@@ -12,15 +12,49 @@
 // SPLITS = 1: the workgroup walks all of K and writes its tile through the epilogue.
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce,
 // or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).
+// SKG > 0: stream-K, below.
+
+// SKG > 0 (stream-K): grid (SKG, 1, 1). The T tiles' KT k-tiles each, tile-major, are one
+// sequence of T * KT iterations; workgroup g takes [g * P, (g + 1) * P), P = ceil(T * KT / SKG),
+// and for each tile it touches stores the partial sum of its run into slot g - g0 of the scratch
+// [SPLITS, M, N], g0 = floor(tile * KT / P) the first workgroup of that tile (SPLITS: the most
+// workgroups any tile spans, kernels.matmul_plan.stream_k_slots). The reduce adds a tile's slots
+// 0 .. (its workgroups - 1) in that order.
 
 @compute @workgroup_size(WX, WY)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) t: u32,
 ) {
+    if (SKG > 0u) {
+        stream_k(wg.x, t);
+        return;
+    }
     let m0 = wg.y * BM;
     let n0 = wg.x * BN;
     let s = k_slice(wg.z);
     matmul_tile(m0, n0, s.x, s.y, t);
     write_tile(m0, n0, t, s.z);
+}
+
+fn stream_k(g: u32, t: u32) {
+    let tiles_n = (mm.N + BN - 1u) / BN;
+    let tiles = tiles_n * ((mm.M + BM - 1u) / BM);
+    let kt = (mm.K + BK - 1u) / BK;
+    let per = (tiles * kt + SKG - 1u) / SKG;
+    var it = g * per;
+    let end = min(it + per, tiles * kt);
+    loop {
+        if (it >= end) { break; }
+        let tile = it / kt;
+        let k0 = it % kt;
+        let k1 = min(kt, k0 + end - it);
+        let m0 = (tile / tiles_n) * BM;
+        let n0 = (tile % tiles_n) * BN;
+        zero_acc();
+        matmul_tile(m0, n0, k0 * BK, k1 * BK, t);
+        write_tile(m0, n0, t, (g - tile * kt / per) * mm.M * mm.N);
+        workgroupBarrier();  // the staged write's reads of sa are done before the next staging
+        it = it + k1 - k0;
+    }
 }

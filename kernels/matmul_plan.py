@@ -30,11 +30,26 @@ class MatmulPlan:
     transposes: tuple[str, ...] = ()
     # the split-K reduce kernel (None in one pass): its vec4 twin where N % 4 == 0
     reduce: str | None = None
+    # stream-K: the number of workgroups G (0: not stream-K; ``splits`` is then the slots)
+    workgroups: int = 0
 
     @property
     def label(self) -> str:
-        """What ran, as describe()["matmul_choices"] shows it: ``b128``, ``b64 split4``."""
+        """What ran, as describe()["matmul_choices"] shows it: ``b128``, ``b64 split4``,
+        ``b64sk sk9``."""
+        if self.workgroups:
+            return f"{self.ran} sk{self.workgroups}"
         return self.ran + (f" split{self.splits}" if self.splits > 1 else "")
+
+
+def stream_k_slots(M: int, N: int, K: int, bm: int, bn: int, bk: int, groups: int) -> int:
+    """The most workgroups any BM x BN tile's run of k-tiles spans when ``groups`` workgroups
+    share the T * KT k-tiles in equal runs of P = ceil(T * KT / groups) (matmul_blocked's
+    stream_k): the slots of the scratch [slots, M, N]."""
+    tiles = -(-M // bm) * -(-N // bn)
+    kt = -(-K // bk)
+    per = -(-tiles * kt // groups)
+    return max(((t + 1) * kt - 1) // per - t * kt // per + 1 for t in range(tiles))
 
 
 def plan_matmul(
@@ -55,7 +70,16 @@ def plan_matmul(
                                "fallback")
         fell.append(f"{v.name}->{v.fallback}")
         v = matmul_variant(v.fallback)
-    if splits is None:
+    groups = 0
+    if v.stream_k and K > 0:
+        tiles = _tiles(v, M, N)
+        groups = int(splits) if splits is not None else 2 * tiles + 1
+        if groups < 1:
+            raise VariantError(f"matmul {v.name}: stream-K needs one workgroup or more")
+        bk = {**kernel(v.kernel).constants, **v.constants}["BK"]
+        bm, bn = v.tile
+        splits = stream_k_slots(M, N, K, bm, bn, bk, groups)
+    elif splits is None or v.stream_k:
         splits = v.splits(form, M, N, K) if v.splits is not None else 1
     elif splits > 1 and not v.split:
         raise VariantError(f"matmul {v.name} has no split-K path")
@@ -65,10 +89,17 @@ def plan_matmul(
     declared = kernel(v.kernel).constants
     if "VEC" in declared:
         consts["VEC"] = int(vec4_ok(runs, M, N, K))
+    if groups:
+        consts["SKG"] = groups
     if splits > 1:
         consts["SPLITS"] = int(splits)
     reduce = None
-    if splits > 1:
+    if splits > 1 or groups:
         reduce = SPLITK_REDUCE_V4 if vec4_store_ok(N) else SPLITK_REDUCE
     return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell), transposes,
-                      reduce)
+                      reduce, groups)
+
+
+def _tiles(v: MatmulVariant, M: int, N: int) -> int:
+    bm, bn = v.tile
+    return -(-M // bm) * -(-N // bn)

@@ -7,6 +7,24 @@
 // store). Bindings a and b of the shared interface are unused here (a dummy is bound).
 
 override SPLITS: u32 = 2u;
+// stream-K (SKG > 0, matmul_blocked's stream_k with tile BM x BN and k-tiles of BK): an element
+// adds only the slots of its tile's workgroups, 0 .. (their count - 1), in that order
+override SKG: u32 = 0u;
+override BM: u32 = 128u;
+override BN: u32 = 128u;
+override BK: u32 = 8u;
+
+// Slots holding partial sums of the element at (row, col): SPLITS, or under stream-K the
+// workgroups that its tile's run of k-tiles spans.
+fn slots(row: u32, col: u32) -> u32 {
+    if (SKG == 0u) { return SPLITS; }
+    let tiles_n = (mm.N + BN - 1u) / BN;
+    let tiles = tiles_n * ((mm.M + BM - 1u) / BM);
+    let kt = (mm.K + BK - 1u) / BK;
+    let per = (tiles * kt + SKG - 1u) / SKG;
+    let tile = (row / BM) * tiles_n + col / BN;
+    return ((tile + 1u) * kt - 1u) / per - tile * kt / per + 1u;
+}
 
 @group(0) @binding(6) var<storage, read> part4: array<vec4<f32>>;
 
@@ -19,8 +37,9 @@ fn main(
     let i = wg_linear(wg, nwg) * 256u + t;
     let mn4 = mm.M * mm.N / 4u;
     if (i >= mn4) { return; }
-    var s = part4[i];
-    for (var z = 1u; z < SPLITS; z = z + 1u) { s = s + part4[z * mn4 + i]; }
     let e = 4u * i;
+    let n = slots(e / mm.N, e % mm.N);  // BN % 4 == 0: the quad's four share a tile
+    var s = part4[i];
+    for (var z = 1u; z < n; z = z + 1u) { s = s + part4[z * mn4 + i]; }
     store_c4(e / mm.N, e % mm.N, s);
 }

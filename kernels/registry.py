@@ -114,6 +114,10 @@ class MatmulVariant:
     # constants that differ by the form the kernel runs (after via_tn), e.g. {"nn": {"UK": 8}}:
     # the tile cores' best unrolling differs between the tn path and the K-contiguous staging
     form_constants: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Stream-K (matmul_blocked kernels only): ``splits`` is then the number of workgroups G that
+    # share the tiles' k-tiles in equal runs (kernels/matmul_blocked.wgsl), partial tiles into a
+    # scratch and the fixed-order reduce; never split-K
+    stream_k: bool = False
 
     @property
     def tile(self) -> tuple[int, int]:
@@ -149,7 +153,10 @@ def _mm_grid(u: dict) -> tuple[int, int, int]:
 
 
 def _blocked_grid(u: dict) -> tuple[int, int, int]:
-    """matmul_blocked: its tile constants (BM, BN) and SPLITS come with the uniform's fields."""
+    """matmul_blocked: its tile constants (BM, BN) and SPLITS come with the uniform's fields;
+    stream-K (SKG > 0) runs SKG workgroups."""
+    if u.get("SKG"):
+        return (u["SKG"], 1, 1)
     return (ceil(u["N"] / u["BN"]), ceil(u["M"] / u["BM"]), u["SPLITS"])
 
 
@@ -169,7 +176,8 @@ _TILE_IO = "include/matmul_tile_io.wgsl"
 _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
 # the tile staging's constants (include/matmul_tile_io.wgsl; the warp-tile core adds none), then
 # the blocked core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
+                   "SKG": 0}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
 # include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
 _OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
@@ -179,6 +187,8 @@ _BLOCKED_CORE = "include/matmul_tile_core.wgsl"
 _TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its own quads
 _TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1}
+# the split-K reduce's: SPLITS slices, or under stream-K (SKG > 0) the partial kernel's tile
+_REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2, "SKG": 0, "BM": 128, "BN": 128, "BK": 8}
 _WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "UK": 1}
 
 
@@ -363,12 +373,12 @@ KERNELS: dict[str, Kernel] = {
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
-               includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
+               includes=_MM_INCLUDES, constants=_REDUCE_CONSTANTS,
                optional=("a", "b", "r", "aux"), trusted=True),
         Kernel(SPLITK_REDUCE_V4, "matmul_splitk_reduce_v4.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul",
                includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl"),
-               constants={**_MATMUL_CONSTANTS, "SPLITS": 2},
+               constants=_REDUCE_CONSTANTS,
                optional=("a", "b", "r4", "aux4"), trusted=True,
                aliases={"part4": "part", **_OUT_V4_ALIASES}),
         Kernel(TRANSPOSE, "matmul_transpose.wgsl",
@@ -435,6 +445,9 @@ def check_matmul_row(v: MatmulVariant) -> None:
     that is a power of two up to the core's most dividing BK."""
     if not v.kernel:
         return
+    if v.stream_k and (not v.kernel.startswith("matmul_blocked") or v.split or v.via_tn):
+        raise VariantError(f"{v.name}: stream-K runs on the matmul_blocked kernels, without "
+                           "split-K or via-tn")
     unknown = sorted(set(v.form_constants) - set(FORMS))
     if unknown:
         raise VariantError(f"{v.name}: form_constants for unknown form(s) {unknown}")
@@ -499,6 +512,13 @@ def _os(base: MatmulVariant) -> MatmulVariant:
     return replace(base, name=base.name + "o", kernel=base.kernel + "_os",
                    notes=f"{base.name} writing its tile through workgroup memory (consecutive "
                    "invocations store consecutive elements of a row)")
+
+
+def _sk(base: MatmulVariant) -> MatmulVariant:
+    """``base`` (a matmul_blocked row) under stream-K (name + "sk"), not timed by ``auto``."""
+    return replace(base, name=base.name + "sk", stream_k=True, split=False, tune=False,
+                   notes=f"{base.name} under stream-K: G workgroups (the forced split factor; "
+                   "default 2T + 1 for T tiles) share the tiles' k-tiles in equal runs")
 
 
 def _via_tn(base: MatmulVariant) -> MatmulVariant:
@@ -570,6 +590,14 @@ MATMULS: dict[str, MatmulVariant] = {
         # with a per-form UK in b64o
         replace(_os(_with(_B128X64, UK=8)), tune=False),
         replace(_os(_with(_B64, UK=16)), tune=False, form_constants={"nn": {"UK": 2}}),
+        # stream-K rows, not timed by ``auto`` until measured: b128t84's staged-write and v4
+        # rows, and b64's three writes (parity on adapters with 32 KiB of workgroup memory)
+        _sk(_B128T84O),
+        _sk(_B128T84),
+        _v4(_sk(_B128T84)),
+        _sk(_B64),
+        _v4(_sk(_B64)),
+        _sk(replace(_os(_B64), tune=False)),
         # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
         # direct v4 rows elsewhere (results/h200/s7/study-trv4): none
         *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),

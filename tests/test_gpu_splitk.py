@@ -135,6 +135,67 @@ def test_via_tn_plan_runs_the_tn_form():
     assert matmul_plan.plan_matmul("b128", "nn", 8, 12, 7).transposes == ()
 
 
+# the stream-K rows that fit a 32 KiB adapter: the direct scalar, vec4 and staged writes
+SK_ROWS = ["b64sk", "b64skv4", "b64osk"]
+# (M, K, N, G): one workgroup for everything, runs cut inside tiles (G not dividing T * KT), more
+# workgroups than k-tiles (idle ones), a tile cut in many runs, K under one k-tile
+SK_SHAPES = [(37, 300, 29, 1), (130, 200, 70, 7), (70, 520, 33, 5), (65, 33, 131, 1000),
+             (37, 150, 68, 3), (129, 90, 66, None), (5, 10, 130, 4)]
+
+
+@pytest.mark.parametrize("variant", SK_ROWS)
+@pytest.mark.parametrize("form", ["nn", "nt", "tn"])
+def test_stream_k_shapes_and_determinism(form, variant):
+    """Stream-K: G workgroups share the tiles' k-tiles in equal runs and store a partial tile
+    per tile they touch (outputs and scratch NaN-poisoned); the reduce adds each tile's slots in
+    a fixed order, so two runs are bitwise equal."""
+    from backends.gpu import run_matmul
+
+    for M, K, N, G in SK_SHAPES:
+        a, b = operands(form, M, K, N)
+        plan = matmul_plan.plan_matmul(variant, form, M, N, K, splits=G)
+        assert plan.workgroups == (G or 2 * -(-M // 64) * -(-N // 64) + 1), plan
+        assert plan.constants["SKG"] == plan.workgroups and plan.reduce, plan
+        got = run_matmul(a, b, form, variant, splits=G)["c"]
+        np.testing.assert_allclose(got, ref_matmul(a, b, form, "store")["c"], rtol=1e-4,
+                                   atol=1e-4, err_msg=f"{variant} {form} M,K,N,G={M},{K},{N},{G}")
+        again = run_matmul(a, b, form, variant, splits=G)["c"]
+        assert np.array_equal(got.view(np.uint32), again.view(np.uint32)), (form, M, K, N, G)
+
+
+def test_stream_k_slots_and_plan():
+    """The slots of the stream-K scratch are the most workgroups one tile's run spans (checked
+    against walking the runs); a row under stream-K never splits K, and only matmul_blocked's
+    kernels run it."""
+    from dataclasses import replace
+
+    def walk(tiles, kt, groups):
+        per = -(-tiles * kt // groups)
+        spans = [set() for _ in range(tiles)]
+        for it in range(tiles * kt):
+            spans[it // kt].add(it // per)
+        for t, gs in enumerate(spans):  # a tile's workgroups are consecutive from g0
+            assert sorted(gs) == list(range(t * kt // per, t * kt // per + len(gs)))
+        return max(len(gs) for gs in spans)
+
+    for M, N, K, bm, bn, bk, G in [(3072, 768, 4096, 128, 128, 16, 132),
+                                   (3072, 768, 4096, 128, 128, 16, 264),
+                                   (768, 768, 4096, 128, 128, 16, 132),
+                                   (37, 29, 300, 64, 64, 16, 7), (65, 131, 33, 64, 64, 16, 1000),
+                                   (64, 64, 16, 64, 64, 16, 1)]:
+        tiles, kt = -(-M // bm) * -(-N // bn), -(-K // bk)
+        assert matmul_plan.stream_k_slots(M, N, K, bm, bn, bk, G) == walk(tiles, kt, G)
+    plan = matmul_plan.plan_matmul("b128t84osk", "tn", 3072, 768, 4096, splits=264)
+    assert (plan.workgroups, plan.splits, plan.label) == (264, 3, "b128t84osk sk264")
+    assert plan.constants["UK"] == 16  # the base row's per-form constants carry over
+    assert registry.kernel(plan.kernel).grid({**plan.constants, "M": 3072, "N": 768}) == \
+        (264, 1, 1)
+    with pytest.raises(registry.VariantError, match="stream-K runs on"):
+        registry.check_matmul_row(replace(registry.matmul_variant("w64"), stream_k=True))
+    with pytest.raises(registry.VariantError, match="stream-K runs on"):
+        registry.check_matmul_row(replace(registry.matmul_variant("b64sk"), split=True))
+
+
 @pytest.mark.parametrize("epilogue", [e for e in registry.EPILOGUES if e != "store"])
 def test_splitk_epilogues(epilogue):
     """The reduce applies each epilogue (the partial kernel never does), after partial tiles

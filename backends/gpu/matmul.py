@@ -2,11 +2,12 @@
 
 A one-pass plan is one dispatch. A split-K plan is two: the partial kernel writes its SPLITS
 partial tiles into a scratch buffer [SPLITS, M, N], then the reduce kernel adds them in a fixed
-order and applies the epilogue. A via-tn plan first transposes the operand(s) its form reads
-along k into scratch ([K, M] for A, [K, N] for B) and runs the tn form on those. Each scratch
-role is one buffer shared by every call of a graph (they run one after another):
-``MatmulScratch`` collects the calls while the graph is recorded and allocates each role, at the
-size of its largest user, before the graph is finalized (bind groups are made then).
+order and applies the epilogue (a stream-K plan likewise, its partial tiles in SPLITS slots).
+A via-tn plan first transposes the operand(s) its form reads along k into scratch ([K, M] for A,
+[K, N] for B) and runs the tn form on those. Each scratch role is one buffer shared by every call
+of a graph (they run one after another): ``MatmulScratch`` collects the calls while the graph is
+recorded and allocates each role, at the size of its largest user, before the graph is finalized
+(bind groups are made then).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def record_matmul(
 
     ``views`` holds a, b, c and, as the epilogue needs, r and aux. Labels are ``kernel:form``.
     """
-    if (plan.splits > 1 or plan.transposes) and scratch is None:
-        raise ValueError("a split-K or via-tn matmul needs a MatmulScratch")
+    if (plan.splits > 1 or plan.workgroups or plan.transposes) and scratch is None:
+        raise ValueError("a split-K, stream-K or via-tn matmul needs a MatmulScratch")
     dims = {"M": M, "N": N, "K": K}
     epi = {"EPILOGUE": registry.EPILOGUES[epilogue]}
     out: list[Dispatch] = []
@@ -71,7 +72,7 @@ def record_matmul(
                       label=f"{matmul_rules.TRANSPOSE}:{form}")
         scratch.use(f"{operand}_t", t, "dst", rows * K)
         out.append(t)
-    if plan.splits == 1:
+    if plan.splits == 1 and not plan.workgroups:
         d = graph.add(plan.kernel, {**views, **ab}, dims, constants={**plan.constants, **epi},
                       label=f"{plan.kernel}:{form}")
         parts = [d]
@@ -80,7 +81,12 @@ def record_matmul(
                          label=f"{plan.kernel}:{form}")
         scratch.use("split", part, "c", plan.splits * M * N)
         rest = {k: v for k, v in views.items() if k not in ("a", "b")}
-        red = graph.add(plan.reduce, rest, dims, constants={"SPLITS": plan.splits, **epi},
+        tile = {}
+        if plan.workgroups:  # the reduce finds each element's slots from the partial's tiling
+            tile = {k: plan.constants[k] for k in ("SKG", "BM", "BN")}
+            tile["BK"] = {**registry.kernel(plan.kernel).constants, **plan.constants}["BK"]
+        red = graph.add(plan.reduce, rest, dims,
+                        constants={"SPLITS": plan.splits, **tile, **epi},
                         label=f"{plan.reduce}:{form}")
         scratch.use("split", red, "part", plan.splits * M * N)
         parts = [part, red]

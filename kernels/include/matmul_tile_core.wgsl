@@ -37,6 +37,14 @@ var<private> acc6h: vec4<f32>;
 var<private> acc7l: vec4<f32>;
 var<private> acc7h: vec4<f32>;
 
+// Accumulators back to zero (stream-K: a workgroup's next tile).
+fn zero_acc() {
+    acc0l = vec4<f32>(0.0); acc0h = vec4<f32>(0.0); acc1l = vec4<f32>(0.0); acc1h = vec4<f32>(0.0);
+    acc2l = vec4<f32>(0.0); acc2h = vec4<f32>(0.0); acc3l = vec4<f32>(0.0); acc3h = vec4<f32>(0.0);
+    acc4l = vec4<f32>(0.0); acc4h = vec4<f32>(0.0); acc5l = vec4<f32>(0.0); acc5h = vec4<f32>(0.0);
+    acc6l = vec4<f32>(0.0); acc6h = vec4<f32>(0.0); acc7l = vec4<f32>(0.0); acc7h = vec4<f32>(0.0);
+}
+
 // One k of the outer product: rows a0 (and a1) times columns b0 (and b1).
 fn outer(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
     acc0l = fma(vec4<f32>(a0.x), b0, acc0l);
