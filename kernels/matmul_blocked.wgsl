@@ -12,24 +12,13 @@
 // SPLITS = 1: the workgroup walks all of K and writes its tile through the epilogue.
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce,
 // or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).
-// SKG > 0: stream-K, below.
-
-// SKG > 0 (stream-K): grid (SKG, 1, 1). The T tiles' KT k-tiles each, tile-major, are one
-// sequence of T * KT iterations; workgroup g takes [g * P, (g + 1) * P), P = ceil(T * KT / SKG),
-// and for each tile it touches stores the partial sum of its run into slot g - g0 of the scratch
-// [SPLITS, M, N], g0 = floor(tile * KT / P) the first workgroup of that tile (SPLITS: the most
-// workgroups any tile spans, kernels.matmul_plan.stream_k_slots). The reduce adds a tile's slots
-// 0 .. (its workgroups - 1) in that order.
+// Entry main_sk (kernel rows *_sk, SKG >= 1, SPLITS >= 2): stream-K, below.
 
 @compute @workgroup_size(WX, WY)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) t: u32,
 ) {
-    if (SKG > 0u) {
-        stream_k(wg.x, t);
-        return;
-    }
     let m0 = wg.y * BM;
     let n0 = wg.x * BN;
     let s = k_slice(wg.z);
@@ -37,7 +26,20 @@ fn main(
     write_tile(m0, n0, t, s.z);
 }
 
-fn stream_k(g: u32, t: u32) {
+// Stream-K (entry main_sk): grid (SKG, 1, 1). The T tiles' KT k-tiles each, tile-major, are one
+// sequence of T * KT iterations; workgroup g takes [g * P, (g + 1) * P), P = ceil(T * KT / SKG),
+// and for each tile it touches stores the partial sum of its run into slot g - g0 of the scratch
+// [slots, M, N], g0 = floor(tile * KT / P) the first workgroup of that tile (slots: the most
+// workgroups any tile spans, kernels.matmul_plan.stream_k_slots; SPLITS, at least 2, only sends
+// the stores to the scratch). matmul_splitk_reduce's main_sk adds a tile's slots in order.
+override SKG: u32 = 0u;
+
+@compute @workgroup_size(WX, WY)
+fn main_sk(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) t: u32,
+) {
+    let g = wg.x;
     let tiles_n = (mm.N + BN - 1u) / BN;
     let tiles = tiles_n * ((mm.M + BM - 1u) / BM);
     let kt = (mm.K + BK - 1u) / BK;

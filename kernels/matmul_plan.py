@@ -89,13 +89,15 @@ def plan_matmul(
     declared = kernel(v.kernel).constants
     if "VEC" in declared:
         consts["VEC"] = int(vec4_ok(runs, M, N, K))
-    if groups:
+    if groups:  # SPLITS >= 2 sends the partial kernel's stores to the scratch
         consts["SKG"] = groups
+        consts["SPLITS"] = max(2, splits)
     if splits > 1:
         consts["SPLITS"] = int(splits)
     reduce = None
     if splits > 1 or groups:
         reduce = SPLITK_REDUCE_V4 if vec4_store_ok(N) else SPLITK_REDUCE
+        reduce += "_sk" if groups else ""
     return MatmulPlan(asked, v.name, v.kernel, consts, int(splits), tuple(fell), transposes,
                       reduce, groups)
 

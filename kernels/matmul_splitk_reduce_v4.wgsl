@@ -7,17 +7,33 @@
 // store). Bindings a and b of the shared interface are unused here (a dummy is bound).
 
 override SPLITS: u32 = 2u;
-// stream-K (SKG > 0, matmul_blocked's stream_k with tile BM x BN and k-tiles of BK): an element
-// adds only the slots of its tile's workgroups, 0 .. (their count - 1), in that order
-override SKG: u32 = 0u;
+
+@group(0) @binding(6) var<storage, read> part4: array<vec4<f32>>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) t: u32,
+) {
+    let i = wg_linear(wg, nwg) * 256u + t;
+    let mn4 = mm.M * mm.N / 4u;
+    if (i >= mn4) { return; }
+    var s = part4[i];
+    for (var z = 1u; z < SPLITS; z = z + 1u) { s = s + part4[z * mn4 + i]; }
+    let e = 4u * i;
+    store_c4(e / mm.N, e % mm.N, s);
+}
+
+// Entry main_sk (kernel rows *_sk): after matmul_blocked's stream-K (SKG workgroups, tile BM x BN,
+// k-tiles of BK), an element adds only its tile's slots, 0 .. (the workgroups its tile's run
+// spans - 1), in that order.
+override SKG: u32 = 1u;
 override BM: u32 = 128u;
 override BN: u32 = 128u;
 override BK: u32 = 8u;
 
-// Slots holding partial sums of the element at (row, col): SPLITS, or under stream-K the
-// workgroups that its tile's run of k-tiles spans.
 fn slots(row: u32, col: u32) -> u32 {
-    if (SKG == 0u) { return SPLITS; }
     let tiles_n = (mm.N + BN - 1u) / BN;
     let tiles = tiles_n * ((mm.M + BM - 1u) / BM);
     let kt = (mm.K + BK - 1u) / BK;
@@ -26,10 +42,8 @@ fn slots(row: u32, col: u32) -> u32 {
     return ((tile + 1u) * kt - 1u) / per - tile * kt / per + 1u;
 }
 
-@group(0) @binding(6) var<storage, read> part4: array<vec4<f32>>;
-
 @compute @workgroup_size(256)
-fn main(
+fn main_sk(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) t: u32,

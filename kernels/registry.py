@@ -154,7 +154,7 @@ def _mm_grid(u: dict) -> tuple[int, int, int]:
 
 def _blocked_grid(u: dict) -> tuple[int, int, int]:
     """matmul_blocked: its tile constants (BM, BN) and SPLITS come with the uniform's fields;
-    stream-K (SKG > 0) runs SKG workgroups."""
+    its stream-K entry (SKG > 0) runs SKG workgroups."""
     if u.get("SKG"):
         return (u["SKG"], 1, 1)
     return (ceil(u["N"] / u["BN"]), ceil(u["M"] / u["BM"]), u["SPLITS"])
@@ -176,8 +176,7 @@ _TILE_IO = "include/matmul_tile_io.wgsl"
 _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
 # the tile staging's constants (include/matmul_tile_io.wgsl; the warp-tile core adds none), then
 # the blocked core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
-                   "SKG": 0}
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
 # include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
 _OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
@@ -187,8 +186,13 @@ _BLOCKED_CORE = "include/matmul_tile_core.wgsl"
 _TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its own quads
 _TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1}
-# the split-K reduce's: SPLITS slices, or under stream-K (SKG > 0) the partial kernel's tile
-_REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2, "SKG": 0, "BM": 128, "BN": 128, "BK": 8}
+# the split-K reduce's (SPLITS slices), and its stream-K entry's (the partial kernel's tiling)
+_REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2}
+_REDUCE_SK_CONSTANTS = {**_REDUCE_CONSTANTS, "SKG": 1, "BM": 128, "BN": 128, "BK": 8}
+_BLOCKED_SK_CONSTANTS = {**_BLOCKED_CONSTANTS, "SKG": 0}
+# stream-K: each blocked kernel's twin on the file's entry main_sk
+STREAM_K = {"matmul_blocked": "matmul_blocked_sk", "matmul_blocked_os": "matmul_blocked_os_sk",
+            "matmul_blocked_v4": "matmul_blocked_sk_v4"}
 _WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "UK": 1}
 
 
@@ -368,6 +372,23 @@ KERNELS: dict[str, Kernel] = {
                          _BLOCKED_CORE, _TILE_OUT),
                constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
+        # the three on stream-K (entry main_sk: SKG workgroups share the tiles' k-tiles)
+        Kernel("matmul_blocked_sk", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+               entry="main_sk",
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT),
+               constants=_BLOCKED_SK_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
+               trusted=True),
+        Kernel("matmul_blocked_os_sk", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+               entry="main_sk",
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED),
+               constants=_BLOCKED_SK_CONSTANTS, optional=("r", "aux"),
+               aliases=_TILE_ALIASES, trusted=True),
+        Kernel("matmul_blocked_sk_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+               entry="main_sk",
+               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
+                         _BLOCKED_CORE, _TILE_OUT),
+               constants=_BLOCKED_SK_CONSTANTS, optional=("r4", "aux4"),
+               aliases=_TILE_V4_ALIASES, trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
@@ -379,6 +400,16 @@ KERNELS: dict[str, Kernel] = {
                lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul",
                includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl"),
                constants=_REDUCE_CONSTANTS,
+               optional=("a", "b", "r4", "aux4"), trusted=True,
+               aliases={"part4": "part", **_OUT_V4_ALIASES}),
+        Kernel(SPLITK_REDUCE + "_sk", "matmul_splitk_reduce.wgsl",
+               lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul", entry="main_sk",
+               includes=_MM_INCLUDES, constants=_REDUCE_SK_CONSTANTS,
+               optional=("a", "b", "r", "aux"), trusted=True),
+        Kernel(SPLITK_REDUCE_V4 + "_sk", "matmul_splitk_reduce_v4.wgsl",
+               lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul", entry="main_sk",
+               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl"),
+               constants=_REDUCE_SK_CONSTANTS,
                optional=("a", "b", "r4", "aux4"), trusted=True,
                aliases={"part4": "part", **_OUT_V4_ALIASES}),
         Kernel(TRANSPOSE, "matmul_transpose.wgsl",
@@ -435,6 +466,7 @@ KERNELS: dict[str, Kernel] = {
 
 # k-rows per pass (UK) that each tile core's source writes out at the most
 _UNROLL_MOST = {"matmul_blocked": 16, "matmul_blocked_os": 16, "matmul_blocked_v4": 16,
+                "matmul_blocked_sk": 16, "matmul_blocked_os_sk": 16, "matmul_blocked_sk_v4": 16,
                 "matmul_warptile": 8}
 
 
@@ -445,7 +477,7 @@ def check_matmul_row(v: MatmulVariant) -> None:
     that is a power of two up to the core's most dividing BK."""
     if not v.kernel:
         return
-    if v.stream_k and (not v.kernel.startswith("matmul_blocked") or v.split or v.via_tn):
+    if v.stream_k != (v.kernel in STREAM_K.values()) or (v.stream_k and (v.split or v.via_tn)):
         raise VariantError(f"{v.name}: stream-K runs on the matmul_blocked kernels, without "
                            "split-K or via-tn")
     unknown = sorted(set(v.form_constants) - set(FORMS))
@@ -516,7 +548,8 @@ def _os(base: MatmulVariant) -> MatmulVariant:
 
 def _sk(base: MatmulVariant) -> MatmulVariant:
     """``base`` (a matmul_blocked row) under stream-K (name + "sk"), not timed by ``auto``."""
-    return replace(base, name=base.name + "sk", stream_k=True, split=False, tune=False,
+    return replace(base, name=base.name + "sk", kernel=STREAM_K[base.kernel], stream_k=True,
+                   split=False, tune=False,
                    notes=f"{base.name} under stream-K: G workgroups (the forced split factor; "
                    "default 2T + 1 for T tiles) share the tiles' k-tiles in equal runs")
 

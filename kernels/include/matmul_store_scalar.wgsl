@@ -5,7 +5,7 @@
 
 // One finished element: through the epilogue (SPLITS = 1) or into the split-K scratch.
 fn put(row: u32, col: u32, v: f32, base: u32) {
-    if (SPLITS == 1u && SKG == 0u) {
+    if (SPLITS == 1u) {
         store_c(row, col, v);
     } else if (row < mm.M && col < mm.N) {
         c[base + row * mm.N + col] = v;

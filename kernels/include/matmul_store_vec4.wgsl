@@ -38,7 +38,7 @@ fn store_c4(row: u32, col: u32, acc: vec4<f32>) {
 
 fn put4(row: u32, col: u32, v: vec4<f32>, base: u32) {
     if (row >= mm.M || col >= mm.N) { return; }
-    if (SPLITS == 1u && SKG == 0u) {
+    if (SPLITS == 1u) {
         store_c4(row, col, v);
     } else {
         c4[(base + row * mm.N + col) >> 2u] = v;

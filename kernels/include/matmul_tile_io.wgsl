@@ -18,7 +18,6 @@
 // Two buffers, one barrier per tile.
 // Output: the kernel's store include (matmul_store_scalar or matmul_store_vec4, appended after
 // this file) defines `put4`, which writes four finished elements of a row.
-// Stream-K (SKG > 0): partial tiles as split-K's, into the slots matmul_blocked's stream_k picks.
 // Split-K (SPLITS > 1): workgroup z covers the k-slice [z*chunk, (z+1)*chunk), chunk =
 // ceil(K / SPLITS) rounded up to BK, and stores its partial tile, without epilogue, into c seen as
 // the scratch [SPLITS, M, N]; matmul_splitk_reduce (its vec4 twin where N % 4 == 0) adds the
@@ -30,9 +29,6 @@ override BN: u32 = 128u;
 override BK: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
-// stream-K (matmul_blocked only; 0: off): SKG workgroups share the tiles' k-tiles in equal runs
-// and store partial tiles into SPLITS slots (matmul_blocked.wgsl's stream_k)
-override SKG: u32 = 0u;
 
 override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
 override SB: u32 = BN / 4u + 1u;
