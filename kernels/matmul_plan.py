@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kernels.matmul_rules import SPLITK_REDUCE, SPLITK_REDUCE_V4, vec4_ok, vec4_store_ok
-from kernels.registry import FORMS, MatmulVariant, VariantError, kernel, matmul_variant
+from kernels.matmul_rules import (
+    SPLIT_MAX_SCRATCH,
+    SPLITK_REDUCE,
+    SPLITK_REDUCE_V4,
+    vec4_ok,
+    vec4_store_ok,
+)
+from kernels.registry import FORMS, MAX_GROUPS, MatmulVariant, VariantError, kernel, matmul_variant
 
 # The operands a via-tn row transposes per form: those the form stores k-contiguous.
 _TRANSPOSED = {"nn": ("a",), "nt": ("a", "b"), "tn": ()}
@@ -56,7 +62,8 @@ def plan_matmul(
     name: str | MatmulVariant, form: str, M: int, N: int, K: int, splits: int | None = None
 ) -> MatmulPlan:
     """The plan of variant ``name`` (or a variant row) for one call; ``splits`` forces the
-    split-K factor (tests, the autotuner's candidates)."""
+    split-K factor (tests, the autotuner's candidates), or for a stream-K row the number of
+    workgroups G (default 2T + 1 for T tiles)."""
     v = matmul_variant(name) if isinstance(name, str) else name
     asked = v.name
     if v.choose is not None:
@@ -70,29 +77,25 @@ def plan_matmul(
                                "fallback")
         fell.append(f"{v.name}->{v.fallback}")
         v = matmul_variant(v.fallback)
-    groups = 0
-    if v.stream_k and K > 0:
-        tiles = _tiles(v, M, N)
-        groups = int(splits) if splits is not None else 2 * tiles + 1
-        if groups < 1:
-            raise VariantError(f"matmul {v.name}: stream-K needs one workgroup or more")
-        bk = {**kernel(v.kernel).constants, **v.constants}["BK"]
-        bm, bn = v.tile
-        splits = stream_k_slots(M, N, K, bm, bn, bk, groups)
-    elif splits is None or v.stream_k:
-        splits = v.splits(form, M, N, K) if v.splits is not None else 1
-    elif splits > 1 and not v.split:
-        raise VariantError(f"matmul {v.name} has no split-K path")
     transposes = _TRANSPOSED[form] if v.via_tn else ()
     runs = "tn" if v.via_tn else form
     consts = {**FORMS[runs], **v.constants, **v.form_constants.get(runs, {})}
     declared = kernel(v.kernel).constants
+    groups = 0
+    if v.stream_k:
+        tile = {**declared, **consts}  # the tiling the kernel runs, per-form constants included
+        groups = int(splits) if splits is not None else \
+            2 * -(-M // tile["BM"]) * -(-N // tile["BN"]) + 1
+        splits = _stream_k_checked(v.name, M, N, K, tile, groups)
+        consts["SKG"] = groups
+        consts["SPLITS"] = max(2, splits)  # SPLITS >= 2 sends the stores to the scratch
+    elif splits is None:
+        splits = v.splits(form, M, N, K) if v.splits is not None else 1
+    elif splits > 1 and not v.split:
+        raise VariantError(f"matmul {v.name} has no split-K path")
     if "VEC" in declared:
         consts["VEC"] = int(vec4_ok(runs, M, N, K))
-    if groups:  # SPLITS >= 2 sends the partial kernel's stores to the scratch
-        consts["SKG"] = groups
-        consts["SPLITS"] = max(2, splits)
-    if splits > 1:
+    if splits > 1 and not groups:
         consts["SPLITS"] = int(splits)
     reduce = None
     if splits > 1 or groups:
@@ -102,6 +105,18 @@ def plan_matmul(
                       reduce, groups)
 
 
-def _tiles(v: MatmulVariant, M: int, N: int) -> int:
-    bm, bn = v.tile
-    return -(-M // bm) * -(-N // bn)
+def _stream_k_checked(name: str, M: int, N: int, K: int, tile: dict[str, int],
+                      groups: int) -> int:
+    """The scratch slots of a stream-K call of row ``name`` with ``groups`` workgroups, or a
+    VariantError where it cannot run: an empty product, fewer than one or more than 65535
+    workgroups (one grid dimension), or a scratch over ``SPLIT_MAX_SCRATCH``."""
+    if min(M, N, K) < 1:
+        raise VariantError(f"matmul {name}: stream-K needs M, N, K >= 1; got {M}x{N}x{K}")
+    if not 1 <= groups <= MAX_GROUPS:
+        raise VariantError(f"matmul {name}: stream-K runs 1..{MAX_GROUPS} workgroups; got "
+                           f"{groups}")
+    slots = stream_k_slots(M, N, K, tile["BM"], tile["BN"], tile["BK"], groups)
+    if 4 * slots * M * N > SPLIT_MAX_SCRATCH:
+        raise VariantError(f"matmul {name}: {groups} workgroups need {slots} partial tiles per "
+                           f"output, a scratch over {SPLIT_MAX_SCRATCH >> 20} MiB")
+    return slots

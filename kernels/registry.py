@@ -578,6 +578,8 @@ _B128T84 = replace(
              "the tn path)", BM=128, BN=128, BK=16, TN=4, UK=16),
     form_constants={"nn": {"UK": 1}, "nt": {"UK": 1}})
 _B128T84O = replace(_os(_B128T84), form_constants={"nn": {"UK": 8}, "nt": {"UK": 8}})
+# untimed, for the parity tests (see the table below)
+_B64O = replace(_os(_with(_B64, UK=16)), tune=False, form_constants={"nn": {"UK": 2}})
 _B128X64 = _blocked("b128x64", "128x64 tile, 128 invocations with 8x8 outputs, k-tiles of 8: "
                     "twice b128's workgroups on grids with a narrow side", BM=128, BN=64, BK=8)
 _B64X128 = _blocked("b64x128", "64x128 tile, 128 invocations with 8x8 outputs, k-tiles of 8",
@@ -622,7 +624,7 @@ MATMULS: dict[str, MatmulVariant] = {
         # they also keep the source-unrolled k-loops (UK) of the blocked core under those tests,
         # with a per-form UK in b64o
         replace(_os(_with(_B128X64, UK=8)), tune=False),
-        replace(_os(_with(_B64, UK=16)), tune=False, form_constants={"nn": {"UK": 2}}),
+        _B64O,
         # stream-K rows, not timed by ``auto`` until measured: b128t84's staged-write and v4
         # rows, and b64's three writes (parity on adapters with 32 KiB of workgroup memory)
         _sk(_B128T84O),
@@ -630,7 +632,7 @@ MATMULS: dict[str, MatmulVariant] = {
         _v4(_sk(_B128T84)),
         _sk(_B64),
         _v4(_sk(_B64)),
-        _sk(replace(_os(_B64), tune=False)),
+        _sk(_B64O),
         # v4 twins of the via-tn rows lost to b128tr / b128t84tr wherever those win, and to the
         # direct v4 rows elsewhere (results/h200/s7/study-trv4): none
         *(_v4(v) for v in (_B128, _B128T84, _B64, _B128X64, _B64X128)),

@@ -194,6 +194,12 @@ def test_stream_k_slots_and_plan():
         registry.check_matmul_row(replace(registry.matmul_variant("w64"), stream_k=True))
     with pytest.raises(registry.VariantError, match="stream-K runs on"):
         registry.check_matmul_row(replace(registry.matmul_variant("b64sk"), split=True))
+    for M, N, K, G in [(0, 5, 5, None), (5, 5, 0, None), (37, 29, 300, 0),
+                       (37, 29, 300, registry.MAX_GROUPS + 1)]:
+        with pytest.raises(registry.VariantError, match="stream-K"):
+            matmul_plan.plan_matmul("b64sk", "tn", M, N, K, splits=G)
+    with pytest.raises(registry.VariantError, match="scratch over 128 MiB"):
+        matmul_plan.plan_matmul("b64sk", "tn", 4096, 4096, 4096, splits=4096 * 4)
 
 
 @pytest.mark.parametrize("epilogue", [e for e in registry.EPILOGUES if e != "store"])
@@ -209,7 +215,8 @@ def test_splitk_epilogues(epilogue):
             else None
         c = RNG.standard_normal((M, N)).astype(np.float32) if epilogue == "accumulate" else None
         want = ref_matmul(a, b, form, epilogue, r=r, c=c)
-        for variant in ("splitk", "w128", "b64v4"):
+        # (the stream-K rows at G = 3: one tile's five k-tiles in runs of 2, 2, 1, three slots)
+        for variant in ("splitk", "w128", "b64v4", "b64sk", "b64skv4", "b64osk"):
             got = run_matmul(a, b, form, variant, epilogue, r=r, c=c, splits=3)
             for key in want:
                 np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4,

@@ -121,8 +121,8 @@ def _valid_plan(plan: Any) -> bool:
         return False
     v = registry.MATMULS.get(plan.get("variant")) if isinstance(plan.get("variant"), str) else None
     s = plan.get("splits")
-    if v is None or v.choose is not None or not v.kernel:
-        return False
+    if v is None or v.choose is not None or not v.kernel or v.stream_k:
+        return False  # stream-K rows are not candidates (their split factor is a G)
     if not isinstance(s, int) or isinstance(s, bool) or s < 1:
         return False
     return s == 1 or (v.split and s in matmul_rules.SPLIT_FACTORS)
@@ -332,7 +332,8 @@ class MatmulTuner:
         self.warm_up()
         if not cands:  # the rule's pick, else any concrete row, once it passed the gate here
             rule = matmul_rules.auto_matmul(form, M, N, K)[0]
-            rows = sorted(n for n, r in registry.MATMULS.items() if r.choose is None and r.kernel)
+            rows = sorted(n for n, r in registry.MATMULS.items()
+                          if r.choose is None and r.kernel and not r.stream_k)
             why = []
             for v in [rule, *(n for n in rows if n != rule)]:
                 s = matmul_plan.plan_matmul(v, form, M, N, K).splits

@@ -83,8 +83,8 @@ def record_matmul(
         rest = {k: v for k, v in views.items() if k not in ("a", "b")}
         tile = {}
         if plan.workgroups:  # the reduce finds each element's slots from the partial's tiling
-            tile = {k: plan.constants[k] for k in ("SKG", "BM", "BN")}
-            tile["BK"] = {**registry.kernel(plan.kernel).constants, **plan.constants}["BK"]
+            full = {**registry.kernel(plan.kernel).constants, **plan.constants}
+            tile = {k: full[k] for k in ("SKG", "BM", "BN", "BK")}
         red = graph.add(plan.reduce, rest, dims,
                         constants={"SPLITS": plan.splits, **tile, **epi},
                         label=f"{plan.reduce}:{form}")

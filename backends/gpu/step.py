@@ -201,7 +201,7 @@ class StepGraph:
         shape = f"{form} {M}x{N}x{K}"
         for f in plan.fallbacks:
             self.fallbacks.append(f"{f} {shape}")
-        self.choices[shape] = plan.ran + (f" split{plan.splits}" if plan.splits > 1 else "")
+        self.choices[shape] = plan.label
         views = {"a": a, "b": b, "c": c}
         if r is not None:
             views["r"] = r

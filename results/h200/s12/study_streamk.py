@@ -4,8 +4,9 @@ where split-K stops short of 0.8 of cuBLAS, beside ``auto``'s pick and cuBLAS.
 Session 12's call 6 left tn 3072x768x4096 and 768x3072x4096 at 0.795 of cuBLAS: every split-K
 candidate takes 515-520 us, where the k-loop alone would take 427 us on 132 multiprocessors; the
 rest is each workgroup's fixed cost over 9 waves and the partial tiles. Under stream-K (the
-``sk`` rows, kernels/matmul_blocked.wgsl) G workgroups share the tiles' k-tiles in equal runs and
-store a partial tile only where a tile's run is cut, so G = 132 or 264 runs one or two waves.
+``sk`` rows, kernels/matmul_blocked.wgsl) G workgroups share the tiles' k-tiles in equal runs, so
+G = 132 or 264 runs one or two waves, each workgroup's fixed cost paid once or twice; each tile a
+workgroup touches is still a partial tile through the scratch and the reduce.
 
 ``python3 results/h200/s12/study_streamk.py OUT_DIR``: the parity gate of each (row, G) (every
 form on the awkward shapes and the long-K check shape, outputs NaN-poisoned), then per shape the
