@@ -26,26 +26,20 @@ fn main(
     write_tile(m0, n0, t, s.z);
 }
 
-// Stream-K (entry main_sk): grid (SKG, 1, 1). The T tiles' KT k-tiles each, tile-major, are one
-// sequence of T * KT iterations; workgroup g takes [g * P, (g + 1) * P), P = ceil(T * KT / SKG),
-// and for each tile it touches stores the partial sum of its run into slot g - g0 of the scratch
-// [slots, M, N], g0 = floor(tile * KT / P) the first workgroup of that tile (slots: the most
-// workgroups any tile spans, kernels.matmul_plan.stream_k_slots; SPLITS, at least 2, only sends
-// the stores to the scratch). matmul_splitk_reduce's main_sk adds a tile's slots in order.
-override SKG: u32 = 0u;
-
+// Stream-K (entry main_sk, include/matmul_stream_k.wgsl): workgroup g walks its run of the
+// tiles' k-tiles and writes a partial tile per tile it touches (SPLITS, at least 2, only sends
+// the stores to the scratch).
 @compute @workgroup_size(WX, WY)
 fn main_sk(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) t: u32,
 ) {
     let g = wg.x;
-    let tiles_n = (mm.N + BN - 1u) / BN;
-    let tiles = tiles_n * ((mm.M + BM - 1u) / BM);
-    let kt = (mm.K + BK - 1u) / BK;
-    let per = (tiles * kt + SKG - 1u) / SKG;
+    let tiles_n = sk_tiles_n();
+    let kt = sk_ktiles();
+    let per = sk_run();
     var it = g * per;
-    let end = min(it + per, tiles * kt);
+    let end = min(it + per, sk_tiles() * kt);
     loop {
         if (it >= end) { break; }
         let tile = it / kt;
@@ -55,7 +49,7 @@ fn main_sk(
         let n0 = (tile % tiles_n) * BN;
         zero_acc();
         matmul_tile(m0, n0, k0 * BK, k1 * BK, t);
-        write_tile(m0, n0, t, (g - tile * kt / per) * mm.M * mm.N);
+        write_tile(m0, n0, t, (g - sk_first(tile)) * mm.M * mm.N);
         workgroupBarrier();  // the staged write's reads of sa are done before the next staging
         it = it + k1 - k0;
     }

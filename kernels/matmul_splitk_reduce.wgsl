@@ -9,6 +9,14 @@ override SPLITS: u32 = 2u;
 
 @group(0) @binding(6) var<storage, read> part: array<f32>;
 
+// Element i of C: the sum of its first n slices, through the epilogue.
+fn reduce(i: u32, n: u32) {
+    let mn = mm.M * mm.N;
+    var s = part[i];
+    for (var z = 1u; z < n; z = z + 1u) { s = s + part[z * mn + i]; }
+    store_c(i / mm.N, i % mm.N, s);
+}
+
 @compute @workgroup_size(256)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -16,29 +24,15 @@ fn main(
     @builtin(local_invocation_index) t: u32,
 ) {
     let i = wg_linear(wg, nwg) * 256u + t;
-    let mn = mm.M * mm.N;
-    if (i >= mn) { return; }
-    var s = part[i];
-    for (var z = 1u; z < SPLITS; z = z + 1u) { s = s + part[z * mn + i]; }
-    store_c(i / mm.N, i % mm.N, s);
+    if (i >= mm.M * mm.N) { return; }
+    reduce(i, SPLITS);
 }
 
-// Entry main_sk (kernel rows *_sk): after matmul_blocked's stream-K (SKG workgroups, tile BM x BN,
-// k-tiles of BK), an element adds only its tile's slots, 0 .. (the workgroups its tile's run
-// spans - 1), in that order.
-override SKG: u32 = 1u;
+// Entry main_sk (kernel row matmul_splitk_reduce_sk): after matmul_blocked's stream-K with tile
+// BM x BN and k-tiles of BK, each element adds its tile's slots (include/matmul_stream_k.wgsl).
 override BM: u32 = 128u;
 override BN: u32 = 128u;
 override BK: u32 = 8u;
-
-fn slots(row: u32, col: u32) -> u32 {
-    let tiles_n = (mm.N + BN - 1u) / BN;
-    let tiles = tiles_n * ((mm.M + BM - 1u) / BM);
-    let kt = (mm.K + BK - 1u) / BK;
-    let per = (tiles * kt + SKG - 1u) / SKG;
-    let tile = (row / BM) * tiles_n + col / BN;
-    return ((tile + 1u) * kt - 1u) / per - tile * kt / per + 1u;
-}
 
 @compute @workgroup_size(256)
 fn main_sk(
@@ -47,10 +41,6 @@ fn main_sk(
     @builtin(local_invocation_index) t: u32,
 ) {
     let i = wg_linear(wg, nwg) * 256u + t;
-    let mn = mm.M * mm.N;
-    if (i >= mn) { return; }
-    let n = slots(i / mm.N, i % mm.N);
-    var s = part[i];
-    for (var z = 1u; z < n; z = z + 1u) { s = s + part[z * mn + i]; }
-    store_c(i / mm.N, i % mm.N, s);
+    if (i >= mm.M * mm.N) { return; }
+    reduce(i, sk_slots(i / mm.N, i % mm.N));
 }

@@ -10,6 +10,15 @@ override SPLITS: u32 = 2u;
 
 @group(0) @binding(6) var<storage, read> part4: array<vec4<f32>>;
 
+// Quad i of C (elements 4i .. 4i + 3): the sum of its first n slices, through the epilogue.
+fn reduce(i: u32, n: u32) {
+    let mn4 = mm.M * mm.N / 4u;
+    var s = part4[i];
+    for (var z = 1u; z < n; z = z + 1u) { s = s + part4[z * mn4 + i]; }
+    let e = 4u * i;
+    store_c4(e / mm.N, e % mm.N, s);
+}
+
 @compute @workgroup_size(256)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -17,30 +26,16 @@ fn main(
     @builtin(local_invocation_index) t: u32,
 ) {
     let i = wg_linear(wg, nwg) * 256u + t;
-    let mn4 = mm.M * mm.N / 4u;
-    if (i >= mn4) { return; }
-    var s = part4[i];
-    for (var z = 1u; z < SPLITS; z = z + 1u) { s = s + part4[z * mn4 + i]; }
-    let e = 4u * i;
-    store_c4(e / mm.N, e % mm.N, s);
+    if (i >= mm.M * mm.N / 4u) { return; }
+    reduce(i, SPLITS);
 }
 
-// Entry main_sk (kernel rows *_sk): after matmul_blocked's stream-K (SKG workgroups, tile BM x BN,
-// k-tiles of BK), an element adds only its tile's slots, 0 .. (the workgroups its tile's run
-// spans - 1), in that order.
-override SKG: u32 = 1u;
+// Entry main_sk (kernel row matmul_splitk_reduce_v4_sk): after matmul_blocked's stream-K with tile
+// BM x BN (BN % 4 == 0: a quad's four elements share a tile) and k-tiles of BK, each quad adds its
+// tile's slots (include/matmul_stream_k.wgsl).
 override BM: u32 = 128u;
 override BN: u32 = 128u;
 override BK: u32 = 8u;
-
-fn slots(row: u32, col: u32) -> u32 {
-    let tiles_n = (mm.N + BN - 1u) / BN;
-    let tiles = tiles_n * ((mm.M + BM - 1u) / BM);
-    let kt = (mm.K + BK - 1u) / BK;
-    let per = (tiles * kt + SKG - 1u) / SKG;
-    let tile = (row / BM) * tiles_n + col / BN;
-    return ((tile + 1u) * kt - 1u) / per - tile * kt / per + 1u;
-}
 
 @compute @workgroup_size(256)
 fn main_sk(
@@ -49,11 +44,6 @@ fn main_sk(
     @builtin(local_invocation_index) t: u32,
 ) {
     let i = wg_linear(wg, nwg) * 256u + t;
-    let mn4 = mm.M * mm.N / 4u;
-    if (i >= mn4) { return; }
-    let e = 4u * i;
-    let n = slots(e / mm.N, e % mm.N);  // BN % 4 == 0: the quad's four share a tile
-    var s = part4[i];
-    for (var z = 1u; z < n; z = z + 1u) { s = s + part4[z * mn4 + i]; }
-    store_c4(e / mm.N, e % mm.N, s);
+    if (i >= mm.M * mm.N / 4u) { return; }
+    reduce(i, sk_slots(4u * i / mm.N, 4u * i % mm.N));
 }

@@ -185,10 +185,11 @@ _SCALAR_STORES = "include/matmul_store_scalar.wgsl"
 _BLOCKED_CORE = "include/matmul_tile_core.wgsl"
 _TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its own quads
 _TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
+_STREAM_K = "include/matmul_stream_k.wgsl"  # the stream-K schedule (entries main_sk)
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1}
 # the split-K reduce's (SPLITS slices), and its stream-K entry's (the partial kernel's tiling)
 _REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2}
-_REDUCE_SK_CONSTANTS = {**_REDUCE_CONSTANTS, "SKG": 1, "BM": 128, "BN": 128, "BK": 8}
+_REDUCE_SK_CONSTANTS = {**_REDUCE_CONSTANTS, "SKG": 0, "BM": 128, "BN": 128, "BK": 8}
 _BLOCKED_SK_CONSTANTS = {**_BLOCKED_CONSTANTS, "SKG": 0}
 # stream-K: each blocked kernel's twin on the file's entry main_sk
 STREAM_K = {"matmul_blocked": "matmul_blocked_sk", "matmul_blocked_os": "matmul_blocked_os_sk",
@@ -357,36 +358,38 @@ KERNELS: dict[str, Kernel] = {
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "TILE": 16},
                optional=("r", "aux")),
         Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
                constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
                trusted=True),
         # the same kernel writing its tile through workgroup memory: row-contiguous scalar
         # stores (the "o" rows), any N
         Kernel("matmul_blocked_os", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED,
+                         _STREAM_K),
                constants=_BLOCKED_CONSTANTS, optional=("r", "aux"),
                aliases=_TILE_ALIASES, trusted=True),
         # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
         Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
-                         _BLOCKED_CORE, _TILE_OUT),
+                         _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
                constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
                trusted=True),
         # the three on stream-K (entry main_sk: SKG workgroups share the tiles' k-tiles)
         Kernel("matmul_blocked_sk", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                entry="main_sk",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
                constants=_BLOCKED_SK_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
                trusted=True),
         Kernel("matmul_blocked_os_sk", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                entry="main_sk",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED),
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED,
+                         _STREAM_K),
                constants=_BLOCKED_SK_CONSTANTS, optional=("r", "aux"),
                aliases=_TILE_ALIASES, trusted=True),
         Kernel("matmul_blocked_sk_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
                entry="main_sk",
                includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
-                         _BLOCKED_CORE, _TILE_OUT),
+                         _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
                constants=_BLOCKED_SK_CONSTANTS, optional=("r4", "aux4"),
                aliases=_TILE_V4_ALIASES, trusted=True),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
@@ -394,21 +397,21 @@ KERNELS: dict[str, Kernel] = {
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
         Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
-               includes=_MM_INCLUDES, constants=_REDUCE_CONSTANTS,
+               includes=(*_MM_INCLUDES, _STREAM_K), constants=_REDUCE_CONSTANTS,
                optional=("a", "b", "r", "aux"), trusted=True),
         Kernel(SPLITK_REDUCE_V4, "matmul_splitk_reduce_v4.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul",
-               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl"),
+               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl", _STREAM_K),
                constants=_REDUCE_CONSTANTS,
                optional=("a", "b", "r4", "aux4"), trusted=True,
                aliases={"part4": "part", **_OUT_V4_ALIASES}),
         Kernel(SPLITK_REDUCE + "_sk", "matmul_splitk_reduce.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul", entry="main_sk",
-               includes=_MM_INCLUDES, constants=_REDUCE_SK_CONSTANTS,
+               includes=(*_MM_INCLUDES, _STREAM_K), constants=_REDUCE_SK_CONSTANTS,
                optional=("a", "b", "r", "aux"), trusted=True),
         Kernel(SPLITK_REDUCE_V4 + "_sk", "matmul_splitk_reduce_v4.wgsl",
                lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul", entry="main_sk",
-               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl"),
+               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl", _STREAM_K),
                constants=_REDUCE_SK_CONSTANTS,
                optional=("a", "b", "r4", "aux4"), trusted=True,
                aliases={"part4": "part", **_OUT_V4_ALIASES}),
