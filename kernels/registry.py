@@ -187,10 +187,7 @@ _TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its ow
 _TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
 _STREAM_K = "include/matmul_stream_k.wgsl"  # the stream-K schedule (entries main_sk)
 _BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1}
-# the split-K reduce's (SPLITS slices), and its stream-K entry's (the partial kernel's tiling)
-_REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2}
-_REDUCE_SK_CONSTANTS = {**_REDUCE_CONSTANTS, "SKG": 0, "BM": 128, "BN": 128, "BK": 8}
-_BLOCKED_SK_CONSTANTS = {**_BLOCKED_CONSTANTS, "SKG": 0}
+_REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2}  # the split-K reduce's (SPLITS slices)
 # stream-K: each blocked kernel's twin on the file's entry main_sk
 STREAM_K = {"matmul_blocked": "matmul_blocked_sk", "matmul_blocked_os": "matmul_blocked_os_sk",
             "matmul_blocked_v4": "matmul_blocked_sk_v4"}
@@ -351,70 +348,60 @@ SUBGROUP_TWIN = "_sg"  # suffix of the registry row compiled for a kernel's SG =
 # vec4 views of the row sources, read by the vec4 staging (PF > 0) where head_dim % 4 == 0
 _FA2_ALIASES = {"qkv4": "qkv", "dout4": "dout"}
 
+_BLOCKED_KERNELS = (
+    Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+           includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
+           constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
+           trusted=True),
+    # the same kernel writing its tile through workgroup memory: row-contiguous scalar stores
+    # (the "o" rows), any N
+    Kernel("matmul_blocked_os", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+           includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED,
+                     _STREAM_K),
+           constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
+           trusted=True),
+    # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
+    Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
+           includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl", _BLOCKED_CORE,
+                     _TILE_OUT, _STREAM_K),
+           constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
+           trusted=True),
+)
+_REDUCE_KERNELS = (
+    Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
+           lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
+           includes=(*_MM_INCLUDES, _STREAM_K), constants=_REDUCE_CONSTANTS,
+           optional=("a", "b", "r", "aux"), trusted=True),
+    Kernel(SPLITK_REDUCE_V4, "matmul_splitk_reduce_v4.wgsl",
+           lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul",
+           includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl", _STREAM_K),
+           constants=_REDUCE_CONSTANTS, optional=("a", "b", "r4", "aux4"), trusted=True,
+           aliases={"part4": "part", **_OUT_V4_ALIASES}),
+)
+
+
+def _on_stream_k(k: Kernel, name: str, **constants: int) -> Kernel:
+    """Kernel ``k``'s twin on its file's stream-K entry ``main_sk``: the same includes and
+    bindings, ``constants`` (the stream-K ones, at their WGSL defaults) added."""
+    return replace(k, name=name, entry="main_sk", constants={**k.constants, **constants})
+
+
 KERNELS: dict[str, Kernel] = {
     k.name: k
     for k in [
         Kernel("matmul_tiled16", "matmul_tiled16.wgsl", _mm_grid, "ref_matmul",
                includes=_MM_INCLUDES, constants={**_MATMUL_CONSTANTS, "TILE": 16},
                optional=("r", "aux")),
-        Kernel("matmul_blocked", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
-               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
-               trusted=True),
-        # the same kernel writing its tile through workgroup memory: row-contiguous scalar
-        # stores (the "o" rows), any N
-        Kernel("matmul_blocked_os", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED,
-                         _STREAM_K),
-               constants=_BLOCKED_CONSTANTS, optional=("r", "aux"),
-               aliases=_TILE_ALIASES, trusted=True),
-        # the same kernel with each output quad one vec4 store: N % 4 == 0 only (the v4 rows)
-        Kernel("matmul_blocked_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
-                         _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
-               constants=_BLOCKED_CONSTANTS, optional=("r4", "aux4"), aliases=_TILE_V4_ALIASES,
-               trusted=True),
-        # the three on stream-K (entry main_sk: SKG workgroups share the tiles' k-tiles)
-        Kernel("matmul_blocked_sk", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               entry="main_sk",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
-               constants=_BLOCKED_SK_CONSTANTS, optional=("r", "aux"), aliases=_TILE_ALIASES,
-               trusted=True),
-        Kernel("matmul_blocked_os_sk", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               entry="main_sk",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES, _BLOCKED_CORE, _TILE_OUT_STAGED,
-                         _STREAM_K),
-               constants=_BLOCKED_SK_CONSTANTS, optional=("r", "aux"),
-               aliases=_TILE_ALIASES, trusted=True),
-        Kernel("matmul_blocked_sk_v4", "matmul_blocked.wgsl", _blocked_grid, "ref_matmul",
-               entry="main_sk",
-               includes=(*_MM_BASE, _TILE_IO, "include/matmul_store_vec4.wgsl",
-                         _BLOCKED_CORE, _TILE_OUT, _STREAM_K),
-               constants=_BLOCKED_SK_CONSTANTS, optional=("r4", "aux4"),
-               aliases=_TILE_V4_ALIASES, trusted=True),
+        *_BLOCKED_KERNELS,
+        # the three on stream-K (their file's entry main_sk: SKG workgroups share the tiles'
+        # k-tiles)
+        *(_on_stream_k(k, STREAM_K[k.name], SKG=0) for k in _BLOCKED_KERNELS),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
                includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
-        Kernel(SPLITK_REDUCE, "matmul_splitk_reduce.wgsl",
-               lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul",
-               includes=(*_MM_INCLUDES, _STREAM_K), constants=_REDUCE_CONSTANTS,
-               optional=("a", "b", "r", "aux"), trusted=True),
-        Kernel(SPLITK_REDUCE_V4, "matmul_splitk_reduce_v4.wgsl",
-               lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul",
-               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl", _STREAM_K),
-               constants=_REDUCE_CONSTANTS,
-               optional=("a", "b", "r4", "aux4"), trusted=True,
-               aliases={"part4": "part", **_OUT_V4_ALIASES}),
-        Kernel(SPLITK_REDUCE + "_sk", "matmul_splitk_reduce.wgsl",
-               lambda u: fold(ceil(u["M"] * u["N"] / 256)), "ref_matmul", entry="main_sk",
-               includes=(*_MM_INCLUDES, _STREAM_K), constants=_REDUCE_SK_CONSTANTS,
-               optional=("a", "b", "r", "aux"), trusted=True),
-        Kernel(SPLITK_REDUCE_V4 + "_sk", "matmul_splitk_reduce_v4.wgsl",
-               lambda u: fold(ceil(u["M"] * u["N"] / 1024)), "ref_matmul", entry="main_sk",
-               includes=(*_MM_BASE, "include/matmul_store_vec4.wgsl", _STREAM_K),
-               constants=_REDUCE_SK_CONSTANTS,
-               optional=("a", "b", "r4", "aux4"), trusted=True,
-               aliases={"part4": "part", **_OUT_V4_ALIASES}),
+        *_REDUCE_KERNELS,
+        # their stream-K entries, which add each element's tile slots (the partial's tiling)
+        *(_on_stream_k(k, k.name + "_sk", SKG=0, BM=128, BN=128, BK=8) for k in _REDUCE_KERNELS),
         Kernel(TRANSPOSE, "matmul_transpose.wgsl",
                lambda u: (ceil(u["C"] / 64), ceil(u["R"] / 64), 1), "ref_transpose",
                includes=(), constants={"VEC_IN": 0, "VEC_OUT": 0}, workgroup_bytes=64 * 64 * 4,
