@@ -1,4 +1,4 @@
-"""For the next device call (not run in session 12): the stream-K rows at the tn step shapes
+"""Session 13, call 1 (written in session 12, not run there): the stream-K rows at the tn step shapes
 where split-K stops short of 0.8 of cuBLAS, beside ``auto``'s pick and cuBLAS.
 
 Session 12's call 6 left tn 3072x768x4096 and 768x3072x4096 at 0.795 of cuBLAS: every split-K
@@ -8,7 +8,7 @@ rest is each workgroup's fixed cost over 9 waves and the partial tiles. Under st
 G = 132 or 264 runs one or two waves, each workgroup's fixed cost paid once or twice; each tile a
 workgroup touches is still a partial tile through the scratch and the reduce.
 
-``python3 results/h200/s12/study_streamk.py OUT_DIR``: the parity gate of each (row, G) (every
+``python3 results/h200/s13/study_streamk.py OUT_DIR``: the parity gate of each (row, G) (every
 form on the awkward shapes and the long-K check shape, outputs NaN-poisoned), then per shape the
 tuner's timing of each (row, G) and ``auto``'s own tuning (the registry's candidates), cuBLAS
 beside; writes ``streamk.csv`` and prints a table.
@@ -24,8 +24,8 @@ from backends.gpu.autotune import MatmulTuner
 from bench import vendor
 from kernels import matmul_plan
 
-ROWS = ("b128t84osk", "b128t84skv4")
-GROUPS = (128, 132, 256, 264, 396, 528)
+ROWS = ("b128t84osk", "b128t84sk", "b128t84skv4")
+GROUPS = (66, 132, 144, 198, 264, 396, 528)
 SHAPES = (("tn", 3072, 768, 4096), ("tn", 768, 3072, 4096), ("tn", 768, 768, 4096),
           ("tn", 768, 2304, 4096), ("tn", 2048, 512, 4096), ("tn", 512, 1536, 4096))
 
