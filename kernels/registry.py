@@ -536,10 +536,11 @@ def _os(base: MatmulVariant) -> MatmulVariant:
                    "invocations store consecutive elements of a row)")
 
 
-def _sk(base: MatmulVariant) -> MatmulVariant:
-    """``base`` (a matmul_blocked row) under stream-K (name + "sk"), not timed by ``auto``."""
+def _sk(base: MatmulVariant, tune: bool = False) -> MatmulVariant:
+    """``base`` (a matmul_blocked row) under stream-K (name + "sk"); ``tune``: timed by ``auto``
+    (at G = 1 and 2 device waves, backends/gpu/autotune.py)."""
     return replace(base, name=base.name + "sk", kernel=STREAM_K[base.kernel], stream_k=True,
-                   split=False, tune=False,
+                   split=False, tune=tune,
                    notes=f"{base.name} under stream-K: G workgroups (the forced split factor; "
                    "default 2T + 1 for T tiles) share the tiles' k-tiles in equal runs")
 
@@ -615,11 +616,14 @@ MATMULS: dict[str, MatmulVariant] = {
         # with a per-form UK in b64o
         replace(_os(_with(_B128X64, UK=8)), tune=False),
         _B64O,
-        # stream-K rows, not timed by ``auto`` until measured: b128t84's staged-write and v4
-        # rows, and b64's three writes (parity on adapters with 32 KiB of workgroup memory)
-        _sk(_B128T84O),
+        # stream-K: b128t84's v4 and staged-write rows are timed by ``auto`` (at G = W, one
+        # device wave, v4 ran the long-K tn step shapes at 0.85-0.93 of cuBLAS on the H200, where
+        # split-K's best was 0.79-0.86, and ahead of the staged write by 5-12%: results/h200/s13/
+        # README.md); the plain write lost to both; b64's three writes are not timed (parity on
+        # adapters with 32 KiB of workgroup memory)
+        _sk(_B128T84O, tune=True),
         _sk(_B128T84),
-        _v4(_sk(_B128T84)),
+        _v4(_sk(_B128T84, tune=True)),
         _sk(_B64),
         _v4(_sk(_B64)),
         _sk(_B64O),

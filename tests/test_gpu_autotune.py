@@ -4,6 +4,7 @@ factor, and a key that names the backend type and the kernels' constants."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -26,6 +27,7 @@ def fresh_process(monkeypatch):
     monkeypatch.setattr(autotune, "_PLANS", {})
     monkeypatch.setattr(autotune, "_GATES", {})
     monkeypatch.setattr(autotune, "_RETUNED", set())
+    monkeypatch.setattr(autotune, "_WAVES", {})
     monkeypatch.setattr(MatmulTuner, "warm_up", lambda self, seconds=0.5: None)
 
 
@@ -317,3 +319,93 @@ def test_a_split_pipeline_the_device_refuses_fails_its_gate(tmp_path, monkeypatc
     ok, msg = t.gate("b64", 4)
     assert not ok and msg.startswith("unsupported at split4") and "99999 bytes" in msg
     assert t.gate("b64", 2)[0]
+
+
+@pytest.mark.parametrize("wave", [1, 2, 7, 132, 133, 264, 1000, 1024])
+def test_concurrent_groups_finds_the_first_wave(wave):
+    """The doubling-then-bisecting search returns the last G before the time steps up, wherever
+    the step lies (a power of two, between two, the cap), and asks for few G."""
+    asked = []
+
+    def ratio(g):
+        asked.append(g)
+        return 1.0 + 0.2 * (g / wave) if g <= wave else 2.0  # a little slower as the wave fills
+
+    assert autotune.concurrent_groups(ratio, most=1024) == wave
+    assert len(asked) <= 2 * 11
+
+
+def test_concurrent_groups_stops_at_its_cap():
+    assert autotune.concurrent_groups(lambda g: 1.0, most=300) == 300
+    assert autotune.concurrent_groups(lambda g: 3.0, most=300) == 1
+
+
+@pytest.mark.parametrize("groups, grid", [(1, (1, 1)), (7, (1, 7)), (12, (3, 4)), (132, (11, 12)),
+                                          (1021, (1, 1021)), (1024, (32, 32))])
+def test_wave_grid_is_the_squarest_factorisation(groups, grid):
+    assert autotune.wave_grid(groups) == grid
+
+
+def _with_tuned_b64sk(monkeypatch, path):
+    """A tuner where b64sk is a ``tune`` row (the b128t84 stream-K rows need 33 KiB of workgroup
+    memory), every row's gate passed, and W = 5 workgroups at once."""
+    monkeypatch.setitem(registry.MATMULS, "b64sk",
+                        dataclasses.replace(registry.matmul_variant("b64sk"), tune=True))
+    t = MatmulTuner(mode="on", path=path)  # its key's digest names the tune rows
+    gates = autotune._GATES[t.key]
+    for name in registry.MATMULS:
+        gates[name] = (True, "ok")
+    monkeypatch.setitem(autotune._WAVES.setdefault(t.key, {}), "b64sk", 5)
+    return t
+
+
+def test_stream_k_rows_are_candidates_at_one_and_two_waves(tmp_path, monkeypatch):
+    """A stream-K ``tune`` row is timed at G = W and 2W, where every workgroup gets a k-tile and
+    the plan can run: a 64x64 grid of one tile and four k-tiles has work for 4 workgroups only."""
+    t = _with_tuned_b64sk(monkeypatch, tmp_path / "plans.json")
+    for form in ("nn", "nt", "tn"):
+        cands = t.candidates(form, 256, 192, 640)
+        assert ("b64sk", 5) in cands and ("b64sk", 10) in cands, form
+        assert not [c for c in t.candidates(form, 64, 64, 64) if c[0] == "b64sk"], form
+    assert ("b64sk", 5) in t.candidates("tn", 64, 64, 80)  # 5 k-tiles: 5 workgroups, not 10
+    assert ("b64sk", 10) not in t.candidates("tn", 64, 64, 80)
+    autotune._WAVES[t.key]["b64sk"] = None  # no probe: no stream-K candidate
+    assert not [c for c in t.candidates("tn", 256, 192, 640) if c[0] == "b64sk"]
+
+
+def test_a_stream_k_plan_is_cached_with_its_groups(tmp_path, monkeypatch):
+    """A stream-K pick is saved with its G and runs from the cache in the next process; a cached
+    stream-K plan of a row ``auto`` does not time counts as absent."""
+    path = tmp_path / "plans.json"
+    t = _with_tuned_b64sk(monkeypatch, path)
+    calls = []
+    monkeypatch.setattr(MatmulTuner, "tune", fixed_tune(calls, "b64sk", 10))
+    assert t.choose(*SHAPE) == ("b64sk", 10)
+    autotune._PLANS.clear()
+    again = MatmulTuner(mode="on", path=path)
+    assert again.choose(*SHAPE) == ("b64sk", 10)
+    assert again.sources[LABEL] == "cache" and len(calls) == 1
+    assert autotune._valid_plan({"variant": "b64sk", "splits": 10})
+    assert not autotune._valid_plan({"variant": "b64skv4", "splits": 10})  # not a tune row
+    assert not autotune._valid_plan({"variant": "b64sk", "splits": registry.MAX_GROUPS + 1})
+    assert autotune._label("b64sk", 10) == "b64sk sk10"
+
+
+def test_the_wave_probe_runs_on_this_adapter(tmp_path, monkeypatch):
+    """The probe of a stream-K row builds and times its grids here: W is a count within the cap,
+    measured once per process."""
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    monkeypatch.setattr(autotune, "WAVE_MAX", 16)
+    monkeypatch.setattr(autotune, "WAVE_REPS", 1)
+    calls = []
+    real = MatmulTuner._wave_ratio
+
+    def counted(self, variant, groups, one):
+        calls.append(groups)
+        return real(self, variant, groups, one)
+
+    monkeypatch.setattr(MatmulTuner, "_wave_ratio", counted)
+    w = t.waves("b64sk")
+    assert isinstance(w, int) and 1 <= w <= 16
+    n = len(calls)
+    assert n >= 1 and t.waves("b64sk") == w and len(calls) == n

@@ -25,6 +25,12 @@ Modes (``GpuBackend(tune=...)`` or ``$GPT_CURVES_TUNE``): ``auto`` (measure on a
 with timestamps, else the rule), ``on`` (measure wherever timestamps exist, software included),
 ``retune`` (measure again, ignoring the cache), ``off`` (the rule). The cache file is
 ``$GPT_CURVES_TUNE_CACHE`` or ``~/.cache/gpt-curves/matmul-plans.json``.
+
+Stream-K rows (``MatmulVariant.stream_k``) are timed at G = W and 2W workgroups, where W is how
+many of the row's workgroups this device runs at once: WebGPU does not report a multiprocessor
+count, so the tuner measures W once per row and process (``waves``: the row's partial kernel on
+grids of G one-tile workgroups, where the time steps up once G passes W). A stream-K plan's
+``splits`` is its G.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from math import isqrt
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +79,24 @@ TIMING = "one-pass"
 # (on the H200 the first tuning process on a fresh machine lost tn 256x512x4096's fastest
 # candidate so, twice: 0.60 of cuBLAS where a later process's pick reads 0.70)
 IDLE_S = 0.05
+# The wave probe of a stream-K row: G workgroups of one BM x BN tile and WAVE_K / BK k-tiles each
+# (a grid of G tiles, no tile shared), timed at G = 1, 2, 4, ... then bisected; W is the largest G
+# whose partial kernel takes at most WAVE_STEP times G = 1's (past W a second wave doubles it).
+# On the H200 a stream-K row at G = W + 12 (one tile per workgroup) ran at half its speed at W,
+# and G = 2W was within a few percent of W (results/h200/s13/README.md), so the candidates are
+# SK_WAVES x W.
+WAVE_K = 256
+WAVE_MAX = 1024  # W is at most this (a prime G's grid, 1 x G tiles, stays within 128 MiB)
+WAVE_STEP = 1.5  # the time ratio past which a second wave started
+WAVE_REPS = 3
+SK_WAVES = (1, 2)
 
 # One process decides once, whatever the number of tuners: plans by (cache file, device key), gate
 # results by device key then (variant, splits or None for the variant's own), keys retuned.
 _PLANS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 _GATES: dict[str, dict[tuple[str, int | None], tuple[bool, str]]] = {}
 _RETUNED: set[tuple[str, str]] = set()
+_WAVES: dict[str, dict[str, int | None]] = {}  # device key -> stream-K row -> W (None: no probe)
 
 
 def cache_path() -> Path:
@@ -98,13 +118,14 @@ def kernel_digest() -> str:
         h.update(f"{sorted(registry.kernel(name).constants.items())}".encode())
     for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
         if v.tune:
-            h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}"
+            h.update(f"{v.name}{sorted(v.constants.items())}{v.split}{v.via_tn}{v.stream_k}"
                      f"{sorted((f, sorted(c.items())) for f, c in v.form_constants.items())}"
                      .encode())
     # how candidates are chosen: a plan another method picked is measured again
     h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}"
              f"{matmul_rules.SPLIT_MAX_GROUPS}{matmul_rules.SPLIT_MAX_SCRATCH}{FINALISTS}"
-             f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}{TIMING}".encode())
+             f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}{TIMING}"
+             f"{WAVE_K}{WAVE_MAX}{WAVE_STEP}{SK_WAVES}".encode())
     return h.hexdigest()[:16]
 
 
@@ -116,15 +137,18 @@ def device_key(info: dict[str, Any]) -> str:
 
 
 def _valid_plan(plan: Any) -> bool:
-    """A cached plan names a concrete registry row and a split factor that row can run."""
+    """A cached plan names a concrete ``tune`` registry row and a split factor that row can run
+    (for a stream-K row, its G: 1 .. MAX_GROUPS workgroups)."""
     if not isinstance(plan, dict):
         return False
     v = registry.MATMULS.get(plan.get("variant")) if isinstance(plan.get("variant"), str) else None
     s = plan.get("splits")
-    if v is None or v.choose is not None or not v.kernel or v.stream_k:
-        return False  # stream-K rows are not candidates (their split factor is a G)
+    if v is None or v.choose is not None or not v.kernel:
+        return False
     if not isinstance(s, int) or isinstance(s, bool) or s < 1:
         return False
+    if v.stream_k:
+        return v.tune and s <= registry.MAX_GROUPS
     return s == 1 or (v.split and s in matmul_rules.SPLIT_FACTORS)
 
 
@@ -134,7 +158,34 @@ def _repeats(once: float) -> int:
 
 
 def _label(variant: str, splits: int) -> str:
+    if registry.matmul_variant(variant).stream_k:
+        return f"{variant} sk{splits}"
     return f"{variant} split{splits}" if splits > 1 else variant
+
+
+def wave_grid(groups: int) -> tuple[int, int]:
+    """(tiles down, tiles across) of the wave probe's grid of ``groups`` tiles: the most nearly
+    square factorisation, so its operands stay small."""
+    down = max(d for d in range(1, isqrt(groups) + 1) if groups % d == 0)
+    return down, groups // down
+
+
+def concurrent_groups(ratio: Callable[[int], float], most: int = WAVE_MAX,
+                      step: float = WAVE_STEP) -> int:
+    """The largest G <= ``most`` with ratio(G) <= ``step``, found by doubling then bisecting:
+    ``ratio`` is a grid of G equal workgroups' time over one workgroup's, about 1 while they all
+    run at once and a wave more past that."""
+    def fits(g: int) -> bool:
+        return ratio(g) <= step
+
+    lo, g = 1, 2
+    while g <= most and fits(g):
+        lo, g = g, 2 * g
+    hi = min(g, most + 1)  # fits(lo); hi does not fit, or is past the cap
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 def race_medians(runs: dict[str, Any], rounds: int) -> dict[str, float]:
@@ -229,8 +280,12 @@ class MatmulTuner:
                 continue
             consts = {**registry.kernel(v.kernel).constants, **v.constants}
             bm, bn = v.tile
-            splits = (matmul_rules.split_candidates(M, N, K, bm, bn, consts.get("BK", 16))
-                      if v.split else [1])
+            if v.stream_k:
+                splits = self._stream_k_groups(v.name, form, M, N, K)
+            elif v.split:
+                splits = matmul_rules.split_candidates(M, N, K, bm, bn, consts.get("BK", 16))
+            else:
+                splits = [1]
             for s in splits:
                 plan = matmul_plan.plan_matmul(v.name, form, M, N, K, splits=s)
                 full = {**registry.kernel(plan.kernel).constants, **plan.constants}
@@ -239,6 +294,73 @@ class MatmulTuner:
                     seen.add(same)
                     out.append((v.name, s))
         return out
+
+    def _stream_k_groups(self, variant: str, form: str, M: int, N: int, K: int) -> list[int]:
+        """A stream-K row's G candidates for one shape: SK_WAVES x W that give every workgroup
+        at least one k-tile and whose plan can run (scratch, grid)."""
+        w = self.waves(variant)
+        if w is None:
+            return []
+        v = registry.matmul_variant(variant)
+        bk = {**registry.kernel(v.kernel).constants, **v.constants}.get("BK", 16)
+        work = -(-M // v.tile[0]) * -(-N // v.tile[1]) * -(-K // bk)
+        out = []
+        for g in (n * w for n in SK_WAVES):
+            try:
+                matmul_plan.plan_matmul(variant, form, M, N, K, splits=g)
+            except registry.VariantError:
+                continue
+            if g <= work:
+                out.append(g)
+        return out
+
+    def waves(self, variant: str) -> int | None:
+        """W, the workgroups of stream-K row ``variant`` this device runs at once (measured once
+        per process; None where the row fails its gate or the probe cannot run)."""
+        known = _WAVES.setdefault(self.key, {})
+        if variant not in known:
+            known[variant] = None
+            if self.gate(variant)[0]:
+                try:
+                    one = self._wave_case(variant, 1)
+                    try:
+                        one[0].run()  # touch its buffers
+                        known[variant] = concurrent_groups(
+                            lambda g: self._wave_ratio(variant, g, one))
+                    finally:
+                        one[0].close()
+                except BackendError:
+                    pass
+        return known[variant]
+
+    def _wave_case(self, variant: str, groups: int) -> tuple[Any, str]:
+        """The wave probe's case at ``groups`` (a grid of that many tiles, one per workgroup,
+        WAVE_K deep) and the label of its partial kernel's dispatches."""
+        v = registry.matmul_variant(variant)
+        down, across = wave_grid(groups)
+        M, N = v.tile[0] * down, v.tile[1] * across
+        plan = matmul_plan.plan_matmul(variant, "tn", M, N, WAVE_K, splits=groups)
+        case = self.mb.matmul(variant, "tn", M, N, WAVE_K, repeats=4, splits=groups)
+        return case, f"{plan.kernel}:tn"
+
+    def _wave_ratio(self, variant: str, groups: int, one: tuple[Any, str]) -> float:
+        """Median over WAVE_REPS rounds of the partial kernel's time at ``groups`` over its time
+        at one workgroup, the two timed one after the other in each round (so both run at the
+        same clock; the GPU is settled first if building the case idled it)."""
+        t0 = time.perf_counter()
+        case, label = self._wave_case(variant, groups)
+        try:
+            case.run()
+            if time.perf_counter() - t0 > IDLE_S:
+                self.warm_up()
+            ratios = []
+            for _ in range(WAVE_REPS):
+                one[0].profile()
+                case.profile()
+                ratios.append(case.split[label] / max(one[0].split[one[1]], 1e-9))
+        finally:
+            case.close()
+        return sorted(ratios)[len(ratios) // 2]
 
     def gate(self, variant: str, splits: int | None = None) -> tuple[bool, str]:
         """The parity gate of (variant, splits) on this adapter (once per process): the variant
@@ -417,6 +539,9 @@ class MatmulTuner:
                                "sources": dict(self.sources)}
         if self.measures:
             out.update(cache=str(self.path), key=self.key)
+            waves = _WAVES.get(self.key)
+            if waves:  # stream-K rows probed in this process: their W (None: no probe)
+                out["waves"] = dict(waves)
         else:
             out["why_rule"] = self.why
         return out

@@ -1,4 +1,4 @@
-"""Session 13, call 1 (written in session 12, not run there): the stream-K rows at the tn step shapes
+"""Session 13, call 1 (written in session 12, not run there): the stream-K rows at the tn step
 where split-K stops short of 0.8 of cuBLAS, beside ``auto``'s pick and cuBLAS.
 
 Session 12's call 6 left tn 3072x768x4096 and 768x3072x4096 at 0.795 of cuBLAS: every split-K
