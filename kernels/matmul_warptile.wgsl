@@ -21,15 +21,14 @@
 // checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; well over 128 registers per invocation (128
 // accumulators, 6 fragment vec4, QA + QB prefetch vec4: a shorter BK holds fewer, which on a big
 // GPU can fit one more workgroup per multiprocessor; the driver's counts per row are in
-// results/h200/s8/README.md). UK: k-rows per pass of the k-loop written out in this source (1,
-// 2, 4 or 8, dividing BK; UK = 4 slowed w128k4's tn loop on the H200, results/h200/s12/README.md,
-// so the timed rows keep 1).
+// results/h200/s8/README.md). UK: k-rows per pass of include/matmul_tile_io.wgsl's k_rows (1,
+// 2, 4 or 8 here, dividing BK; UK = 4 slowed w128k4's tn loop on the H200, results/h200/s12/
+// README.md, so the timed rows keep 1).
 // SPLITS = 1: the workgroup walks all of K and writes its tile through store_c (the epilogue);
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce,
 // or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).
 
 override NT: u32 = BM * BN / 128u;  // invocations per workgroup (32 per 64x64 warp tile)
-override UK: u32 = 1u;
 
 // Warps along n (WN). A function: written when naga 29 panicked on WN as an override declared
 // after the staging's override-sized workgroup arrays; kernels.wgsl.source now puts every
@@ -102,23 +101,7 @@ fn compute(buf: u32, t: u32) {
     // vec4 index of this lane's first row / column in a k-row of the tile
     let ba = buf * BK * SA + (warp / warps_n()) * 16u + (lane >> 2u);
     let bb = buf * BK * SB + (warp % warps_n()) * 16u + (lane & 3u);
-    // UK k-rows per pass, written out: the unrolling is the source's, not the driver's choice
-    for (var k = 0u; k < BK; k = k + UK) {
-        let oa = ba + k * SA;
-        let ob = bb + k * SB;
-        kstep(oa, ob);
-        if (UK > 1u) { kstep(oa + SA, ob + SB); }
-        if (UK > 2u) {
-            kstep(oa + 2u * SA, ob + 2u * SB);
-            kstep(oa + 3u * SA, ob + 3u * SB);
-        }
-        if (UK > 4u) {
-            kstep(oa + 4u * SA, ob + 4u * SB);
-            kstep(oa + 5u * SA, ob + 5u * SB);
-            kstep(oa + 6u * SA, ob + 6u * SB);
-            kstep(oa + 7u * SA, ob + 7u * SB);
-        }
-    }
+    k_rows(ba, bb);
 }
 
 // One output row of this lane: its four column chunks, 16 apart.

@@ -2,10 +2,7 @@
 // parametrised by override constants (prepended after include/matmul_tile_io.wgsl, which stages the
 // tiles and runs the k-loop; BM, BN, BK, VEC, SPLITS are its constants):
 //   TM x TN  outputs per invocation, each 4 or 8;  the workgroup is (BN / TN, BM / TM) invocations
-//   UK       k-rows of a staged tile per pass of the k-loop, written out in this source (1, 2, 4,
-//            8 or 16, dividing BK): how far the loop is unrolled is then the source's choice, not
-//            the driver's, which on the H200 rolled it differently from build to build (a row may
-//            set UK per form: registry.MatmulVariant.form_constants)
+//   (UK, the k-rows per pass of the k-loop, up to 16 here: include/matmul_tile_io.wgsl's k_rows)
 // Ownership: invocation (tx, ty) owns rows ty*4 + {0..3} (and, when TM = 8, BM/2 + ty*4 + {0..3})
 // and columns tx*4 + {0..3} (and, when TN = 8, BN/2 + tx*4 + {0..3}) of the tile: split in halves
 // so that per k a warp reads consecutive vec4 of op(B) (no bank conflict) and few of op(A)
@@ -14,7 +11,6 @@
 
 override TM: u32 = 8u;
 override TN: u32 = 8u;
-override UK: u32 = 1u;
 
 override WX: u32 = BN / TN;  // invocations per workgroup row
 override WY: u32 = BM / TM;
@@ -94,31 +90,5 @@ fn compute(buf: u32, t: u32) {
     let ty = xy.y;
     let ba = buf * BK * SA + ty;
     let bb = buf * BK * SB + tx;
-    // UK k-rows per pass, written out: the unrolling is the source's, not the driver's choice
-    for (var k = 0u; k < BK; k = k + UK) {
-        let oa = ba + k * SA;
-        let ob = bb + k * SB;
-        kstep(oa, ob);
-        if (UK > 1u) { kstep(oa + SA, ob + SB); }
-        if (UK > 2u) {
-            kstep(oa + 2u * SA, ob + 2u * SB);
-            kstep(oa + 3u * SA, ob + 3u * SB);
-        }
-        if (UK > 4u) {
-            kstep(oa + 4u * SA, ob + 4u * SB);
-            kstep(oa + 5u * SA, ob + 5u * SB);
-            kstep(oa + 6u * SA, ob + 6u * SB);
-            kstep(oa + 7u * SA, ob + 7u * SB);
-        }
-        if (UK > 8u) {
-            kstep(oa + 8u * SA, ob + 8u * SB);
-            kstep(oa + 9u * SA, ob + 9u * SB);
-            kstep(oa + 10u * SA, ob + 10u * SB);
-            kstep(oa + 11u * SA, ob + 11u * SB);
-            kstep(oa + 12u * SA, ob + 12u * SB);
-            kstep(oa + 13u * SA, ob + 13u * SB);
-            kstep(oa + 14u * SA, ob + 14u * SB);
-            kstep(oa + 15u * SA, ob + 15u * SB);
-        }
-    }
+    k_rows(ba, bb);
 }

@@ -4,8 +4,15 @@
 //   VEC      1: global loads as vec4 through the aliases a4 / b4 where an operand's tile quads
 //            run along its contiguous axis (tn A; nn / tn B: M, N a multiple of 4), 0: scalar
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
-// The core declares NT (invocations per workgroup) and `fn compute(buf: u32, t: u32)` (one
-// workgroup tile's k-rows into its accumulators). Needs BM*BK/4 and BK*BN/4 to be 1..4 times NT.
+// The core declares NT (invocations per workgroup), `fn compute(buf: u32, t: u32)` (one
+// workgroup tile's k-rows into its accumulators) and `fn kstep(oa: u32, ob: u32)` (one k-row
+// from the A / B tiles' vec4 indices oa, ob), which compute runs through k_rows below. Needs
+// BM*BK/4 and BK*BN/4 to be 1..4 times NT.
+//   UK       k-rows per pass of k_rows, written out in this source (1, 2, 4, 8 or 16, dividing
+//            BK; the warp-tile core takes at most 8: registry.check_matmul_row): how far the loop
+//            is unrolled is then the source's choice, not the driver's, which on the H200 rolled
+//            it differently from build to build (a row may set UK per form:
+//            registry.MatmulVariant.form_constants)
 // Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads of 4 consecutive m at one
 // k, the B tile BK*BN/4 quads of 4 consecutive n; invocation t loads quads t, t + NT, ... (at
 // most 4 of each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Where the
@@ -29,6 +36,7 @@ override BN: u32 = 128u;
 override BK: u32 = 8u;
 override VEC: u32 = 0u;
 override SPLITS: u32 = 1u;
+override UK: u32 = 1u;
 
 override SA: u32 = BM / 4u + 1u;  // vec4 per k-row of the A tile, padding included
 override SB: u32 = BN / 4u + 1u;
@@ -125,6 +133,38 @@ fn stash(buf: u32, t: u32) {
     if (QB > 1u) { put_quad_b(bb, t + NT, pb1); }
     if (QB > 2u) { put_quad_b(bb, t + 2u * NT, pb2); }
     if (QB > 3u) { put_quad_b(bb, t + 3u * NT, pb3); }
+}
+
+// The BK k-rows of one staged tile through the core's kstep, UK per pass; ba, bb: the vec4
+// index of the invocation's first A / B operands in the tile's first k-row (k-row k at
+// ba + k * SA, bb + k * SB).
+fn k_rows(ba: u32, bb: u32) {
+    for (var k = 0u; k < BK; k = k + UK) {
+        let oa = ba + k * SA;
+        let ob = bb + k * SB;
+        kstep(oa, ob);
+        if (UK > 1u) { kstep(oa + SA, ob + SB); }
+        if (UK > 2u) {
+            kstep(oa + 2u * SA, ob + 2u * SB);
+            kstep(oa + 3u * SA, ob + 3u * SB);
+        }
+        if (UK > 4u) {
+            kstep(oa + 4u * SA, ob + 4u * SB);
+            kstep(oa + 5u * SA, ob + 5u * SB);
+            kstep(oa + 6u * SA, ob + 6u * SB);
+            kstep(oa + 7u * SA, ob + 7u * SB);
+        }
+        if (UK > 8u) {
+            kstep(oa + 8u * SA, ob + 8u * SB);
+            kstep(oa + 9u * SA, ob + 9u * SB);
+            kstep(oa + 10u * SA, ob + 10u * SB);
+            kstep(oa + 11u * SA, ob + 11u * SB);
+            kstep(oa + 12u * SA, ob + 12u * SB);
+            kstep(oa + 13u * SA, ob + 13u * SB);
+            kstep(oa + 14u * SA, ob + 14u * SB);
+            kstep(oa + 15u * SA, ob + 15u * SB);
+        }
+    }
 }
 
 // Accumulate op(A)[m0.., k0..k1) @ op(B)[k0..k1), n0..] through the core's compute; k1 - k0 a
