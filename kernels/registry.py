@@ -616,11 +616,10 @@ MATMULS: dict[str, MatmulVariant] = {
         # with a per-form UK in b64o
         replace(_os(_with(_B128X64, UK=8)), tune=False),
         _B64O,
-        # stream-K: b128t84's v4 and staged-write rows are timed by ``auto`` (at G = W, one
-        # device wave, v4 ran the long-K tn step shapes at 0.85-0.93 of cuBLAS on the H200, where
-        # split-K's best was 0.79-0.86, and ahead of the staged write by 5-12%: results/h200/s13/
-        # README.md); the plain write lost to both; b64's three writes are not timed (parity on
-        # adapters with 32 KiB of workgroup memory)
+        # stream-K: b128t84's v4 and staged-write rows are timed by ``auto`` (at one device wave
+        # the v4 row ran the long-K tn step shapes ahead of split-K's best and of the staged
+        # write on the H200, the plain write behind both: results/h200/s13/README.md); b64's
+        # three writes are not timed (parity on adapters with 32 KiB of workgroup memory)
         _sk(_B128T84O, tune=True),
         _sk(_B128T84),
         _v4(_sk(_B128T84, tune=True)),

@@ -82,9 +82,8 @@ IDLE_S = 0.05
 # The wave probe of a stream-K row: G workgroups of one BM x BN tile and WAVE_K / BK k-tiles each
 # (a grid of G tiles, no tile shared), timed at G = 1, 2, 4, ... then bisected; W is the largest G
 # whose partial kernel takes at most WAVE_STEP times G = 1's (past W a second wave doubles it).
-# On the H200 a stream-K row at G = W + 12 (one tile per workgroup) ran at half its speed at W,
-# and G = 2W was within a few percent of W (results/h200/s13/README.md), so the candidates are
-# SK_WAVES x W.
+# On the H200 a G a little over W ran at little more than half the speed of G = W, and G = 2W
+# was close behind W (results/h200/s13/README.md), so the candidates are SK_WAVES x W.
 WAVE_K = 256
 WAVE_MAX = 1024  # W is at most this (a prime G's grid, 1 x G tiles, stays within 128 MiB)
 WAVE_STEP = 1.5  # the time ratio past which a second wave started
