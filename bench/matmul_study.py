@@ -273,7 +273,9 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 
 def _label(best: dict) -> str:
-    return best["variant"] + (f" split{best['splits']}" if (best["splits"] or 1) > 1 else "")
+    from backends.gpu.autotune import candidate_label
+
+    return candidate_label(best["variant"], best["splits"] or 1)
 
 
 def _cli(argv: list[str]) -> int:

@@ -331,13 +331,15 @@ def test_concurrent_groups_finds_the_first_wave(wave):
         asked.append(g)
         return 1.0 + 0.2 * (g / wave) if g <= wave else 2.0  # a little slower as the wave fills
 
-    assert autotune.concurrent_groups(ratio, most=1024) == wave
+    assert autotune.concurrent_groups(ratio, most=1024, step=1.5) == wave
     assert len(asked) <= 2 * 11
 
 
 def test_concurrent_groups_stops_at_its_cap():
-    assert autotune.concurrent_groups(lambda g: 1.0, most=300) == 300
-    assert autotune.concurrent_groups(lambda g: 3.0, most=300) == 1
+    assert autotune.concurrent_groups(lambda g: 1.0, most=300, step=1.5) == 300
+    assert autotune.concurrent_groups(lambda g: 3.0, most=300, step=1.5) == 1
+    assert autotune.concurrent_groups(lambda g: 1.0 if g < 40 else float("inf"), most=300,
+                                      step=1.5) == 39  # a grid that cannot be built: past W
 
 
 @pytest.mark.parametrize("groups, grid", [(1, (1, 1)), (7, (1, 7)), (12, (3, 4)), (132, (11, 12)),
@@ -348,13 +350,14 @@ def test_wave_grid_is_the_squarest_factorisation(groups, grid):
 
 def _with_tuned_b64sk(monkeypatch, path):
     """A tuner where b64sk is a ``tune`` row (the b128t84 stream-K rows need 33 KiB of workgroup
-    memory), every row's gate passed, and W = 5 workgroups at once."""
+    memory), every row's gate passed at every factor, and W = 5 workgroups at once."""
     monkeypatch.setitem(registry.MATMULS, "b64sk",
                         dataclasses.replace(registry.matmul_variant("b64sk"), tune=True))
     t = MatmulTuner(mode="on", path=path)  # its key's digest names the tune rows
     gates = autotune._GATES[t.key]
     for name in registry.MATMULS:
         gates[name] = (True, "ok")
+    monkeypatch.setattr(MatmulTuner, "_check_split", lambda self, v, s: (True, "ok"))
     monkeypatch.setitem(autotune._WAVES.setdefault(t.key, {}), "b64sk", 5)
     return t
 
@@ -388,7 +391,7 @@ def test_a_stream_k_plan_is_cached_with_its_groups(tmp_path, monkeypatch):
     assert autotune._valid_plan({"variant": "b64sk", "splits": 10})
     assert not autotune._valid_plan({"variant": "b64skv4", "splits": 10})  # not a tune row
     assert not autotune._valid_plan({"variant": "b64sk", "splits": registry.MAX_GROUPS + 1})
-    assert autotune._label("b64sk", 10) == "b64sk sk10"
+    assert autotune.candidate_label("b64sk", 10) == "b64sk sk10"
 
 
 def test_the_wave_probe_runs_on_this_adapter(tmp_path, monkeypatch):
@@ -409,3 +412,47 @@ def test_the_wave_probe_runs_on_this_adapter(tmp_path, monkeypatch):
     assert isinstance(w, int) and 1 <= w <= 16
     n = len(calls)
     assert n >= 1 and t.waves("b64sk") == w and len(calls) == n
+
+
+@pytest.mark.parametrize("groups", [1, 2, 3, 5, 6, 132, 264])
+def test_stream_k_gate_cases_cross_tiles(groups):
+    """The stream-K gate's grids give the G workgroups runs that span two tiles and, for G > 1,
+    runs that end inside a tile; every workgroup has work, K is not a multiple of BK, and N is
+    both odd and a multiple of 4."""
+    from backends.gpu.microbench import stream_k_cases
+
+    cases = stream_k_cases(groups, 128, 128, 16)
+    assert {f for f, _, _ in cases} == {"nn", "nt", "tn"} and {g for *_, g in cases} == {groups}
+    crosses = inside = False
+    for _, (M, K, N), _ in cases:
+        tiles, kt = -(-M // 128) * -(-N // 128), -(-K // 16)
+        assert tiles in (5, 6) and K % 16 and groups <= tiles * kt
+        per = -(-tiles * kt // groups)
+        runs = [(g * per, min((g + 1) * per, tiles * kt)) for g in range(groups)]
+        crosses |= any(a // kt != (b - 1) // kt for a, b in runs if b > a)
+        inside |= any(b % kt for a, b in runs if b > a)
+    assert crosses and (inside or groups == 1)
+    assert {N % 4 for _, (_, _, N), _ in cases} == {0, 1}
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_a_stream_k_row_is_gated_at_every_g(tmp_path, monkeypatch, groups):
+    """A stream-K row's G is gated on the stream-K grids, G = 1 included (not the row's own
+    default G), and a wrong result at that G fails the gate with the G named."""
+    from backends.gpu import microbench
+
+    t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    autotune._GATES[t.key]["b64sk"] = (True, "ok")
+    seen = []
+    real = microbench.run_matmul
+
+    def wrong_at_g(a, b, form, variant, splits=None, **kw):
+        seen.append(splits)
+        out = real(a, b, form, variant, splits=splits, **kw)
+        if splits == groups:
+            out["c"] = out["c"] + 1.0
+        return out
+
+    monkeypatch.setattr(microbench, "run_matmul", wrong_at_g)
+    ok, msg = t.gate("b64sk", groups)
+    assert not ok and f"sk{groups}" in msg and seen == [groups]

@@ -85,7 +85,7 @@ IDLE_S = 0.05
 # On the H200 a G a little over W ran at little more than half the speed of G = W, and G = 2W
 # was close behind W (results/h200/s13/README.md), so the candidates are SK_WAVES x W.
 WAVE_K = 256
-WAVE_MAX = 1024  # W is at most this (a prime G's grid, 1 x G tiles, stays within 128 MiB)
+WAVE_MAX = 1024  # W is at most this (a prime G's grid, 1 x G tiles, fits 128 MiB bindings)
 WAVE_STEP = 1.5  # the time ratio past which a second wave started
 WAVE_REPS = 3
 SK_WAVES = (1, 2)
@@ -124,7 +124,7 @@ def kernel_digest() -> str:
     h.update(f"{matmul_rules.SPLIT_FACTORS}{matmul_rules.SPLIT_MIN_KTILES}"
              f"{matmul_rules.SPLIT_MAX_GROUPS}{matmul_rules.SPLIT_MAX_SCRATCH}{FINALISTS}"
              f"{FINAL_MARGIN}{ROW_MARGIN}{RACE_ROUNDS}{TIMING}"
-             f"{WAVE_K}{WAVE_MAX}{WAVE_STEP}{SK_WAVES}".encode())
+             f"{WAVE_K}{WAVE_MAX}{WAVE_STEP}{WAVE_REPS}{SK_WAVES}".encode())
     return h.hexdigest()[:16]
 
 
@@ -136,8 +136,8 @@ def device_key(info: dict[str, Any]) -> str:
 
 
 def _valid_plan(plan: Any) -> bool:
-    """A cached plan names a concrete ``tune`` registry row and a split factor that row can run
-    (for a stream-K row, its G: 1 .. MAX_GROUPS workgroups)."""
+    """A cached plan names a concrete registry row and a split factor that row can run; a
+    stream-K row must be one ``auto`` times, and its factor is its G (1 .. MAX_GROUPS)."""
     if not isinstance(plan, dict):
         return False
     v = registry.MATMULS.get(plan.get("variant")) if isinstance(plan.get("variant"), str) else None
@@ -156,10 +156,16 @@ def _repeats(once: float) -> int:
     return max(1, min(20, int(TARGET_SECONDS / max(once, 1e-6))))
 
 
-def _label(variant: str, splits: int) -> str:
+def candidate_label(variant: str, splits: int) -> str:
+    """A candidate's name in the plan cache's timings: ``row``, ``row splitS``, ``row skG``."""
     if registry.matmul_variant(variant).stream_k:
         return f"{variant} sk{splits}"
     return f"{variant} split{splits}" if splits > 1 else variant
+
+
+def _bk(v: registry.MatmulVariant) -> int:
+    """Row ``v``'s k-tile depth (BK)."""
+    return {**registry.kernel(v.kernel).constants, **v.constants}.get("BK", 16)
 
 
 def wave_grid(groups: int) -> tuple[int, int]:
@@ -169,11 +175,10 @@ def wave_grid(groups: int) -> tuple[int, int]:
     return down, groups // down
 
 
-def concurrent_groups(ratio: Callable[[int], float], most: int = WAVE_MAX,
-                      step: float = WAVE_STEP) -> int:
-    """The largest G <= ``most`` with ratio(G) <= ``step``, found by doubling then bisecting:
-    ``ratio`` is a grid of G equal workgroups' time over one workgroup's, about 1 while they all
-    run at once and a wave more past that."""
+def concurrent_groups(ratio: Callable[[int], float], most: int, step: float) -> int:
+    """The largest G <= ``most`` with ratio(G) <= ``step``, found by doubling then bisecting, so
+    ``ratio`` must not fall as G grows: a grid of G equal workgroups' time over one workgroup's,
+    about 1 while they all run at once and a wave more past that."""
     def fits(g: int) -> bool:
         return ratio(g) <= step
 
@@ -275,7 +280,7 @@ class MatmulTuner:
         out: list[tuple[str, int]] = []
         seen: set[tuple] = set()
         for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
-            if not v.tune or not self.gate(v.name, 1)[0]:
+            if not v.tune or not self.gate(v.name)[0]:
                 continue
             consts = {**registry.kernel(v.kernel).constants, **v.constants}
             bm, bn = v.tile
@@ -295,14 +300,14 @@ class MatmulTuner:
         return out
 
     def _stream_k_groups(self, variant: str, form: str, M: int, N: int, K: int) -> list[int]:
-        """A stream-K row's G candidates for one shape: SK_WAVES x W that give every workgroup
-        at least one k-tile and whose plan can run (scratch, grid)."""
+        """A stream-K row's G candidates for one shape: SK_WAVES x W, each at most the shape's
+        tile x k-tile iterations (no more workgroups than work) and with a plan that can run
+        (scratch, grid)."""
         w = self.waves(variant)
         if w is None:
             return []
         v = registry.matmul_variant(variant)
-        bk = {**registry.kernel(v.kernel).constants, **v.constants}.get("BK", 16)
-        work = -(-M // v.tile[0]) * -(-N // v.tile[1]) * -(-K // bk)
+        work = -(-M // v.tile[0]) * -(-N // v.tile[1]) * -(-K // _bk(v))
         out = []
         for g in (n * w for n in SK_WAVES):
             try:
@@ -315,29 +320,37 @@ class MatmulTuner:
 
     def waves(self, variant: str) -> int | None:
         """W, the workgroups of stream-K row ``variant`` this device runs at once (measured once
-        per process; None where the row fails its gate or the probe cannot run)."""
+        per process, on the tn form: nn / nt may build with another UK, taken to fit as many;
+        None where the row fails its gate or its one-workgroup case cannot run)."""
         known = _WAVES.setdefault(self.key, {})
         if variant not in known:
-            known[variant] = None
+            w = None
             if self.gate(variant)[0]:
                 try:
                     one = self._wave_case(variant, 1)
+                except BackendError:
+                    one = None
+                if one is not None:
                     try:
                         one[0].run()  # touch its buffers
-                        known[variant] = concurrent_groups(
-                            lambda g: self._wave_ratio(variant, g, one))
+                        w = concurrent_groups(lambda g: self._wave_ratio(variant, g, one),
+                                              most=WAVE_MAX, step=WAVE_STEP)
                     finally:
                         one[0].close()
-                except BackendError:
-                    pass
+            known[variant] = w
         return known[variant]
 
     def _wave_case(self, variant: str, groups: int) -> tuple[Any, str]:
         """The wave probe's case at ``groups`` (a grid of that many tiles, one per workgroup,
-        WAVE_K deep) and the label of its partial kernel's dispatches."""
+        WAVE_K deep) and the label of its partial kernel's dispatches; a BackendError where an
+        operand exceeds the device's storage binding limit."""
         v = registry.matmul_variant(variant)
         down, across = wave_grid(groups)
         M, N = v.tile[0] * down, v.tile[1] * across
+        most = self.mb.dev.limits.get("max-storage-buffer-binding-size", 128 << 20)
+        if 4 * WAVE_K * max(M, N) > most:
+            raise BackendError(f"wave probe of {variant} at G = {groups}: a {WAVE_K} x "
+                               f"{max(M, N)} operand exceeds the {most}-byte binding limit")
         plan = matmul_plan.plan_matmul(variant, "tn", M, N, WAVE_K, splits=groups)
         case = self.mb.matmul(variant, "tn", M, N, WAVE_K, repeats=4, splits=groups)
         return case, f"{plan.kernel}:tn"
@@ -345,9 +358,13 @@ class MatmulTuner:
     def _wave_ratio(self, variant: str, groups: int, one: tuple[Any, str]) -> float:
         """Median over WAVE_REPS rounds of the partial kernel's time at ``groups`` over its time
         at one workgroup, the two timed one after the other in each round (so both run at the
-        same clock; the GPU is settled first if building the case idled it)."""
+        same clock; the GPU is settled first if building the case idled it); inf where the
+        grid cannot be built here (it counts as past W)."""
         t0 = time.perf_counter()
-        case, label = self._wave_case(variant, groups)
+        try:
+            case, label = self._wave_case(variant, groups)
+        except BackendError:
+            return float("inf")
         try:
             case.run()
             if time.perf_counter() - t0 > IDLE_S:
@@ -366,7 +383,8 @@ class MatmulTuner:
         on every form and check shape, then at a split factor above 1 each form once more on a
         long-K shape through that factor; a variant whose workgroup memory or invocations exceed
         the device's limits does not run here at all."""
-        if splits is not None and splits > 1:
+        stream_k = registry.matmul_variant(variant).stream_k
+        if splits is not None and (splits > 1 or stream_k):  # a stream-K row's G: any G
             base = self.gate(variant)
             if base[0] and (variant, splits) not in self._gate:
                 self._gate[(variant, splits)] = self._check_split(variant, splits)
@@ -374,15 +392,19 @@ class MatmulTuner:
         return self._gate_variant(variant)
 
     def _check_split(self, variant: str, splits: int) -> tuple[bool, str]:
-        """Each form on the long-K check shape through ``splits`` slices vs NumPy (outputs and
+        """Each form on the long-K check shapes through ``splits`` slices (a stream-K row: on
+        grids where its ``splits`` = G workgroups' runs cross tiles) vs NumPy (outputs and
         scratch NaN-poisoned). A split pipeline that the pipeline cache refuses for this device
         (workgroup memory, a feature) fails the gate instead of the tuning."""
-        from backends.gpu.microbench import split_cases
+        from backends.gpu.microbench import split_cases, stream_k_cases
 
+        v = registry.matmul_variant(variant)
+        cases = (stream_k_cases(splits, *v.tile, _bk(v)) if v.stream_k
+                 else split_cases(splits))
         try:
-            return self.mb.check_matmul_cases(variant, split_cases(splits), seed=splits)
+            return self.mb.check_matmul_cases(variant, cases, seed=splits)
         except BackendError as e:
-            return False, f"unsupported at split{splits}: {e}"
+            return False, f"unsupported at {'sk' if v.stream_k else 'split'}{splits}: {e}"
 
     def _gate_variant(self, variant: str) -> tuple[bool, str]:
         if variant not in self._gate:
@@ -467,7 +489,7 @@ class MatmulTuner:
         timed: dict[str, float] = {}
         for v, s in cands:
             best = min(timed.values(), default=float("inf"))
-            timed[_label(v, s)] = self.time(v, s, form, M, N, K, best=best)
+            timed[candidate_label(v, s)] = self.time(v, s, form, M, N, K, best=best)
         first = sorted(zip(timed.values(), cands, strict=True), key=lambda tc: tc[0])
         finalists = [c for t, c in first[:FINALISTS] if t <= FINAL_MARGIN * first[0][0]]
         rows = {v for v, _ in finalists}
@@ -475,11 +497,11 @@ class MatmulTuner:
             if v not in rows and t <= ROW_MARGIN * first[0][0]:
                 finalists.append((v, s))
                 rows.add(v)
-        once = [timed[_label(*c)] for c in finalists]
+        once = [timed[candidate_label(*c)] for c in finalists]
         raced = self.race(finalists, form, M, N, K, once) if len(finalists) > 1 else {}
         best, (v, s) = first[0]
         if raced and min(raced.values()) < float("inf"):  # else the first timings decide
-            best, (v, s) = min((raced[_label(*c)], c) for c in finalists)
+            best, (v, s) = min((raced[candidate_label(*c)], c) for c in finalists)
         return {"variant": v, "splits": s, "seconds": best, "timed": timed, "raced": raced}
 
     def race(self, finalists: list[tuple[str, int]], form: str, M: int, N: int, K: int,
@@ -490,7 +512,7 @@ class MatmulTuner:
         cases = {}
         try:
             for (v, s), t in zip(finalists, once, strict=True):
-                cases[_label(v, s)] = self.mb.matmul(v, form, M, N, K, repeats=_repeats(t),
+                cases[candidate_label(v, s)] = self.mb.matmul(v, form, M, N, K, repeats=_repeats(t),
                                                      splits=s)
             # building the cases (uploads) idles the GPU long enough to drop its clock, and the
             # rounds are too short to bring it back: on the H200, races run without this read

@@ -126,6 +126,26 @@ def split_cases(splits: int) -> list:
     """Each form on each long-K split check shape through ``splits`` K slices."""
     return [(form, shape, splits) for form in ("nn", "nt", "tn") for shape in SPLIT_CHECK_SHAPES]
 
+
+def stream_k_cases(groups: int, bm: int, bn: int, bk: int) -> list:
+    """Each form through ``groups`` stream-K workgroups on three grids of BM x BN tiles, their
+    last row and column cut: 3 x 2 tiles with N odd, then N % 4 == 0 with M odd (as in
+    SPLIT_CHECK_SHAPES), and 5 x 1. Each grid's K (not a multiple of BK) gives its T tiles about
+    2.5 k-tiles per workgroup, the fewest at or above that whose runs end inside a tile (not
+    possible where G divides T: then the other grids cut them), so that runs start and end inside
+    tiles and cross from one tile into the next, as at the step's shapes."""
+    out = []
+    for M, N in ((2 * bm + 7, bn + 9), (2 * bm + 5, bn + 12), (4 * bm + 7, bn - 3)):
+        tiles = -(-M // bm) * -(-N // bn)
+        kt = base = max(2, -(-5 * groups // (2 * tiles)))
+        while groups > 1 and -(-tiles * kt // groups) % kt == 0 and kt < base + groups:
+            kt += 1
+        if -(-tiles * kt // groups) % kt == 0:
+            kt = base
+        out += [(form, (M, kt * bk - 3, N), groups) for form in ("nn", "nt", "tn")]
+    return out
+
+
 class MicroBench:
     """Builds cases and parity gates on one adapter (timestamps requested where offered)."""
 
@@ -272,6 +292,8 @@ class MicroBench:
             err = float(np.max(np.abs(got - want)) / max(1.0, np.abs(want).max()))
             if not np.isfinite(err) or err > 1e-4:
                 how = f" split{split}" if split else ""
+                if split and registry.matmul_variant(variant).stream_k:
+                    how = f" sk{split}"
                 return False, f"{form}{how} M,K,N={M},{K},{N}: max rel err {err:.2g}"
             worst = max(worst, err)
         return True, f"ok (worst rel err {worst:.1g})"
