@@ -21,9 +21,9 @@
 // checks); workgroup memory 2*BK*(BM+BN+8)*4 bytes; well over 128 registers per invocation (128
 // accumulators, 6 fragment vec4, QA + QB prefetch vec4: a shorter BK holds fewer, which on a big
 // GPU can fit one more workgroup per multiprocessor; the driver's counts per row are in
-// results/h200/s8/README.md). UK: k-rows per pass of include/matmul_tile_io.wgsl's k_rows (1,
-// 2, 4 or 8 here, dividing BK; UK = 4 slowed w128k4's tn loop on the H200, results/h200/s12/
-// README.md, so the timed rows keep 1).
+// results/h200/s8/README.md). UK: k-rows per pass of include/matmul_tile_io.wgsl's k_rows (a
+// power of two up to 16 dividing BK; a UK above 1 slowed w128k4's tn loop on the H200,
+// results/h200/s12/README.md, so the timed rows keep 1).
 // SPLITS = 1: the workgroup walks all of K and writes its tile through store_c (the epilogue);
 // SPLITS > 1: workgroup z walks its k-slice and stores its partial tile (matmul_splitk_reduce,
 // or matmul_splitk_reduce_v4 where N % 4 == 0, then adds the slices in a fixed order).

@@ -174,9 +174,10 @@ _MM_INCLUDES = (*_MM_BASE, "include/matmul_out.wgsl")  # + the scalar output sid
 # the tile kernels: matmul_common, then an output side, the staging, a put4 and the core
 _TILE_IO = "include/matmul_tile_io.wgsl"
 _TILE_INCLUDES = (*_MM_INCLUDES, _TILE_IO)  # scalar output side; + put4 and the core
-# the tile staging's constants (include/matmul_tile_io.wgsl; the warp-tile core adds none), then
-# the blocked core's own
-_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1}
+# the tile staging's constants (include/matmul_tile_io.wgsl, its k-loop's UK included; the
+# warp-tile core adds none), then the blocked core's own
+_TILE_CONSTANTS = {**_MATMUL_CONSTANTS, "BM": 128, "BN": 128, "BK": 8, "VEC": 0, "SPLITS": 1,
+                   "UK": 1}
 _TILE_ALIASES = {"a4": "a", "b4": "b"}  # the tile staging's vec4 views (VEC loads)
 # include/matmul_store_vec4.wgsl's output bindings: vec4 views of the caller's c, r, aux
 _OUT_V4_ALIASES = {"c4": "c", "r4": "r", "aux4": "aux"}
@@ -186,12 +187,12 @@ _BLOCKED_CORE = "include/matmul_tile_core.wgsl"
 _TILE_OUT = "include/matmul_tile_out.wgsl"  # write_tile: each invocation its own quads
 _TILE_OUT_STAGED = "include/matmul_tile_out_staged.wgsl"  # through workgroup memory
 _STREAM_K = "include/matmul_stream_k.wgsl"  # the stream-K schedule (entries main_sk)
-_BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8, "UK": 1}
+_BLOCKED_CONSTANTS = {**_TILE_CONSTANTS, "TM": 8, "TN": 8}
 _REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2}  # the split-K reduce's (SPLITS slices)
 # stream-K: each blocked kernel's twin on the file's entry main_sk
 STREAM_K = {"matmul_blocked": "matmul_blocked_sk", "matmul_blocked_os": "matmul_blocked_os_sk",
             "matmul_blocked_v4": "matmul_blocked_sk_v4"}
-_WARPTILE_CONSTANTS = {**_TILE_CONSTANTS, "UK": 1}
+_WARPTILE_CONSTANTS = _TILE_CONSTANTS
 
 
 FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
@@ -454,17 +455,15 @@ KERNELS: dict[str, Kernel] = {
     ]
 }
 
-# k-rows per pass (UK) that each tile core's source writes out at the most
-_UNROLL_MOST = {"matmul_blocked": 16, "matmul_blocked_os": 16, "matmul_blocked_v4": 16,
-                "matmul_blocked_sk": 16, "matmul_blocked_os_sk": 16, "matmul_blocked_sk_v4": 16,
-                "matmul_warptile": 8}
+# k-rows per pass (UK) that the tile staging's k_rows (include/matmul_tile_io.wgsl) writes out
+UNROLL_MOST = 16
 
 
 def check_matmul_row(v: MatmulVariant) -> None:
     """A VariantError unless every form of row ``v`` compiles to constants its kernel declares
     and, in the tile cores (built without runtime checks, where a UK that does not divide BK
     reads past the tile buffers and one above what the source writes out skips k-rows), a UK
-    that is a power of two up to the core's most dividing BK."""
+    that is a power of two up to UNROLL_MOST dividing BK."""
     if not v.kernel:
         return
     if v.stream_k != (v.kernel in STREAM_K.values()) or (v.stream_k and (v.split or v.via_tn)):
@@ -481,7 +480,7 @@ def check_matmul_row(v: MatmulVariant) -> None:
                                f"constant(s) {sorted(set(given) - set(declared))}")
         c = {**declared, **given}
         if "UK" in c:
-            most = _UNROLL_MOST[v.kernel]
+            most = UNROLL_MOST
             if c["UK"] not in (1, 2, 4, 8, 16) or c["UK"] > most or c["BK"] % c["UK"]:
                 raise VariantError(f"{v.name} ({form}): UK = {c['UK']} must be a power of two "
                                    f"<= {most} dividing BK = {c['BK']}")

@@ -166,16 +166,15 @@ def test_unrolled_k_loops_follow_the_form_they_run():
     for name, row in registry.MATMULS.items():
         if "UK" not in registry.kernel(row.kernel or "matmul_tiled16").constants:
             continue
-        most = 8 if row.kernel == "matmul_warptile" else 16  # what each core's source writes out
         for form in ("nn", "nt", "tn"):
             c = {**registry.kernel(row.kernel).constants,
                  **matmul_plan.plan_matmul(name, form, 300, 260, 500).constants}
             assert c["BK"] % c["UK"] == 0 and c["UK"] in (1, 2, 4, 8, 16), (name, form)
-            assert c["UK"] <= most, (name, form)
+            assert c["UK"] <= registry.UNROLL_MOST, (name, form)
     with pytest.raises(registry.VariantError, match="UK = 16"):
         registry._blocked("bad", "", BK=8, UK=16)
     with pytest.raises(registry.VariantError, match="UK = 16"):
-        registry._warptile("bad", "", BM=128, BN=128, BK=16, UK=16)  # its source writes out 8
+        registry._warptile("bad", "", BM=128, BN=128, BK=8, UK=16)
     with pytest.raises(registry.VariantError, match="UK = 3"):
         registry._blocked("bad", "", BK=12, UK=3)
     # per-form constants pass the same check (rows built by replace() included)

@@ -1,8 +1,8 @@
 // include/matmul_tile_core.wgsl - the register-blocked tile core of matmul_blocked, one code path
 // parametrised by override constants (prepended after include/matmul_tile_io.wgsl, which stages the
-// tiles and runs the k-loop; BM, BN, BK, VEC, SPLITS are its constants):
+// tiles and runs the k-loop through this core's kstep; BM, BN, BK, VEC, SPLITS, UK are its
+// constants):
 //   TM x TN  outputs per invocation, each 4 or 8;  the workgroup is (BN / TN, BM / TM) invocations
-//   (UK, the k-rows per pass of the k-loop, up to 16 here: include/matmul_tile_io.wgsl's k_rows)
 // Ownership: invocation (tx, ty) owns rows ty*4 + {0..3} (and, when TM = 8, BM/2 + ty*4 + {0..3})
 // and columns tx*4 + {0..3} (and, when TN = 8, BN/2 + tx*4 + {0..3}) of the tile: split in halves
 // so that per k a warp reads consecutive vec4 of op(B) (no bank conflict) and few of op(A)

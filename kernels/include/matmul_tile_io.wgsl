@@ -4,15 +4,14 @@
 //   VEC      1: global loads as vec4 through the aliases a4 / b4 where an operand's tile quads
 //            run along its contiguous axis (tn A; nn / tn B: M, N a multiple of 4), 0: scalar
 //   SPLITS   1: one pass over K; > 1: workgroup z covers one k-slice and stores a partial tile
+//   UK       k-rows per pass of k_rows, written out in this source (1, 2, 4, 8 or 16, dividing
+//            BK: registry.check_matmul_row): how far the loop is unrolled is then the source's
+//            choice, not the driver's, which on the H200 rolled it differently from build to
+//            build (a row may set UK per form: registry.MatmulVariant.form_constants)
 // The core declares NT (invocations per workgroup), `fn compute(buf: u32, t: u32)` (one
 // workgroup tile's k-rows into its accumulators) and `fn kstep(oa: u32, ob: u32)` (one k-row
 // from the A / B tiles' vec4 indices oa, ob), which compute runs through k_rows below. Needs
 // BM*BK/4 and BK*BN/4 to be 1..4 times NT.
-//   UK       k-rows per pass of k_rows, written out in this source (1, 2, 4, 8 or 16, dividing
-//            BK; the warp-tile core takes at most 8: registry.check_matmul_row): how far the loop
-//            is unrolled is then the source's choice, not the driver's, which on the H200 rolled
-//            it differently from build to build (a row may set UK per form:
-//            registry.MatmulVariant.form_constants)
 // Global -> registers -> workgroup memory: the A tile is BM*BK/4 quads of 4 consecutive m at one
 // k, the B tile BK*BN/4 quads of 4 consecutive n; invocation t loads quads t, t + NT, ... (at
 // most 4 of each, held in pa0..pa3 / pb0..pb3) for tile i+1 before computing tile i. Where the
