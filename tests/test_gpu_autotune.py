@@ -438,10 +438,13 @@ def test_stream_k_gate_cases_cross_tiles(groups):
 @pytest.mark.parametrize("groups", [1, 3])
 def test_a_stream_k_row_is_gated_at_every_g(tmp_path, monkeypatch, groups):
     """A stream-K row's G is gated on the stream-K grids, G = 1 included (not the row's own
-    default G), and a wrong result at that G fails the gate with the G named."""
+    default G): the row passes there, and a wrong result at that G fails the gate with the G
+    named."""
     from backends.gpu import microbench
 
     t = MatmulTuner(mode="on", path=tmp_path / "plans.json")
+    ok, msg = t.gate("b64skv4", groups)
+    assert ok and msg.startswith("ok"), msg
     autotune._GATES[t.key]["b64sk"] = (True, "ok")
     seen = []
     real = microbench.run_matmul
