@@ -43,9 +43,21 @@ class MatmulPlan:
     def label(self) -> str:
         """What ran, as describe()["matmul_choices"] shows it: ``b128``, ``b64 split4``,
         ``b64sk sk9``."""
-        if self.workgroups:
-            return f"{self.ran} sk{self.workgroups}"
-        return self.ran + (f" split{self.splits}" if self.splits > 1 else "")
+        return run_label(self.ran, bool(self.workgroups), self.workgroups or self.splits)
+
+
+def factor_label(stream_k: bool, splits: int) -> str:
+    """How a split factor reads in labels and messages: ``skG`` for a stream-K row's G,
+    ``splitS`` for a split-K factor above 1, else nothing."""
+    if stream_k:
+        return f"sk{splits}"
+    return f"split{splits}" if splits > 1 else ""
+
+
+def run_label(variant: str, stream_k: bool, splits: int) -> str:
+    """``variant`` with its split factor: ``b128``, ``b64 split4``, ``b64sk sk9``."""
+    factor = factor_label(stream_k, splits)
+    return f"{variant} {factor}" if factor else variant
 
 
 def stream_k_slots(M: int, N: int, K: int, bm: int, bn: int, bk: int, groups: int) -> int:

@@ -192,7 +192,6 @@ _REDUCE_CONSTANTS = {**_MATMUL_CONSTANTS, "SPLITS": 2}  # the split-K reduce's (
 # stream-K: each blocked kernel's twin on the file's entry main_sk
 STREAM_K = {"matmul_blocked": "matmul_blocked_sk", "matmul_blocked_os": "matmul_blocked_os_sk",
             "matmul_blocked_v4": "matmul_blocked_sk_v4"}
-_WARPTILE_CONSTANTS = _TILE_CONSTANTS
 
 
 FA2_LANES = (1, 2, 4)  # lanes per resident row an fa2 kernel accepts (override G)
@@ -398,7 +397,7 @@ KERNELS: dict[str, Kernel] = {
         # k-tiles)
         *(_on_stream_k(k, STREAM_K[k.name], SKG=0) for k in _BLOCKED_KERNELS),
         Kernel("matmul_warptile", "matmul_warptile.wgsl", _blocked_grid, "ref_matmul",
-               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_WARPTILE_CONSTANTS,
+               includes=(*_TILE_INCLUDES, _SCALAR_STORES), constants=_TILE_CONSTANTS,
                optional=("r", "aux"), aliases=_TILE_ALIASES, trusted=True),
         *_REDUCE_KERNELS,
         # their stream-K entries, which add each element's tile slots (the partial's tiling)
@@ -480,10 +479,9 @@ def check_matmul_row(v: MatmulVariant) -> None:
                                f"constant(s) {sorted(set(given) - set(declared))}")
         c = {**declared, **given}
         if "UK" in c:
-            most = UNROLL_MOST
-            if c["UK"] not in (1, 2, 4, 8, 16) or c["UK"] > most or c["BK"] % c["UK"]:
+            if c["UK"] not in (1, 2, 4, 8, 16) or c["UK"] > UNROLL_MOST or c["BK"] % c["UK"]:
                 raise VariantError(f"{v.name} ({form}): UK = {c['UK']} must be a power of two "
-                                   f"<= {most} dividing BK = {c['BK']}")
+                                   f"<= {UNROLL_MOST} dividing BK = {c['BK']}")
 
 
 def _with(base: MatmulVariant, **consts: int) -> MatmulVariant:
@@ -503,7 +501,7 @@ def _blocked(name: str, notes: str, split: bool = True, tune: bool = True,
 def _warptile(name: str, notes: str, tune: bool = True, **tile: int) -> MatmulVariant:
     """A matmul_warptile row; its tile must fit the kernel's limits (see its header): 64 x 64
     warp tiles of 32 invocations, each k-tile staged in 1..4 quads of A and of B per invocation."""
-    c = {**_WARPTILE_CONSTANTS, **tile}
+    c = {**_TILE_CONSTANTS, **tile}
     bm, bn, bk = c["BM"], c["BN"], c["BK"]
     if bm not in (64, 128, 256) or bn not in (64, 128, 256) or bm * bn > 128 * 256 \
             or bk <= 0 or bk % 4 \

@@ -158,9 +158,7 @@ def _repeats(once: float) -> int:
 
 def candidate_label(variant: str, splits: int) -> str:
     """A candidate's name in the plan cache's timings: ``row``, ``row splitS``, ``row skG``."""
-    if registry.matmul_variant(variant).stream_k:
-        return f"{variant} sk{splits}"
-    return f"{variant} split{splits}" if splits > 1 else variant
+    return matmul_plan.run_label(variant, registry.matmul_variant(variant).stream_k, splits)
 
 
 def _bk(v: registry.MatmulVariant) -> int:
@@ -282,12 +280,10 @@ class MatmulTuner:
         for v in sorted(registry.MATMULS.values(), key=lambda v: v.name):
             if not v.tune or not self.gate(v.name)[0]:
                 continue
-            consts = {**registry.kernel(v.kernel).constants, **v.constants}
-            bm, bn = v.tile
             if v.stream_k:
                 splits = self._stream_k_groups(v.name, form, M, N, K)
             elif v.split:
-                splits = matmul_rules.split_candidates(M, N, K, bm, bn, consts.get("BK", 16))
+                splits = matmul_rules.split_candidates(M, N, K, *v.tile, _bk(v))
             else:
                 splits = [1]
             for s in splits:
@@ -404,7 +400,7 @@ class MatmulTuner:
         try:
             return self.mb.check_matmul_cases(variant, cases, seed=splits)
         except BackendError as e:
-            return False, f"unsupported at {'sk' if v.stream_k else 'split'}{splits}: {e}"
+            return False, f"unsupported at {matmul_plan.factor_label(v.stream_k, splits)}: {e}"
 
     def _gate_variant(self, variant: str) -> tuple[bool, str]:
         if variant not in self._gate:

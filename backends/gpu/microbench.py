@@ -291,9 +291,9 @@ class MicroBench:
             want = A.astype(np.float64) @ Bm.astype(np.float64)
             err = float(np.max(np.abs(got - want)) / max(1.0, np.abs(want).max()))
             if not np.isfinite(err) or err > 1e-4:
-                how = f" split{split}" if split else ""
-                if split and registry.matmul_variant(variant).stream_k:
-                    how = f" sk{split}"
+                stream_k = registry.matmul_variant(variant).stream_k
+                factor = matmul_plan.factor_label(stream_k, split) if split else ""
+                how = f" {factor}" if factor else ""
                 return False, f"{form}{how} M,K,N={M},{K},{N}: max rel err {err:.2g}"
             worst = max(worst, err)
         return True, f"ok (worst rel err {worst:.1g})"
